@@ -1,0 +1,115 @@
+"""Domain values: articles, topics, changes and quarantined records.
+
+Everything here is immutable and free of I/O. Parsing an untrusted record into
+an `Article` lives in `syndicator.core.records`.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+__all__ = [
+    "ALL_TOPIC",
+    "Article",
+    "ChangeKind",
+    "ChangeSet",
+    "Event",
+    "PollOutcome",
+    "Quarantined",
+    "RenderedArticle",
+]
+
+#: The pseudo-topic whose feeds hold every article.
+ALL_TOPIC = "all"
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """One validated article record (SPEC §1); datetimes are timezone-aware UTC."""
+
+    slug: str
+    title: str
+    url: str
+    published_at: datetime
+    updated_at: datetime
+    summary: str | None = None
+    body_md: str | None = None
+    canonical_source: str | None = None
+    lang: str | None = None
+    topics: tuple[str, ...] = ()
+    entities: tuple[str, ...] = ()
+    alternates: Mapping[str, str] = field(default_factory=dict)
+    #: Unknown fields of the source record, kept as they came.
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedArticle:
+    """An article ready for a feed: its Markdown body already rendered and sanitised."""
+
+    article: Article
+    content_html: str | None
+
+
+class ChangeKind(enum.StrEnum):
+    """What a record did to the stored state."""
+
+    CREATED = "article.created"
+    UPDATED = "article.updated"
+    IGNORED = "ignored"
+
+
+@dataclass(frozen=True, slots=True)
+class Quarantined:
+    """A record (or a whole file) that could not be ingested, and why."""
+
+    source: str  # "path/to/file.jsonl:12" or a URL
+    reason: str
+    slug: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """An outbox event: one article change to announce."""
+
+    event_id: str
+    type: str
+    slug: str
+    timestamp: datetime
+    payload: Mapping[str, Any]
+
+
+class PollOutcome(enum.StrEnum):
+    """How a poll ended."""
+
+    OK = "ok"
+    FAILED = "failed"
+
+
+@dataclass(slots=True)
+class ChangeSet:
+    """The counts and touched topics of one poll."""
+
+    created: int = 0
+    updated: int = 0
+    ignored: int = 0
+    quarantined: int = 0
+    touched_topics: set[str] = field(default_factory=set)
+
+    @property
+    def changed(self) -> int:
+        """Records that created or changed an article."""
+        return self.created + self.updated
+
+    def as_dict(self) -> dict[str, int]:
+        """Counts for logs, status and metrics."""
+        return {
+            "created": self.created,
+            "updated": self.updated,
+            "ignored": self.ignored,
+            "quarantined": self.quarantined,
+        }
