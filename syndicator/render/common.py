@@ -1,0 +1,124 @@
+"""What every renderer shares: feed descriptions, URLs, entry identity and text hygiene.
+
+Public names are re-exported from `syndicator.render.feeds`; import them from there.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from syndicator.core.records import is_safe_topic
+from syndicator.core.text import strip_xml_illegal
+from syndicator.errors import RenderError
+from syndicator.models import ALL_TOPIC
+
+__all__ = [
+    "CONTENT_TYPES",
+    "FORMATS",
+    "INDEX_PATH",
+    "OPML_PATH",
+    "FeedInfo",
+    "TopicSummary",
+    "entry_id",
+    "feed_description",
+    "feed_path",
+    "feed_title",
+    "feed_url",
+    "ordered_topics",
+    "utc",
+    "xml_text",
+]
+
+FORMATS = ("rss", "atom", "json")
+CONTENT_TYPES = {
+    "rss": "application/rss+xml; charset=utf-8",
+    "atom": "application/atom+xml; charset=utf-8",
+    "json": "application/feed+json; charset=utf-8",
+    "opml": "text/x-opml; charset=utf-8",
+    "html": "text/html; charset=utf-8",
+}
+#: Paths of the site-wide documents, relative to the public prefix (SPEC §4).
+OPML_PATH = "feeds.opml"
+INDEX_PATH = "index.html"
+
+# Fixed forever: changing it would change every entry id and make readers show
+# every article as new.
+_ENTRY_NAMESPACE = uuid.UUID("1ab8589d-433b-4652-975f-544c76af1661")
+
+
+@dataclass(frozen=True, slots=True)
+class FeedInfo:
+    """Feed-level facts for one topic feed; nothing here comes from the clock."""
+
+    site_title: str
+    base_url: str  # public prefix, no trailing slash, e.g. "http://127.0.0.1:8080"
+    topic: str  # a topic slug or "all"
+    updated: datetime  # feed-level date, tz-aware; the newest updated_at
+    hub_urls: tuple[str, ...] = ()  # WebSub hubs; when non-empty add rel="hub" links
+    language: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSummary:
+    """One row of the OPML file and the index page."""
+
+    name: str  # topic slug or "all"
+    articles: int
+    updated: datetime | None
+
+
+def _check_topic(topic: str) -> None:
+    # Topics become file names and URL segments; ingest already rejects unsafe
+    # ones, this guards against a caller passing something else.
+    if topic != ALL_TOPIC and not is_safe_topic(topic):
+        raise RenderError(f"unsafe topic name {topic[:80]!r}")
+
+
+def feed_path(topic: str, fmt: str) -> str:
+    """Relative path of a topic feed, e.g. ``feeds/ai.rss``."""
+    if fmt not in FORMATS:
+        raise RenderError(f"unknown feed format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    _check_topic(topic)
+    return f"feeds/{topic}.{fmt}"
+
+
+def feed_url(base_url: str, topic: str, fmt: str) -> str:
+    """Public URL of a topic feed: the base URL joined with `feed_path`."""
+    return f"{base_url.rstrip('/')}/{feed_path(topic, fmt)}"
+
+
+def entry_id(slug: str) -> str:
+    """The entry's permanent id, derived from the slug alone (SPEC §4)."""
+    return f"urn:uuid:{uuid.uuid5(_ENTRY_NAMESPACE, slug)}"
+
+
+def feed_title(site_title: str, topic: str) -> str:
+    """Human title of a topic feed."""
+    return site_title if topic == ALL_TOPIC else f"{site_title}: {topic}"
+
+
+def feed_description(site_title: str, topic: str) -> str:
+    """One-line description (RSS requires one; Atom subtitle, JSON description)."""
+    if topic == ALL_TOPIC:
+        return f"All articles from {site_title}"
+    return f"Articles on {topic} from {site_title}"
+
+
+def utc(value: datetime) -> datetime:
+    """`value` in UTC; a naive datetime is a caller bug, reported as `RenderError`."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise RenderError(f"naive datetime {value.isoformat()} cannot go into a feed")
+    return value.astimezone(UTC)
+
+
+def xml_text(value: str) -> str:
+    """`value` with characters XML 1.0 forbids removed (lxml refuses them)."""
+    return strip_xml_illegal(value)
+
+
+def ordered_topics(topics: Sequence[TopicSummary]) -> list[TopicSummary]:
+    """The "all" row first, then topics by name, so output never depends on input order."""
+    return sorted(topics, key=lambda t: (t.name != ALL_TOPIC, t.name))

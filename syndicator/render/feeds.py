@@ -1,0 +1,204 @@
+"""RSS 2.0 and Atom 1.0 through feedgen, plus the public rendering API.
+
+This is the only module that imports feedgen. feedgen defaults to the clock
+(`updated`, `lastBuildDate`) and prepends entries, so every field is set here
+explicitly: the same input gives the same bytes. JSON Feed, OPML and the
+index page live in sibling modules and are re-exported here.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from feedgen.feed import FeedGenerator
+
+from syndicator.errors import RenderError
+from syndicator.models import RenderedArticle
+from syndicator.render.common import (
+    CONTENT_TYPES,
+    FORMATS,
+    INDEX_PATH,
+    OPML_PATH,
+    FeedInfo,
+    TopicSummary,
+    entry_id,
+    feed_description,
+    feed_path,
+    feed_title,
+    feed_url,
+    utc,
+    xml_text,
+)
+from syndicator.render.index import render_index
+from syndicator.render.jsonfeed import render_json
+from syndicator.render.opml import render_opml
+
+__all__ = [
+    "CONTENT_TYPES",
+    "FORMATS",
+    "INDEX_PATH",
+    "OPML_PATH",
+    "FeedInfo",
+    "TopicSummary",
+    "entry_id",
+    "feed_path",
+    "feed_url",
+    "render_atom",
+    "render_feed",
+    "render_index",
+    "render_json",
+    "render_opml",
+    "render_rss",
+]
+
+_ATOM_NS = "http://www.w3.org/2005/Atom"
+_XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+_GENERATOR = "Syndicator"
+_RSS_DOCS = "https://www.rssboard.org/rss-specification"
+# Name under which our feedgen extension hangs off generators and entries.
+_EXT = "syndicator"
+
+
+class _FeedExtension:
+    """feedgen feed extension (protocol of feedgen/ext/base.py): WebSub hub links.
+
+    feedgen's RSS writer emits only the first `atom:link` of the channel, so
+    hubs are added here, for Atom as well to keep one code path.
+    """
+
+    def __init__(self) -> None:
+        self.hubs: tuple[str, ...] = ()
+
+    def extend_ns(self) -> dict[str, str]:
+        return {}
+
+    def extend_rss(self, rss: Any) -> Any:
+        channel = rss.find("channel")
+        for hub in self.hubs:
+            channel.append(channel.makeelement(f"{{{_ATOM_NS}}}link", {"href": hub, "rel": "hub"}))
+        return rss
+
+    def extend_atom(self, feed: Any) -> Any:
+        # feedgen builds Atom elements without a namespace and declares the
+        # default namespace on the root, so plain "link" is atom:link.
+        for hub in self.hubs:
+            feed.append(feed.makeelement("link", {"href": hub, "rel": "hub"}))
+        return feed
+
+
+class _EntryExtension:
+    """feedgen entry extension: the article language as Atom `xml:lang`."""
+
+    def __init__(self) -> None:
+        self.lang: str | None = None
+
+    def extend_ns(self) -> dict[str, str]:
+        return {}
+
+    def extend_rss(self, item: Any) -> Any:
+        return item  # RSS 2.0 has no per-item language
+
+    def extend_atom(self, entry: Any) -> Any:
+        if self.lang:
+            entry.set(_XML_LANG, self.lang)
+        return entry
+
+
+def _generator(info: FeedInfo, fmt: str) -> Any:
+    fg = FeedGenerator()
+    fg.register_extension(_EXT, _FeedExtension, _EntryExtension)
+    site_title = xml_text(info.site_title)
+    self_url = xml_text(feed_url(info.base_url, info.topic, fmt))
+    home_url = xml_text(f"{info.base_url.rstrip('/')}/")
+    fg.id(self_url)
+    fg.title(xml_text(feed_title(site_title, info.topic)))
+    fg.description(xml_text(feed_description(site_title, info.topic)))
+    # Without a version, so an upgrade alone does not change every feed's bytes.
+    fg.generator(_GENERATOR)
+    updated = utc(info.updated)
+    fg.updated(updated)  # atom:updated and rss lastBuildDate
+    if info.language:
+        fg.language(xml_text(info.language))
+    media_type = CONTENT_TYPES[fmt].split(";")[0]
+    # For RSS the channel <link> is the last link given, so "alternate" goes last.
+    fg.link(href=self_url, rel="self", type=media_type)
+    fg.link(href=home_url, rel="alternate", type="text/html")
+    getattr(fg, _EXT).hubs = tuple(xml_text(h) for h in info.hub_urls)
+    if fmt == "rss":
+        fg.pubDate(updated)
+        fg.docs(_RSS_DOCS)
+    else:
+        # Entries carry no author; the feed-level one satisfies RFC 4287.
+        fg.author(name=site_title)
+    return fg
+
+
+def _add_entry(fg: Any, item: RenderedArticle, fmt: str) -> None:
+    article = item.article
+    fe = fg.add_entry(order="append")  # callers pass newest first
+    fe.id(entry_id(article.slug))  # also the RSS guid, isPermaLink="false"
+    fe.title(xml_text(article.title))
+    fe.link(href=xml_text(article.url), rel="alternate")
+    if article.canonical_source and fmt == "atom":
+        fe.link(href=xml_text(article.canonical_source), rel="related")
+    fe.published(utc(article.published_at))  # RSS pubDate, Atom published
+    fe.updated(utc(article.updated_at))
+    if article.summary:
+        summary = xml_text(article.summary)
+        if fmt == "rss":
+            # RSS readers treat <description> as HTML; escaping once more keeps
+            # the plain-text summary from ever being read as markup.
+            fe.summary(html.escape(summary, quote=False))
+        else:
+            fe.summary(summary, type="text")
+    if item.content_html:
+        fe.content(xml_text(item.content_html), type="html")
+    if article.topics:
+        fe.category([{"term": xml_text(topic)} for topic in article.topics])
+    if article.lang:
+        getattr(fe, _EXT).lang = xml_text(article.lang)
+
+
+def _render(fmt: str, info: FeedInfo, entries: Sequence[RenderedArticle]) -> bytes:
+    try:
+        fg = _generator(info, fmt)
+        for item in entries:
+            _add_entry(fg, item, fmt)
+        if fmt == "rss":
+            data: bytes = fg.rss_str(pretty=True, encoding="UTF-8", xml_declaration=True)
+        else:
+            data = fg.atom_str(pretty=True, encoding="UTF-8", xml_declaration=True)
+    except ValueError as exc:
+        # feedgen reports missing fields, lxml illegal characters: both ValueError.
+        raise RenderError(f"cannot render {fmt} feed for topic {info.topic!r}: {exc}") from exc
+    return data
+
+
+def render_rss(info: FeedInfo, entries: Sequence[RenderedArticle]) -> bytes:
+    """RSS 2.0 document for one topic; `entries` newest first, already limited."""
+    return _render("rss", info, entries)
+
+
+def render_atom(info: FeedInfo, entries: Sequence[RenderedArticle]) -> bytes:
+    """Atom 1.0 document for one topic; `entries` newest first, already limited."""
+    return _render("atom", info, entries)
+
+
+_RENDERERS: dict[str, Callable[[FeedInfo, Sequence[RenderedArticle]], bytes]] = {
+    "rss": render_rss,
+    "atom": render_atom,
+    "json": render_json,
+}
+
+
+def render_feed(fmt: str, info: FeedInfo, entries: Sequence[RenderedArticle]) -> bytes:
+    """Render `fmt` (one of `FORMATS`) for one topic."""
+    try:
+        renderer = _RENDERERS[fmt]
+    except KeyError:
+        raise RenderError(
+            f"unknown feed format {fmt!r}; expected one of {', '.join(FORMATS)}"
+        ) from None
+    return renderer(info, entries)
