@@ -1,0 +1,124 @@
+"""The command line (SPEC §8): ``syndicator [--config PATH] COMMAND``.
+
+Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from syndicator import __version__
+from syndicator.config import Settings, load_settings
+from syndicator.errors import ConfigError, SourceUnavailable, SyndicatorError
+from syndicator.logs import configure_logging
+from syndicator.progress import terminal_progress
+from syndicator.status import collect_status, format_status
+from syndicator.wiring import make_pipeline, open_store
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="syndicator", description="Feed syndication daemon: RSS, Atom, JSON Feed, webhooks."
+    )
+    parser.add_argument("--version", action="version", version=f"syndicator {__version__}")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="TOML config file (default: $SYNDICATOR_CONFIG or config/syndicator.toml)",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser("run", help="run the daemon: polls, builds, deliveries and HTTP server")
+    commands.add_parser("once", help="one poll, build and delivery pass, then exit")
+    commands.add_parser("check-config", help="validate the configuration and exit")
+    status = commands.add_parser("status", help="watermark, counts, last poll, quarantine")
+    status.add_argument("--json", action="store_true", help="print one JSON object")
+    return parser
+
+
+def _print(text: str) -> None:
+    sys.stdout.write(text + "\n")
+
+
+def _error(text: str) -> None:
+    sys.stderr.write(f"syndicator: {text}\n")
+
+
+def _check_config(settings: Settings, path: str) -> int:
+    _print(f"{path}: ok")
+    _print(f"  source: {settings.source.kind} {settings.source.url or settings.source.path}")
+    _print(f"  database: {settings.database.url.split('@')[-1]}")
+    _print(f"  feeds: {settings.feeds.output_dir} (max {settings.feeds.max_entries} entries)")
+    _print(f"  webhooks: {', '.join(h.name for h in settings.webhooks) or 'none'}")
+    return EXIT_OK
+
+
+def _once(settings: Settings) -> int:
+    store = open_store(settings)
+    try:
+        pipeline = make_pipeline(settings, store, terminal_progress())
+        try:
+            changes = pipeline.poll()
+        except SourceUnavailable as exc:
+            _error(f"poll failed: {exc}")
+            pipeline.build()  # still publish what is known
+            return EXIT_FAILURE
+        result = pipeline.build()
+        _print(
+            f"poll: {changes.created} created, {changes.updated} updated, "
+            f"{changes.ignored} ignored, {changes.quarantined} quarantined; "
+            f"build: {len(result.topics)} topics rendered, {result.written} files written "
+            f"to {settings.feeds.output_dir}"
+        )
+        return EXIT_OK
+    finally:
+        store.close()
+
+
+def _status(settings: Settings, as_json: bool) -> int:
+    store = open_store(settings)
+    try:
+        report: dict[str, Any] = collect_status(settings, store)
+    finally:
+        store.close()
+    _print(json.dumps(report, indent=2) if as_json else format_status(report))
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``syndicator`` command."""
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as exc:
+        _error(str(exc))
+        return EXIT_USAGE
+    configure_logging(settings.log.level, settings.log.format)
+    try:
+        if args.command == "check-config":
+            return _check_config(settings, str(args.config or "config"))
+        if args.command == "once":
+            return _once(settings)
+        if args.command == "status":
+            return _status(settings, args.json)
+        if args.command == "run":
+            from syndicator.daemon import run_daemon
+
+            return run_daemon(settings)
+    except ConfigError as exc:
+        _error(str(exc))
+        return EXIT_USAGE
+    except SyndicatorError as exc:
+        _error(str(exc))
+        return EXIT_FAILURE
+    _error(f"unknown command {args.command!r}")
+    return EXIT_USAGE

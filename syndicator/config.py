@@ -1,0 +1,323 @@
+"""Settings: one validated object built from TOML and the environment (SPEC §7).
+
+`load_settings(path, environ)` reads the TOML file, applies
+`SYNDICATOR_<SECTION>__<KEY>` overrides from `environ` (a parameter, so tests
+pass a dict), resolves webhook secrets named by `secret_env`, and validates the
+result with pydantic. Every problem becomes a `ConfigError` naming the key.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from syndicator.core.records import RecordLimits
+from syndicator.errors import ConfigError
+
+__all__ = [
+    "DEFAULT_CONFIG_PATH",
+    "DEFAULT_RETRY_SCHEDULE",
+    "DatabaseSettings",
+    "DeliverySettings",
+    "FeedSettings",
+    "PollSettings",
+    "ServerSettings",
+    "Settings",
+    "SiteSettings",
+    "SourceSettings",
+    "WebSubSettings",
+    "WebhookSettings",
+    "load_settings",
+]
+
+DEFAULT_CONFIG_PATH = Path("config/syndicator.toml")
+DEFAULT_RETRY_SCHEDULE: tuple[float, ...] = (5, 300, 1800, 7200, 18000, 36000, 36000)
+_ENV_PREFIX = "SYNDICATOR_"
+_EVENT_TYPES = ("article.created", "article.updated")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"must be an absolute http(s) URL, got {value!r}")
+    return value
+
+
+class SiteSettings(_Section):
+    """Public identity of the feeds."""
+
+    title: str = Field(default="Newsroom", min_length=1)
+    base_url: str = "http://127.0.0.1:8080"
+    language: str | None = None
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        return _http_url(value).rstrip("/")
+
+
+class SourceSettings(_Section):
+    """Where articles come from (SPEC §2)."""
+
+    kind: Literal["dir", "http"] = "dir"
+    path: Path = Path("seeds")
+    url: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    headers_env: dict[str, str] = Field(default_factory=dict)
+    since_param: str = "updated_since"
+    items_key: str = "items"
+    next_key: str = "next"
+    timeout_seconds: float = Field(default=30.0, gt=0)
+    max_pages: int = Field(default=1000, gt=0)
+    max_bytes: int = Field(default=512 * 1024 * 1024, gt=0)
+    limits: RecordLimits = Field(default_factory=RecordLimits)
+
+    @model_validator(mode="after")
+    def _needs_url(self) -> SourceSettings:
+        if self.kind == "http":
+            if not self.url:
+                raise ValueError("url: required when kind = 'http'")
+            _http_url(self.url)
+        return self
+
+
+class PollSettings(_Section):
+    """How often and how far back the source is read (SPEC §3)."""
+
+    interval_seconds: float = Field(default=60.0, gt=0)
+    overlap_seconds: float = Field(default=300.0, ge=0)
+    #: A record dated further than this in the future is quarantined, so one
+    #: bad clock cannot push the watermark past every later record.
+    future_tolerance_seconds: float = Field(default=86_400.0, ge=0)
+
+
+class FeedSettings(_Section):
+    """Rendered feeds (SPEC §4)."""
+
+    output_dir: Path = Path("var/public")
+    max_entries: int = Field(default=50, gt=0, le=10_000)
+
+
+class ServerSettings(_Section):
+    """The HTTP server (SPEC §5)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+
+
+class DeliverySettings(_Section):
+    """Webhook delivery defaults; each endpoint may override them (SPEC §6)."""
+
+    allow_private_network: bool = False
+    timeout_seconds: float = Field(default=15.0, gt=0)
+    max_concurrency: int = Field(default=64, gt=0)
+    per_endpoint_concurrency: int = Field(default=4, gt=0)
+    retry_schedule: tuple[float, ...] = DEFAULT_RETRY_SCHEDULE
+    once_wait_seconds: float = Field(default=30.0, ge=0)
+    pause_after_failures: int = Field(default=50, gt=0)
+
+    @field_validator("retry_schedule")
+    @classmethod
+    def _schedule(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if any(delay < 0 for delay in value):
+            raise ValueError("delays must not be negative")
+        return value
+
+
+class WebhookSettings(_Section):
+    """One webhook endpoint."""
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    url: str
+    secret: SecretStr | None = None
+    secret_env: str | None = None
+    #: Older secrets still signed with during a rotation.
+    previous_secrets: tuple[SecretStr, ...] = ()
+    topics: tuple[str, ...] = ("*",)
+    events: tuple[str, ...] = _EVENT_TYPES
+    allow_private_network: bool | None = None
+    timeout_seconds: float | None = Field(default=None, gt=0)
+    max_concurrency: int | None = Field(default=None, gt=0)
+    retry_schedule: tuple[float, ...] | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return _http_url(value)
+
+    @field_validator("events")
+    @classmethod
+    def _events(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for event in value:
+            if event not in _EVENT_TYPES:
+                raise ValueError(f"unknown event type {event!r}; expected one of {_EVENT_TYPES}")
+        return value
+
+    @field_validator("secret", "previous_secrets", mode="after")
+    @classmethod
+    def _secret_format(cls, value: Any) -> Any:
+        values = value if isinstance(value, tuple) else (value,)
+        for secret in values:
+            if secret is not None and not secret.get_secret_value().startswith("whsec_"):
+                raise ValueError("must look like whsec_<base64>")
+        return value
+
+    @model_validator(mode="after")
+    def _has_secret(self) -> WebhookSettings:
+        if self.secret is None:
+            raise ValueError("secret: required (or secret_env naming an environment variable)")
+        return self
+
+
+class WebSubSettings(_Section):
+    """WebSub publisher and built-in hub (SPEC §6b)."""
+
+    enabled: bool = False
+    hub_path: str = "/websub"
+    external_hubs: tuple[str, ...] = ()
+    default_lease_seconds: int = Field(default=86_400 * 10, gt=0)
+    max_lease_seconds: int = Field(default=86_400 * 30, gt=0)
+
+
+class DatabaseSettings(_Section):
+    """Where state lives."""
+
+    url: str = "sqlite:///var/syndicator.db"
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not value.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:")):
+            raise ValueError("must start with sqlite:/// or postgresql://")
+        return value
+
+
+class LogSettings(_Section):
+    """Log output."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["text", "json"] = "text"
+
+
+class Settings(_Section):
+    """The whole configuration."""
+
+    site: SiteSettings = Field(default_factory=SiteSettings)
+    source: SourceSettings = Field(default_factory=SourceSettings)
+    poll: PollSettings = Field(default_factory=PollSettings)
+    feeds: FeedSettings = Field(default_factory=FeedSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    delivery: DeliverySettings = Field(default_factory=DeliverySettings)
+    websub: WebSubSettings = Field(default_factory=WebSubSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    log: LogSettings = Field(default_factory=LogSettings)
+    webhooks: tuple[WebhookSettings, ...] = ()
+
+    @model_validator(mode="after")
+    def _unique_webhooks(self) -> Settings:
+        names = [hook.name for hook in self.webhooks]
+        for name in names:
+            if names.count(name) > 1:
+                raise ValueError(f"webhooks: duplicate name {name!r}")
+        return self
+
+
+def _env_value(raw: str) -> Any:
+    """Decode an override: JSON for lists, objects, numbers and booleans; else the string."""
+    text = raw.strip()
+    if text[:1] in ("[", "{", '"') or text in ("true", "false", "null"):
+        try:
+            return json.loads(text)
+        except ValueError:
+            return raw
+    return raw
+
+
+def _apply_env(data: dict[str, Any], environ: Mapping[str, str]) -> None:
+    for name, raw in environ.items():
+        if not name.startswith(_ENV_PREFIX) or name == "SYNDICATOR_CONFIG":
+            continue
+        path = name[len(_ENV_PREFIX) :].lower().split("__")
+        if len(path) < 2 or not all(path):
+            raise ConfigError(f"{name}: expected SYNDICATOR_<SECTION>__<KEY>")
+        target = data
+        for part in path[:-1]:
+            node = target.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"{name}: {'.'.join(path)} does not name a setting")
+            target = node
+        target[path[-1]] = _env_value(raw)
+
+
+def _resolve_secrets(data: dict[str, Any], environ: Mapping[str, str]) -> None:
+    hooks = data.get("webhooks")
+    if not isinstance(hooks, list):
+        return
+    for index, hook in enumerate(hooks):
+        if isinstance(hook, dict) and hook.get("secret_env"):
+            var = str(hook["secret_env"])
+            if var not in environ:
+                raise ConfigError(
+                    f"webhooks.{index}.secret_env: environment variable {var} is not set"
+                )
+            hook["secret"] = environ[var]
+
+
+def _describe(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors(include_url=False):
+        loc = ".".join(str(part) for part in item["loc"]) or "config"
+        msg = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            msg = "unknown key"
+        lines.append(f"{loc}: {msg}")
+    return "; ".join(lines)
+
+
+def resolve_config_path(path: Path | None, environ: Mapping[str, str]) -> Path:
+    """The config file to read: the flag, else $SYNDICATOR_CONFIG, else the default."""
+    if path is not None:
+        return path
+    if environ.get("SYNDICATOR_CONFIG"):
+        return Path(environ["SYNDICATOR_CONFIG"])
+    return DEFAULT_CONFIG_PATH
+
+
+def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read, override and validate the configuration; raise `ConfigError` on any problem."""
+    env = os.environ if environ is None else environ
+    config_path = resolve_config_path(path, env)
+    try:
+        with config_path.open("rb") as handle:
+            data: dict[str, Any] = tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"{config_path}: config file not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{config_path}: cannot read: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{config_path}: invalid TOML: {exc}") from None
+    _apply_env(data, env)
+    _resolve_secrets(data, env)
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{config_path}: {_describe(exc)}") from None

@@ -1,0 +1,128 @@
+"""Change detection (SPEC §3): what an incoming record does to the stored article."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from syndicator.core.urls import FEED_FORMATS, feed_url
+from syndicator.models import Article, ChangeKind
+
+__all__ = [
+    "StoredState",
+    "article_from_dict",
+    "article_to_dict",
+    "classify",
+    "content_hash",
+    "event_payload",
+    "format_time",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredState:
+    """What the store knows of an article, enough to classify a new version."""
+
+    updated_at: datetime
+    content_hash: str
+    topics: tuple[str, ...]
+
+
+def format_time(value: datetime) -> str:
+    """RFC 3339 in UTC with a ``Z``; fractions only when present. Sorts as text."""
+    text = value.astimezone(UTC).replace(tzinfo=None).isoformat()
+    return f"{text}Z"
+
+
+def article_to_dict(article: Article) -> dict[str, Any]:
+    """The article as a JSON-ready mapping (SPEC §1 field names, unknown fields kept)."""
+    data: dict[str, Any] = dict(article.extra)
+    data.update(
+        slug=article.slug,
+        title=article.title,
+        summary=article.summary,
+        body_md=article.body_md,
+        url=article.url,
+        canonical_source=article.canonical_source,
+        published_at=format_time(article.published_at),
+        updated_at=format_time(article.updated_at),
+        lang=article.lang,
+        topics=list(article.topics),
+        entities=list(article.entities),
+        alternates=dict(article.alternates),
+    )
+    return data
+
+
+_KNOWN = frozenset(
+    (
+        "slug title summary body_md url canonical_source published_at updated_at lang "
+        "topics entities alternates"
+    ).split()
+)
+
+
+def article_from_dict(data: Mapping[str, Any]) -> Article:
+    """Rebuild an article stored with `article_to_dict` (trusted input)."""
+    return Article(
+        slug=data["slug"],
+        title=data["title"],
+        url=data["url"],
+        published_at=datetime.fromisoformat(data["published_at"]),
+        updated_at=datetime.fromisoformat(data["updated_at"]),
+        summary=data.get("summary"),
+        body_md=data.get("body_md"),
+        canonical_source=data.get("canonical_source"),
+        lang=data.get("lang"),
+        topics=tuple(data.get("topics") or ()),
+        entities=tuple(data.get("entities") or ()),
+        alternates=dict(data.get("alternates") or {}),
+        extra={k: v for k, v in data.items() if k not in _KNOWN},
+    )
+
+
+def content_hash(article: Article) -> str:
+    """Hash of everything but `updated_at`: a newer timestamp alone is no change."""
+    data = article_to_dict(article)
+    del data["updated_at"]
+    blob = orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
+    return hashlib.blake2b(blob, digest_size=16).hexdigest()
+
+
+def classify(stored: StoredState | None, article: Article, digest: str) -> ChangeKind:
+    """New slug → created; later and different → updated; anything else → ignored."""
+    if stored is None:
+        return ChangeKind.CREATED
+    if article.updated_at <= stored.updated_at or digest == stored.content_hash:
+        return ChangeKind.IGNORED
+    return ChangeKind.UPDATED
+
+
+def event_payload(kind: ChangeKind, article: Article, base_url: str) -> dict[str, Any]:
+    """The webhook body of an article event (SPEC §6)."""
+    feeds = {
+        topic: {fmt: feed_url(base_url, topic, fmt) for fmt in FEED_FORMATS}
+        for topic in article.topics
+    }
+    return {
+        "type": str(kind),
+        "timestamp": format_time(article.updated_at.replace(microsecond=0)),
+        "data": {
+            "slug": article.slug,
+            "title": article.title,
+            "summary": article.summary,
+            "url": article.url,
+            "canonical_source": article.canonical_source,
+            "published_at": format_time(article.published_at),
+            "updated_at": format_time(article.updated_at),
+            "lang": article.lang,
+            "topics": list(article.topics),
+            "entities": list(article.entities),
+            "feeds": feeds,
+        },
+    }

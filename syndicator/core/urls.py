@@ -1,0 +1,17 @@
+"""Public URLs and paths of feeds, derived from the site's base URL."""
+
+from __future__ import annotations
+
+__all__ = ["FEED_FORMATS", "feed_path", "feed_url"]
+
+FEED_FORMATS = ("rss", "atom", "json")
+
+
+def feed_path(topic: str, fmt: str) -> str:
+    """The feed's path below the site root and the output folder, e.g. ``feeds/ai.rss``."""
+    return f"feeds/{topic}.{fmt}"
+
+
+def feed_url(base_url: str, topic: str, fmt: str) -> str:
+    """The feed's absolute public URL."""
+    return f"{base_url.rstrip('/')}/{feed_path(topic, fmt)}"

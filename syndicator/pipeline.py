@@ -1,0 +1,344 @@
+"""The poll-and-build use case: source → change detection → store → feeds.
+
+`Pipeline.poll()` reads the source and commits article state, watermark,
+quarantine and outbox events in one transaction (SPEC §3). `Pipeline.build()`
+renders the feeds of the topics that transaction marked dirty and writes them
+atomically; the dirty marks are cleared only after the files are in place, so
+a crash in between just renders them again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+import orjson
+
+from syndicator import __version__
+from syndicator.config import Settings
+from syndicator.core.changes import StoredState, classify, content_hash
+from syndicator.core.records import parse_record
+from syndicator.core.urls import FEED_FORMATS, feed_path
+from syndicator.errors import RecordInvalid, SourceUnavailable
+from syndicator.models import (
+    ALL_TOPIC,
+    Article,
+    ChangeKind,
+    ChangeSet,
+    PollOutcome,
+    Quarantined,
+    RenderedArticle,
+)
+from syndicator.output import OutputDir
+from syndicator.ports import ArticleSource, Clock, SourceItem
+from syndicator.render.feeds import (
+    CONTENT_TYPES,
+    FeedInfo,
+    TopicSummary,
+    render_feed,
+    render_index,
+    render_opml,
+)
+from syndicator.render.html import render_markdown
+from syndicator.store.store import Change, PollRecord, Store, TopicRow, Tx
+
+__all__ = ["BuildResult", "Pipeline", "Progress", "Published"]
+
+log = logging.getLogger(__name__)
+
+_CHUNK = 1000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+INDEX_PATH = "index.html"
+OPML_PATH = "feeds.opml"
+
+
+class Progress(Protocol):
+    """Receives progress of a long poll (a terminal progress bar, or nothing)."""
+
+    def update(self, done: int, total: int | None) -> None:
+        """Report bytes read so far."""
+
+    def close(self) -> None:
+        """The poll finished."""
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    """A rendered document and the URL path it is served at."""
+
+    path: str  # relative to the site root and the output folder
+    body: bytes
+    content_type: str
+    last_modified: datetime
+
+
+@dataclass(slots=True)
+class BuildResult:
+    """What a build rendered and wrote."""
+
+    topics: list[str] = field(default_factory=list)
+    documents: list[Published] = field(default_factory=list)
+    written: int = 0
+
+
+class Pipeline:
+    """Polls the source into the store and renders the feeds that changed."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        source: ArticleSource,
+        clock: Clock,
+        progress: Progress | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.source = source
+        self.clock = clock
+        self.progress = progress
+        self.output = OutputDir(settings.feeds.output_dir)
+        self._checked_output = False
+
+    # -- poll ---------------------------------------------------------------
+
+    def poll(self) -> ChangeSet:
+        """Read the source once and commit what changed; raise `SourceUnavailable` on failure."""
+        started = self.clock()
+        tick = time.perf_counter()
+        try:
+            changes = self._poll(started)
+        except SourceUnavailable as exc:
+            self.store.record_poll(
+                PollRecord(self.source.name, started, self.clock(), PollOutcome.FAILED, {}, str(exc))
+            )
+            log.warning("poll failed: %s", exc)
+            raise
+        self.store.record_poll(
+            PollRecord(
+                self.source.name, started, self.clock(), PollOutcome.OK, changes.as_dict(), None
+            )
+        )
+        log.info(
+            "poll ok: %d created, %d updated, %d ignored, %d quarantined in %.3f s",
+            changes.created,
+            changes.updated,
+            changes.ignored,
+            changes.quarantined,
+            time.perf_counter() - tick,
+            extra={"counts": changes.as_dict()},
+        )
+        return changes
+
+    def _poll(self, now: datetime) -> ChangeSet:
+        watermark, cursor = self.store.source_state(self.source.name)
+        overlap = timedelta(seconds=self.settings.poll.overlap_seconds)
+        since = None if watermark is None else watermark - overlap
+        batch = self.source.poll(since, cursor)
+        changes = ChangeSet()
+        horizon = now + timedelta(seconds=self.settings.poll.future_tolerance_seconds)
+        newest = watermark
+        with self.store.transaction(now) as tx:
+            forgotten = 0
+            for chunk in _chunks(batch.items, _CHUNK):
+                while forgotten < len(batch.refreshed):
+                    origin, line = batch.refreshed[forgotten]
+                    tx.forget_quarantine(self.source.name, origin, line)
+                    forgotten += 1
+                newest = self._ingest(tx, chunk, changes, horizon, newest)
+                if self.progress is not None:
+                    self.progress.update(batch.read_bytes, batch.total_bytes)
+            for origin, line in batch.refreshed[forgotten:]:
+                tx.forget_quarantine(self.source.name, origin, line)
+            tx.set_source(self.source.name, newest, batch.cursor)
+        if self.progress is not None:
+            self.progress.close()
+        return changes
+
+    def _ingest(
+        self,
+        tx: Tx,
+        chunk: list[SourceItem],
+        changes: ChangeSet,
+        horizon: datetime,
+        newest: datetime | None,
+    ) -> datetime | None:
+        rejected: list[tuple[str, int | None, Quarantined]] = []
+        valid: list[Article] = []
+        limits = self.settings.source.limits
+        for item in chunk:
+            if item.error is not None:
+                rejected.append((item.origin, item.line, Quarantined(item.location, item.error)))
+                continue
+            try:
+                article = parse_record(item.data, limits)
+            except RecordInvalid as exc:
+                rejected.append(
+                    (item.origin, item.line, Quarantined(item.location, exc.reason, exc.slug))
+                )
+                continue
+            if article.updated_at > horizon:
+                reason = "updated_at: too far in the future (beyond poll.future_tolerance_seconds)"
+                rejected.append(
+                    (item.origin, item.line, Quarantined(item.location, reason, article.slug))
+                )
+                continue
+            valid.append(article)
+            if newest is None or article.updated_at > newest:
+                newest = article.updated_at
+        tx.add_quarantine(self.source.name, rejected)
+        changes.quarantined += len(rejected)
+        for _origin, _line, what in rejected:
+            log.warning("quarantined %s: %s", what.source, what.reason)
+        states = tx.states(sorted({a.slug for a in valid}))
+        pending: list[Change] = []
+        for article in valid:
+            if any(c.article.slug == article.slug for c in pending):
+                # A later version in the same chunk: write the earlier one first.
+                changes.touched_topics |= tx.apply(pending, self.settings.site.base_url)
+                pending = []
+            stored = states.get(article.slug)
+            digest = content_hash(article)
+            kind = classify(stored, article, digest)
+            if kind is ChangeKind.IGNORED:
+                changes.ignored += 1
+                continue
+            old_topics = stored.topics if stored else ()
+            pending.append(Change(kind, article, digest, old_topics))
+            states[article.slug] = StoredState(article.updated_at, digest, article.topics)
+            if kind is ChangeKind.CREATED:
+                changes.created += 1
+            else:
+                changes.updated += 1
+        changes.touched_topics |= tx.apply(pending, self.settings.site.base_url)
+        return newest
+
+    # -- build --------------------------------------------------------------
+
+    def _fingerprint(self) -> str:
+        """What, besides the data, shapes the rendered bytes."""
+        s = self.settings
+        blob = orjson.dumps(
+            [__version__, s.site.model_dump(), s.feeds.max_entries, s.websub.model_dump()]
+        )
+        return hashlib.sha256(blob).hexdigest()
+
+    def hub_urls(self) -> tuple[str, ...]:
+        """WebSub hubs advertised in every feed."""
+        websub = self.settings.websub
+        if not websub.enabled:
+            return ()
+        return (f"{self.settings.site.base_url}{websub.hub_path}", *websub.external_hubs)
+
+    def build(self, *, full: bool = False) -> BuildResult:
+        """Render and write the feeds of dirty topics (every topic when `full`)."""
+        now = self.clock()
+        fingerprint = self._fingerprint()
+        if self.store.get_meta("render_fingerprint") != fingerprint:
+            full = True
+        rows = {row.name: row for row in self.store.topics()}
+        dirty = set(rows) if full else set(self.store.dirty_topics())
+        if not self._checked_output:
+            self.output.prepare()
+            dirty |= {name for name in rows if not self._complete(name)}
+            if not (self.output.exists(INDEX_PATH) and self.output.exists(OPML_PATH)):
+                dirty.add(ALL_TOPIC)
+        result = BuildResult()
+        if not dirty:
+            self._checked_output = True
+            return result
+        for topic in sorted(dirty):
+            row = rows.get(topic)
+            if row is None:
+                continue
+            result.topics.append(topic)
+            updated = row.changed_at or _EPOCH
+            for doc in self._render_topic(topic, updated, now):
+                result.documents.append(doc)
+                result.written += self.output.write(doc.path, doc.body)
+        for doc in self._render_listings(list(rows.values())):
+            result.documents.append(doc)
+            result.written += self.output.write(doc.path, doc.body)
+        self.store.clear_dirty(dirty, now)
+        if full:
+            self.store.set_meta("render_fingerprint", fingerprint, now)
+        self._checked_output = True
+        log.info(
+            "build: %d topics rendered, %d files written",
+            len(result.topics),
+            result.written,
+        )
+        return result
+
+    def _complete(self, topic: str) -> bool:
+        return all(self.output.exists(feed_path(topic, fmt)) for fmt in FEED_FORMATS)
+
+    def _render_topic(self, topic: str, updated: datetime, now: datetime) -> Iterator[Published]:
+        entries = self.store.feed_entries(topic, self.settings.feeds.max_entries)
+        fresh: list[tuple[str, str, str]] = []
+        rendered = []
+        for article, html, digest in entries:
+            if html is None and article.body_md:
+                html = render_markdown(article.body_md)
+                fresh.append((article.slug, digest, html))
+            rendered.append(RenderedArticle(article, html))
+        self.store.save_html(fresh, now)
+        info = FeedInfo(
+            site_title=self.settings.site.title,
+            base_url=self.settings.site.base_url,
+            topic=topic,
+            updated=updated,
+            hub_urls=self.hub_urls(),
+            language=self.settings.site.language,
+        )
+        for fmt in FEED_FORMATS:
+            body = render_feed(fmt, info, rendered)
+            yield Published(feed_path(topic, fmt), body, CONTENT_TYPES[fmt], updated)
+
+    def _render_listings(self, rows: list[TopicRow]) -> list[Published]:
+        summaries = [TopicSummary(r.name, r.articles, r.changed_at) for r in rows]
+        newest = max((s.updated for s in summaries if s.updated), default=_EPOCH)
+        site = self.settings.site
+        return [
+            Published(
+                OPML_PATH,
+                render_opml(site.title, site.base_url, summaries),
+                CONTENT_TYPES["opml"],
+                newest,
+            ),
+            Published(
+                INDEX_PATH,
+                render_index(site.title, site.base_url, summaries),
+                CONTENT_TYPES["html"],
+                newest,
+            ),
+        ]
+
+    def load_published(self) -> list[Published]:
+        """Every document currently in the output folder (what a new server serves first)."""
+        rows = self.store.topics()
+        docs: list[Published] = []
+        for row in rows:
+            updated = row.changed_at or _EPOCH
+            for fmt in FEED_FORMATS:
+                path = feed_path(row.name, fmt)
+                if self.output.exists(path):
+                    body = (self.output.root / path).read_bytes()
+                    docs.append(Published(path, body, CONTENT_TYPES[fmt], updated))
+        return docs + self._render_listings(list(rows))
+
+
+def _chunks(items: Iterator[SourceItem], size: int) -> Iterator[list[SourceItem]]:
+    chunk: list[SourceItem] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

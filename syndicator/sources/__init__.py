@@ -1,0 +1,1 @@
+"""Article sources: a folder of JSON files, or an HTTP API."""

@@ -1,0 +1,78 @@
+"""`syndicator status`: one report of the deployment's state (SPEC §8)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from syndicator.config import Settings
+from syndicator.core.changes import format_time
+from syndicator.store.store import Store
+
+__all__ = ["collect_status", "format_status"]
+
+
+def collect_status(settings: Settings, store: Store) -> dict[str, Any]:
+    """Gather the status report as plain JSON-ready data."""
+    watermark, _ = store.source_state("dir" if settings.source.kind == "dir" else "http")
+    counts = store.counts()
+    polls = store.recent_polls(1)
+    last_poll = None
+    if polls:
+        poll = polls[0]
+        last_poll = {
+            "time": format_time(poll.finished_at),
+            "started_at": format_time(poll.started_at),
+            "outcome": poll.outcome,
+            "counts": poll.counts,
+            "error": poll.error,
+        }
+    builder = store.get_meta("builder")
+    report: dict[str, Any] = {
+        "watermark": None if watermark is None else format_time(watermark),
+        "articles": counts["articles"],
+        "topics": counts["topics"],
+        "events": counts["events"],
+        "last_poll": last_poll,
+        "quarantine": store.quarantined(),
+        "deliveries": {},
+        "endpoints": [],
+        "builder": orjson.loads(builder) if builder else None,
+    }
+    return report
+
+
+def format_status(report: dict[str, Any]) -> str:
+    """The report for a human."""
+    lines = [
+        f"watermark:   {report['watermark'] or '-'}",
+        f"articles:    {report['articles']}",
+        f"topics:      {report['topics']}",
+    ]
+    poll = report["last_poll"]
+    if poll:
+        counts = ", ".join(f"{v} {k}" for k, v in poll["counts"].items())
+        lines.append(f"last poll:   {poll['time']} {poll['outcome']} ({counts or 'no counts'})")
+        if poll["error"]:
+            lines.append(f"             error: {poll['error']}")
+    else:
+        lines.append("last poll:   never")
+    deliveries = report["deliveries"]
+    lines.append(
+        "deliveries:  " + (", ".join(f"{v} {k}" for k, v in deliveries.items()) or "none")
+    )
+    for endpoint in report["endpoints"]:
+        lines.append(
+            f"endpoint:    {endpoint['name']} {endpoint['state']} "
+            f"({endpoint['consecutive_failures']} consecutive failures)"
+        )
+    builder = report.get("builder")
+    if builder:
+        lines.append(f"builder:     {builder.get('id')} since {builder.get('since')}")
+    quarantine = report["quarantine"]
+    lines.append(f"quarantined: {len(quarantine)}")
+    for item in quarantine:
+        slug = f" [{item['slug']}]" if item["slug"] else ""
+        lines.append(f"  {item['source']}{slug}: {item['reason']}")
+    return "\n".join(lines)

@@ -1,0 +1,478 @@
+"""The data layer: one `Store` over SQLAlchemy Core, one `Tx` per unit of work."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from syndicator.core.changes import (
+    StoredState,
+    article_from_dict,
+    article_to_dict,
+    event_payload,
+    format_time,
+)
+from syndicator.errors import StoreError
+from syndicator.models import ALL_TOPIC, Article, ChangeKind, Quarantined, RenderedArticle
+from syndicator.store import schema as t
+from syndicator.store.database import create_db_engine, migrate
+
+__all__ = ["Change", "PollRecord", "Store", "TopicRow", "Tx"]
+
+_CHUNK = 500  # bound on bind parameters per IN (...) query
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One accepted record, ready to be written."""
+
+    kind: ChangeKind
+    article: Article
+    digest: str
+    old_topics: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TopicRow:
+    """A topic, its article count and the time its feed last changed."""
+
+    name: str
+    articles: int
+    changed_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class PollRecord:
+    """The outcome of one poll, as recorded."""
+
+    source_name: str
+    started_at: datetime
+    finished_at: datetime
+    outcome: str
+    counts: dict[str, int]
+    error: str | None
+
+
+def _dt(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+class Tx:
+    """Writes that commit together: article state, watermark, events, quarantine."""
+
+    def __init__(self, conn: Connection, now: datetime) -> None:
+        self.conn = conn
+        self.now = now
+
+    def states(self, slugs: Sequence[str]) -> dict[str, StoredState]:
+        """The stored state of the given slugs that exist."""
+        found: dict[str, StoredState] = {}
+        a = t.articles
+        for start in range(0, len(slugs), _CHUNK):
+            chunk = slugs[start : start + _CHUNK]
+            rows = self.conn.execute(
+                select(a.c.slug, a.c.updated_at, a.c.content_hash, a.c.record).where(
+                    a.c.slug.in_(chunk)
+                )
+            )
+            for slug, updated_at, digest, record in rows:
+                topics = tuple(orjson.loads(record).get("topics") or ())
+                found[slug] = StoredState(datetime.fromisoformat(updated_at), digest, topics)
+        return found
+
+    def apply(self, changes: Sequence[Change], base_url: str) -> set[str]:
+        """Write created/updated articles, their topics and events; return touched topics."""
+        if not changes:
+            return set()
+        touched: set[str] = {ALL_TOPIC}
+        rows = [
+            {
+                "b_slug": c.article.slug,
+                "updated_at": format_time(c.article.updated_at),
+                "published_at": format_time(c.article.published_at),
+                "content_hash": c.digest,
+                "record": orjson.dumps(article_to_dict(c.article)).decode(),
+                "content_html": None,
+            }
+            for c in changes
+        ]
+        created = [r for r, c in zip(rows, changes, strict=True) if c.kind is ChangeKind.CREATED]
+        updated = [r for r, c in zip(rows, changes, strict=True) if c.kind is ChangeKind.UPDATED]
+        a = t.articles
+        if created:
+            self.conn.execute(
+                insert(a).values(
+                    slug=bindparam("b_slug"),
+                    updated_at=bindparam("updated_at"),
+                    published_at=bindparam("published_at"),
+                    content_hash=bindparam("content_hash"),
+                    record=bindparam("record"),
+                    content_html=bindparam("content_html"),
+                ),
+                created,
+            )
+        if updated:
+            self.conn.execute(update(a).where(a.c.slug == bindparam("b_slug")), updated)
+        self._apply_topics(changes, touched)
+        self.conn.execute(
+            insert(t.events),
+            [
+                {
+                    "event_id": f"evt_{uuid.uuid4().hex}",
+                    "type": str(c.kind),
+                    "slug": c.article.slug,
+                    "timestamp": format_time(c.article.updated_at),
+                    "payload": orjson.dumps(event_payload(c.kind, c.article, base_url)).decode(),
+                    "created_at": format_time(self.now),
+                }
+                for c in changes
+            ],
+        )
+        self.mark_dirty(touched)
+        return touched
+
+    def _apply_topics(self, changes: Sequence[Change], touched: set[str]) -> None:
+        at = t.article_topics
+        removed: list[dict[str, Any]] = []
+        upserts: list[dict[str, Any]] = []
+        changed_topics: dict[str, str] = {}
+        for c in changes:
+            stamp = format_time(c.article.updated_at)
+            old, new = set(c.old_topics), set(c.article.topics)
+            for topic in old - new:
+                removed.append({"b_topic": topic, "b_slug": c.article.slug})
+            for topic in new:
+                upserts.append({"b_topic": topic, "b_slug": c.article.slug, "b_at": stamp})
+            for topic in old | new:
+                changed_topics[topic] = max(stamp, changed_topics.get(topic, ""))
+        if removed:
+            self.conn.execute(
+                delete(at).where(
+                    at.c.topic == bindparam("b_topic"), at.c.slug == bindparam("b_slug")
+                ),
+                removed,
+            )
+        if upserts:
+            # Delete-then-insert keeps one portable statement pair for both dialects.
+            self.conn.execute(
+                delete(at).where(
+                    at.c.topic == bindparam("b_topic"), at.c.slug == bindparam("b_slug")
+                ),
+                [{"b_topic": u["b_topic"], "b_slug": u["b_slug"]} for u in upserts],
+            )
+            self.conn.execute(
+                insert(at).values(
+                    topic=bindparam("b_topic"),
+                    slug=bindparam("b_slug"),
+                    updated_at=bindparam("b_at"),
+                ),
+                upserts,
+            )
+        self._touch_topics(changed_topics)
+        touched.update(changed_topics)
+
+    def _touch_topics(self, changed: dict[str, str]) -> None:
+        if not changed:
+            return
+        names = sorted(changed)
+        existing: dict[str, str] = {}
+        for start in range(0, len(names), _CHUNK):
+            chunk = names[start : start + _CHUNK]
+            rows = self.conn.execute(
+                select(t.topics.c.name, t.topics.c.changed_at).where(t.topics.c.name.in_(chunk))
+            )
+            existing.update({name: at for name, at in rows})
+        new = [{"name": n, "changed_at": changed[n]} for n in names if n not in existing]
+        later = [
+            {"b_name": n, "changed_at": changed[n]}
+            for n in names
+            if n in existing and changed[n] > existing[n]
+        ]
+        if new:
+            self.conn.execute(insert(t.topics), new)
+        if later:
+            self.conn.execute(update(t.topics).where(t.topics.c.name == bindparam("b_name")), later)
+
+    def mark_dirty(self, topics: Iterable[str]) -> None:
+        """Queue feeds for rendering; the queue survives a crash."""
+        wanted = sorted(set(topics))
+        if not wanted:
+            return
+        present = set(self.conn.execute(select(t.dirty_feeds.c.topic)).scalars())
+        rows = [{"topic": topic} for topic in wanted if topic not in present]
+        if rows:
+            self.conn.execute(insert(t.dirty_feeds), rows)
+
+    def set_source(self, name: str, watermark: datetime | None, cursor: Any) -> None:
+        """Record the source's watermark and cursor."""
+        values = {
+            "watermark": None if watermark is None else format_time(watermark),
+            "cursor": orjson.dumps(cursor).decode(),
+        }
+        done = self.conn.execute(update(t.sources).where(t.sources.c.name == name).values(**values))
+        if done.rowcount == 0:
+            self.conn.execute(insert(t.sources).values(name=name, **values))
+
+    def forget_quarantine(self, source_name: str, origin: str, from_line: int = 0) -> None:
+        """Drop quarantine entries of `origin` at or after `from_line` (it is being re-read)."""
+        q = t.quarantine
+        self.conn.execute(
+            delete(q).where(
+                q.c.source_name == source_name,
+                q.c.origin == origin,
+                func.coalesce(q.c.line, 0) >= from_line,
+            )
+        )
+
+    def add_quarantine(
+        self, source_name: str, items: Sequence[tuple[str, int | None, Quarantined]]
+    ) -> None:
+        """Record rejected records: (origin, line, what)."""
+        if items:
+            self.conn.execute(
+                insert(t.quarantine),
+                [
+                    {
+                        "source_name": source_name,
+                        "origin": origin,
+                        "line": line,
+                        "slug": item.slug,
+                        "reason": item.reason[:2000],
+                        "seen_at": format_time(self.now),
+                    }
+                    for origin, line, item in items
+                ],
+            )
+
+
+class Store:
+    """Durable state of one Syndicator deployment."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = create_db_engine(url)
+        self.dialect = self.engine.dialect.name
+
+    def migrate(self) -> int:
+        """Bring the schema up to date."""
+        try:
+            return migrate(self.engine)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot migrate database: {exc}") from exc
+
+    def close(self) -> None:
+        """Release every connection."""
+        self.engine.dispose()
+
+    @contextmanager
+    def transaction(self, now: datetime) -> Iterator[Tx]:
+        """A write transaction; everything in it commits together or not at all."""
+        try:
+            with self.engine.connect().execution_options(immediate=True) as conn, conn.begin():
+                yield Tx(conn, now)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"database write failed: {exc}") from exc
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        try:
+            with self.engine.connect() as conn, conn.begin():
+                yield conn
+        except SQLAlchemyError as exc:
+            raise StoreError(f"database read failed: {exc}") from exc
+
+    def ping(self) -> None:
+        """Raise `StoreError` when the database cannot be reached."""
+        with self._read() as conn:
+            conn.exec_driver_sql("SELECT 1")
+
+    def source_state(self, name: str) -> tuple[datetime | None, Any]:
+        """The watermark and cursor of a source (None, None when never polled)."""
+        with self._read() as conn:
+            row = conn.execute(
+                select(t.sources.c.watermark, t.sources.c.cursor).where(t.sources.c.name == name)
+            ).first()
+        if row is None:
+            return None, None
+        return _dt(row.watermark), orjson.loads(row.cursor) if row.cursor else None
+
+    def feed_entries(self, topic: str, limit: int) -> list[tuple[Article, str | None, str]]:
+        """The newest `limit` articles of a topic: (article, cached HTML, content hash)."""
+        a, at = t.articles, t.article_topics
+        query = select(a.c.record, a.c.content_html, a.c.content_hash)
+        if topic == ALL_TOPIC:
+            query = query.order_by(a.c.updated_at.desc(), a.c.slug).limit(limit)
+        else:
+            query = (
+                query.join(at, at.c.slug == a.c.slug)
+                .where(at.c.topic == topic)
+                .order_by(at.c.updated_at.desc(), at.c.slug)
+                .limit(limit)
+            )
+        with self._read() as conn:
+            rows = conn.execute(query).all()
+        return [(article_from_dict(orjson.loads(r[0])), r[1], r[2]) for r in rows]
+
+    def save_html(self, rendered: Sequence[tuple[str, str, str]], now: datetime) -> None:
+        """Cache rendered bodies: (slug, content hash, html); stale versions are skipped."""
+        if not rendered:
+            return
+        a = t.articles
+        with self.transaction(now) as tx:
+            tx.conn.execute(
+                update(a)
+                .where(a.c.slug == bindparam("b_slug"), a.c.content_hash == bindparam("b_hash"))
+                .values(content_html=bindparam("b_html")),
+                [{"b_slug": s, "b_hash": h, "b_html": html} for s, h, html in rendered],
+            )
+
+    def topics(self) -> list[TopicRow]:
+        """Every topic ever seen (including emptied ones), with counts; plus `all`."""
+        at = t.article_topics
+        with self._read() as conn:
+            counts = dict(
+                conn.execute(select(at.c.topic, func.count()).group_by(at.c.topic)).tuples().all()
+            )
+            changed = conn.execute(select(t.topics.c.name, t.topics.c.changed_at)).all()
+            total = conn.execute(select(func.count()).select_from(t.articles)).scalar_one()
+            newest = conn.execute(select(func.max(t.articles.c.updated_at))).scalar()
+        rows = [TopicRow(ALL_TOPIC, total, _dt(newest))]
+        rows += [TopicRow(name, counts.get(name, 0), _dt(at_)) for name, at_ in sorted(changed)]
+        return rows
+
+    def dirty_topics(self) -> list[str]:
+        """Topics whose feeds must be rendered."""
+        with self._read() as conn:
+            return sorted(conn.execute(select(t.dirty_feeds.c.topic)).scalars())
+
+    def mark_dirty(self, topics: Iterable[str], now: datetime) -> None:
+        """Queue feeds for rendering."""
+        with self.transaction(now) as tx:
+            tx.mark_dirty(topics)
+
+    def clear_dirty(self, topics: Iterable[str], now: datetime) -> None:
+        """Remove rendered topics from the queue."""
+        names = list(topics)
+        if names:
+            with self.transaction(now) as tx:
+                tx.conn.execute(delete(t.dirty_feeds).where(t.dirty_feeds.c.topic.in_(names)))
+
+    def get_meta(self, key: str) -> str | None:
+        """A value from the key/value table."""
+        with self._read() as conn:
+            return conn.execute(select(t.meta.c.value).where(t.meta.c.key == key)).scalar()
+
+    def set_meta(self, key: str, value: str, now: datetime) -> None:
+        """Store a value in the key/value table."""
+        with self.transaction(now) as tx:
+            done = tx.conn.execute(update(t.meta).where(t.meta.c.key == key).values(value=value))
+            if done.rowcount == 0:
+                tx.conn.execute(insert(t.meta).values(key=key, value=value))
+
+    def record_poll(self, poll: PollRecord) -> None:
+        """Keep the outcome of a poll (for status and health)."""
+        with self.transaction(poll.finished_at) as tx:
+            tx.conn.execute(
+                insert(t.polls).values(
+                    source_name=poll.source_name,
+                    started_at=format_time(poll.started_at),
+                    finished_at=format_time(poll.finished_at),
+                    outcome=poll.outcome,
+                    error=poll.error,
+                    **{
+                        k: poll.counts.get(k, 0)
+                        for k in ("created", "updated", "ignored", "quarantined")
+                    },
+                )
+            )
+            # Keep a bounded history.
+            cutoff = select(t.polls.c.id).order_by(t.polls.c.id.desc()).offset(1000).limit(1)
+            oldest = tx.conn.execute(cutoff).scalar()
+            if oldest is not None:
+                tx.conn.execute(delete(t.polls).where(t.polls.c.id <= oldest))
+
+    def recent_polls(self, limit: int = 3) -> list[PollRecord]:
+        """The latest polls, newest first."""
+        p = t.polls
+        with self._read() as conn:
+            rows = conn.execute(select(p).order_by(p.c.id.desc()).limit(limit)).all()
+        return [
+            PollRecord(
+                source_name=r.source_name,
+                started_at=datetime.fromisoformat(r.started_at),
+                finished_at=datetime.fromisoformat(r.finished_at),
+                outcome=r.outcome,
+                counts={
+                    "created": r.created,
+                    "updated": r.updated,
+                    "ignored": r.ignored,
+                    "quarantined": r.quarantined,
+                },
+                error=r.error,
+            )
+            for r in rows
+        ]
+
+    def quarantined(self, limit: int = 1000) -> list[dict[str, Any]]:
+        """Quarantined records: {source, slug, reason, seen_at}."""
+        q = t.quarantine
+        with self._read() as conn:
+            rows = conn.execute(
+                select(q).order_by(q.c.origin, func.coalesce(q.c.line, 0), q.c.id).limit(limit)
+            ).all()
+        return [
+            {
+                "source": r.origin if r.line is None else f"{r.origin}:{r.line}",
+                "slug": r.slug,
+                "reason": r.reason,
+                "seen_at": r.seen_at,
+            }
+            for r in rows
+        ]
+
+    def counts(self) -> dict[str, int]:
+        """Row counts for status: articles, topics, events, quarantined."""
+        with self._read() as conn:
+
+            def count(table: Any) -> int:
+                return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+
+            return {
+                "articles": count(t.articles),
+                "topics": count(t.topics),
+                "events": count(t.events),
+                "quarantined": count(t.quarantine),
+            }
+
+    def events(self, slug: str | None = None) -> list[dict[str, Any]]:
+        """Outbox events in commit order (optionally of one slug)."""
+        e = t.events
+        query = select(e).order_by(e.c.id)
+        if slug is not None:
+            query = query.where(e.c.slug == slug)
+        with self._read() as conn:
+            rows = conn.execute(query).all()
+        return [
+            {
+                "id": r.id,
+                "event_id": r.event_id,
+                "type": r.type,
+                "slug": r.slug,
+                "timestamp": r.timestamp,
+                "payload": orjson.loads(r.payload),
+            }
+            for r in rows
+        ]
+
+
+def rendered(entries: Sequence[tuple[Article, str | None, str]]) -> list[RenderedArticle]:
+    """Feed entries as `RenderedArticle`s (HTML must already be filled in)."""
+    return [RenderedArticle(article, html) for article, html, _ in entries]

@@ -1,0 +1,38 @@
+"""Builds the adapters from settings; used by the command line and the daemon."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from syndicator.config import Settings
+from syndicator.errors import ConfigError
+from syndicator.pipeline import Pipeline, Progress
+from syndicator.ports import ArticleSource
+from syndicator.sources.folder import FolderSource
+from syndicator.store.store import Store
+
+__all__ = ["make_pipeline", "make_source", "open_store", "utc_now"]
+
+
+def utc_now() -> datetime:
+    """The wall clock, timezone-aware; injected everywhere time is needed."""
+    return datetime.now(UTC)
+
+
+def make_source(settings: Settings) -> ArticleSource:
+    """The configured article source."""
+    if settings.source.kind == "dir":
+        return FolderSource(settings.source.path, name="dir")
+    raise ConfigError(f"source.kind: {settings.source.kind!r} is not available in this build")
+
+
+def open_store(settings: Settings) -> Store:
+    """Open the database and bring its schema up to date."""
+    store = Store(settings.database.url)
+    store.migrate()
+    return store
+
+
+def make_pipeline(settings: Settings, store: Store, progress: Progress | None = None) -> Pipeline:
+    """The poll-and-build pipeline over the configured source."""
+    return Pipeline(settings, store, make_source(settings), utc_now, progress)
