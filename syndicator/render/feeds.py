@@ -89,20 +89,29 @@ class _FeedExtension:
 
 
 class _EntryExtension:
-    """feedgen entry extension: the article language as Atom `xml:lang`."""
+    """feedgen entry extension: Atom `xml:lang`, link relations and the related link."""
 
     def __init__(self) -> None:
         self.lang: str | None = None
+        self.related: str | None = None
 
     def extend_ns(self) -> dict[str, str]:
         return {}
 
     def extend_rss(self, item: Any) -> Any:
-        return item  # RSS 2.0 has no per-item language
+        return item  # RSS 2.0 has neither per-item language nor related links
 
     def extend_atom(self, entry: Any) -> Any:
         if self.lang:
             entry.set(_XML_LANG, self.lang)
+        # feedgen 1.0 drops `rel` from entry links (its loop variable shadows
+        # the link dict), so every entry link would read as "alternate". The
+        # only link it gets is the alternate one; the related link is added here.
+        for link in entry.iterfind("link"):
+            if link.get("rel") is None:
+                link.set("rel", "alternate")
+        if self.related:
+            entry.append(entry.makeelement("link", {"href": self.related, "rel": "related"}))
         return entry
 
 
@@ -141,8 +150,9 @@ def _add_entry(fg: Any, item: RenderedArticle, fmt: str) -> None:
     fe.id(entry_id(article.slug))  # also the RSS guid, isPermaLink="false"
     fe.title(xml_text(article.title))
     fe.link(href=xml_text(article.url), rel="alternate")
-    if article.canonical_source and fmt == "atom":
-        fe.link(href=xml_text(article.canonical_source), rel="related")
+    ext = getattr(fe, _EXT)
+    if article.canonical_source:
+        ext.related = xml_text(article.canonical_source)
     fe.published(utc(article.published_at))  # RSS pubDate, Atom published
     fe.updated(utc(article.updated_at))
     if article.summary:
@@ -158,7 +168,7 @@ def _add_entry(fg: Any, item: RenderedArticle, fmt: str) -> None:
     if article.topics:
         fe.category([{"term": xml_text(topic)} for topic in article.topics])
     if article.lang:
-        getattr(fe, _EXT).lang = xml_text(article.lang)
+        ext.lang = xml_text(article.lang)
 
 
 def _render(fmt: str, info: FeedInfo, entries: Sequence[RenderedArticle]) -> bytes:

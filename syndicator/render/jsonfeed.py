@@ -54,6 +54,7 @@ def _item(item: RenderedArticle) -> dict[str, Any]:
 
 def render_json(info: FeedInfo, entries: Sequence[RenderedArticle]) -> bytes:
     """JSON Feed 1.1 document for one topic; `entries` newest first, already limited."""
+    utc(info.updated)  # JSON Feed has no feed date, but a naive one is still a caller bug
     site_title = xml_text(info.site_title)
     doc: dict[str, Any] = {
         "version": JSON_FEED_VERSION,
