@@ -1,0 +1,3 @@
+"""Tests of what ships beside the package: seeds, container image, service unit."""
+
+from __future__ import annotations
