@@ -339,7 +339,7 @@ class Store:
         at = t.article_topics
         with self._read() as conn:
             counts = dict(
-                conn.execute(select(at.c.topic, func.count()).group_by(at.c.topic)).tuples().all()
+                (row[0], row[1]) for row in conn.execute(select(at.c.topic, func.count()).group_by(at.c.topic))
             )
             changed = conn.execute(select(t.topics.c.name, t.topics.c.changed_at)).all()
             total = conn.execute(select(func.count()).select_from(t.articles)).scalar_one()

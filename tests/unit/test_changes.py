@@ -1,0 +1,64 @@
+"""Change detection rules (SPEC §3)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+from syndicator.core.changes import (
+    StoredState,
+    article_from_dict,
+    article_to_dict,
+    classify,
+    content_hash,
+    event_payload,
+)
+from syndicator.core.records import parse_record
+from syndicator.models import ChangeKind
+
+Make = Callable[..., dict[str, Any]]
+
+
+def test_classify(make_record: Make) -> None:
+    article = parse_record(make_record())
+    digest = content_hash(article)
+    assert classify(None, article, digest) is ChangeKind.CREATED
+    same = StoredState(article.updated_at, digest, article.topics)
+    assert classify(same, article, digest) is ChangeKind.IGNORED
+    edited = replace(article, title="New", updated_at=article.updated_at + timedelta(seconds=1))
+    assert classify(same, edited, content_hash(edited)) is ChangeKind.UPDATED
+    older = replace(article, title="New", updated_at=article.updated_at - timedelta(seconds=1))
+    assert classify(same, older, content_hash(older)) is ChangeKind.IGNORED
+    same_time = replace(article, title="New")
+    assert classify(same, same_time, content_hash(same_time)) is ChangeKind.IGNORED
+
+
+def test_newer_timestamp_alone_is_not_a_change(make_record: Make) -> None:
+    article = parse_record(make_record())
+    bumped = replace(article, updated_at=article.updated_at + timedelta(hours=1))
+    assert content_hash(bumped) == content_hash(article)
+    stored = StoredState(article.updated_at, content_hash(article), article.topics)
+    assert classify(stored, bumped, content_hash(bumped)) is ChangeKind.IGNORED
+
+
+def test_round_trip(seed_record: dict[str, Any]) -> None:
+    article = parse_record({**seed_record, "extra_field": [1, 2]})
+    assert article_from_dict(article_to_dict(article)) == article
+
+
+def test_event_payload(seed_record: dict[str, Any]) -> None:
+    article = parse_record(seed_record)
+    payload = event_payload(ChangeKind.CREATED, article, "https://feeds.example.com")
+    assert payload["type"] == "article.created"
+    assert payload["timestamp"] == "2026-06-30T12:31:01Z"
+    data = payload["data"]
+    assert data["slug"] == article.slug
+    assert data["updated_at"] == "2026-06-30T12:31:01.483796Z"
+    assert data["feeds"]["ai-chips"] == {
+        "rss": "https://feeds.example.com/feeds/ai-chips.rss",
+        "atom": "https://feeds.example.com/feeds/ai-chips.atom",
+        "json": "https://feeds.example.com/feeds/ai-chips.json",
+    }
+    assert set(data) >= {"title", "summary", "url", "canonical_source", "published_at", "lang"}

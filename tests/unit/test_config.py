@@ -1,0 +1,102 @@
+"""Configuration loading, overrides and errors (SPEC §7)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from syndicator.config import load_settings
+from syndicator.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "syndicator.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_shipped_config_is_valid() -> None:
+    settings = load_settings(ROOT / "config" / "syndicator.toml", environ={})
+    assert settings.source.kind == "dir"
+    assert settings.source.path == Path("seeds")
+    assert settings.feeds.max_entries == 50
+    assert settings.delivery.retry_schedule == (5, 300, 1800, 7200, 18000, 36000, 36000)
+
+
+def test_defaults_from_an_empty_file(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, ""), environ={})
+    assert settings.server.port == 8080
+    assert settings.database.url == "sqlite:///var/syndicator.db"
+
+
+def test_environment_overrides(tmp_path: Path) -> None:
+    path = write(tmp_path, "[server]\nport = 8080\n")
+    settings = load_settings(
+        path,
+        environ={
+            "SYNDICATOR_SERVER__PORT": "9090",
+            "SYNDICATOR_SITE__BASE_URL": "https://feeds.example.com/",
+            "SYNDICATOR_DELIVERY__RETRY_SCHEDULE": "[1, 2, 3]",
+            "SYNDICATOR_DELIVERY__ALLOW_PRIVATE_NETWORK": "true",
+            "UNRELATED": "x",
+        },
+    )
+    assert settings.server.port == 9090
+    assert settings.site.base_url == "https://feeds.example.com"
+    assert settings.delivery.retry_schedule == (1, 2, 3)
+    assert settings.delivery.allow_private_network is True
+
+
+def test_config_path_from_environment(tmp_path: Path) -> None:
+    path = write(tmp_path, "[feeds]\nmax_entries = 7\n")
+    settings = load_settings(None, environ={"SYNDICATOR_CONFIG": str(path)})
+    assert settings.feeds.max_entries == 7
+
+
+@pytest.mark.parametrize(
+    ("text", "env", "key"),
+    [
+        ("[poll]\ninterval_seconds = -1\n", {}, "poll.interval_seconds"),
+        ("[poll]\ninterval_seconds = 'soon'\n", {}, "poll.interval_seconds"),
+        ("[poll]\nintreval_seconds = 5\n", {}, "poll.intreval_seconds: unknown key"),
+        ("[server]\nport = 70000\n", {}, "server.port"),
+        ("[site]\nbase_url = 'ftp://x'\n", {}, "site.base_url"),
+        ("[source]\nkind = 'ftp'\n", {}, "source.kind"),
+        ("[source]\nkind = 'http'\n", {}, "url"),
+        ("", {"SYNDICATOR_FEEDS__MAX_ENTRIES": "many"}, "feeds.max_entries"),
+        ("[[webhooks]]\nname = 'a'\nurl = 'https://h.example.com'\n", {}, "secret"),
+        (
+            "[[webhooks]]\nname = 'a'\nurl = 'https://h.example.com'\nsecret = 'plain'\n",
+            {},
+            "webhooks.0.secret",
+        ),
+        ("[database]\nurl = 'mysql://x'\n", {}, "database.url"),
+        ("not toml [", {}, "invalid TOML"),
+    ],
+)
+def test_errors_name_the_key(tmp_path: Path, text: str, env: dict[str, str], key: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(write(tmp_path, text), environ=env)
+    assert key in str(info.value)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        load_settings(tmp_path / "nope.toml", environ={})
+
+
+def test_webhook_secret_from_environment(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "[[webhooks]]\nname = 'crm'\nurl = 'https://h.example.com/in'\nsecret_env = 'CRM_SECRET'\n",
+    )
+    settings = load_settings(path, environ={"CRM_SECRET": SECRET})
+    secret = settings.webhooks[0].secret
+    assert secret is not None and secret.get_secret_value() == SECRET
+    assert SECRET not in repr(settings)
+    with pytest.raises(ConfigError, match="CRM_SECRET is not set"):
+        load_settings(path, environ={})

@@ -1,0 +1,128 @@
+"""Record validation (SPEC §1)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from syndicator.core.records import RecordLimits, parse_datetime, parse_record
+from syndicator.errors import RecordInvalid
+
+Make = Callable[..., dict[str, Any]]
+
+
+def test_seed_record_parses(seed_record: dict[str, Any]) -> None:
+    article = parse_record(seed_record)
+    assert article.slug == "panasonic-to-localise-us-data-centre-battery-production-ceo-says"
+    assert article.updated_at == datetime(2026, 6, 30, 12, 31, 1, 483796, tzinfo=UTC)
+    assert article.topics == ("artificial-intelligence", "ai-infrastructure", "ai-chips")
+    assert article.alternates["markdown"].endswith(".md")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-06-30T12:22:18+00:00", datetime(2026, 6, 30, 12, 22, 18, tzinfo=UTC)),
+        ("2026-06-30 12:22:18+00:00", datetime(2026, 6, 30, 12, 22, 18, tzinfo=UTC)),
+        ("2026-06-30T12:22:18Z", datetime(2026, 6, 30, 12, 22, 18, tzinfo=UTC)),
+        ("2026-06-30T12:22:18.5Z", datetime(2026, 6, 30, 12, 22, 18, 500000, tzinfo=UTC)),
+        ("2026-06-30 12:31:01.483796+00:00", datetime(2026, 6, 30, 12, 31, 1, 483796, tzinfo=UTC)),
+        ("2026-06-30T14:22:18+02:00", datetime(2026, 6, 30, 12, 22, 18, tzinfo=UTC)),
+        ("2026-06-30T07:22:18-05:00", datetime(2026, 6, 30, 12, 22, 18, tzinfo=UTC)),
+        ("2028-02-29T00:00:00Z", datetime(2028, 2, 29, tzinfo=UTC)),
+    ],
+)
+def test_every_timestamp_form(text: str, expected: datetime) -> None:
+    assert parse_datetime(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["2026-06-30T12:22:18", "2026-06-30 12:22:18", "2026-06-30", "yesterday", ""]
+)
+def test_timestamps_without_offset_are_errors(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_datetime(text)
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"published_at": "2026-06-30T12:22:18"}, "published_at"),
+        ({"updated_at": 1751286138}, "updated_at"),
+        ({"title": ""}, "title"),
+        ({"title": "   "}, "title"),
+        ({"url": "ftp://example.com/a"}, "url"),
+        ({"url": "javascript:alert(1)"}, "url"),
+        ({"url": "/relative/path"}, "url"),
+        ({"canonical_source": "not a url"}, "canonical_source"),
+        ({"topics": ["../etc"]}, "topics"),
+        ({"topics": ["Has Space"]}, "topics"),
+        ({"topics": ["all"]}, "topics"),
+        ({"topics": "energy"}, "topics"),
+        ({"slug": ""}, "slug"),
+        ({"slug": 42}, "slug"),
+        ({"lang": "not a tag!"}, "lang"),
+        ({"alternates": {"md": "file:///etc/passwd"}}, "alternates"),
+    ],
+)
+def test_invalid_fields_are_named(make_record: Make, fields: dict[str, Any], field: str) -> None:
+    with pytest.raises(RecordInvalid) as info:
+        parse_record(make_record(**fields))
+    assert info.value.reason.startswith(field), info.value.reason
+
+
+@pytest.mark.parametrize("missing", ["slug", "title", "url", "published_at", "updated_at"])
+def test_required_fields(make_record: Make, missing: str) -> None:
+    record = make_record()
+    del record[missing]
+    with pytest.raises(RecordInvalid, match=missing):
+        parse_record(record)
+
+
+def test_invalid_record_keeps_its_slug(make_record: Make) -> None:
+    with pytest.raises(RecordInvalid) as info:
+        parse_record(make_record(slug="known", url="nope"))
+    assert info.value.slug == "known"
+
+
+def test_not_an_object() -> None:
+    with pytest.raises(RecordInvalid, match="JSON object"):
+        parse_record(["a", "list"])
+
+
+def test_unknown_fields_are_kept(make_record: Make) -> None:
+    article = parse_record(make_record(sample=True, author={"name": "A"}))
+    assert article.extra == {"sample": True, "author": {"name": "A"}}
+
+
+def test_optional_fields_may_be_absent_or_null(make_record: Make) -> None:
+    record = make_record(summary=None, lang=None)
+    for name in ("body_md", "entities"):
+        del record[name]
+    article = parse_record(record)
+    assert article.summary is None and article.body_md is None and article.entities == ()
+
+
+def test_xml_illegal_characters_are_removed(make_record: Make) -> None:
+    article = parse_record(
+        make_record(title="Bad\x00 ti\x0btle\ufffe", summary="s\x1f", body_md="b\ud800ody")
+    )
+    assert article.title == "Bad title"
+    assert article.summary == "s"
+    assert article.body_md == "body"
+
+
+def test_duplicate_topics_collapse_in_order(make_record: Make) -> None:
+    article = parse_record(make_record(topics=["b", "a", "b"]))
+    assert article.topics == ("b", "a")
+
+
+def test_limits(make_record: Make) -> None:
+    limits = RecordLimits(max_body_bytes=10, max_topics=2)
+    with pytest.raises(RecordInvalid, match="body_md"):
+        parse_record(make_record(body_md="x" * 11), limits)
+    with pytest.raises(RecordInvalid, match="topics"):
+        parse_record(make_record(body_md="ok", topics=["a", "b", "c"]), limits)
