@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from syndicator.core.records import is_safe_topic
 from syndicator.core.text import strip_xml_illegal
 from syndicator.errors import RenderError
-from syndicator.models import ALL_TOPIC
+from syndicator.models import ALL_TOPIC, Article
 
 __all__ = [
     "CONTENT_TYPES",
@@ -27,7 +27,9 @@ __all__ = [
     "feed_path",
     "feed_title",
     "feed_url",
+    "entry_title",
     "ordered_topics",
+    "site_name",
     "utc",
     "xml_text",
 ]
@@ -92,7 +94,21 @@ def feed_url(base_url: str, topic: str, fmt: str) -> str:
 
 def entry_id(slug: str) -> str:
     """The entry's permanent id, derived from the slug alone (SPEC §4)."""
-    return f"urn:uuid:{uuid.uuid5(_ENTRY_NAMESPACE, slug)}"
+    # Ingest already strips these characters from slugs, so for stored slugs
+    # this is a no-op; it keeps lone surrogates from breaking the UTF-8 hash.
+    return f"urn:uuid:{uuid.uuid5(_ENTRY_NAMESPACE, xml_text(slug))}"
+
+
+def site_name(site_title: str) -> str:
+    """The site title cleaned for XML; blank falls back to "Syndicator" (feeds need a name)."""
+    cleaned = xml_text(site_title)
+    return cleaned if cleaned.strip() else "Syndicator"
+
+
+def entry_title(article: Article) -> str:
+    """The article title cleaned for XML; blank falls back to its URL (feeds need a title)."""
+    cleaned = xml_text(article.title)
+    return cleaned if cleaned.strip() else xml_text(article.url)
 
 
 def feed_title(site_title: str, topic: str) -> str:

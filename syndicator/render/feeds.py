@@ -24,10 +24,12 @@ from syndicator.render.common import (
     FeedInfo,
     TopicSummary,
     entry_id,
+    entry_title,
     feed_description,
     feed_path,
     feed_title,
     feed_url,
+    site_name,
     utc,
     xml_text,
 )
@@ -118,7 +120,7 @@ class _EntryExtension:
 def _generator(info: FeedInfo, fmt: str) -> Any:
     fg = FeedGenerator()
     fg.register_extension(_EXT, _FeedExtension, _EntryExtension)
-    site_title = xml_text(info.site_title)
+    site_title = site_name(info.site_title)
     self_url = xml_text(feed_url(info.base_url, info.topic, fmt))
     home_url = xml_text(f"{info.base_url.rstrip('/')}/")
     fg.id(self_url)
@@ -148,7 +150,7 @@ def _add_entry(fg: Any, item: RenderedArticle, fmt: str) -> None:
     article = item.article
     fe = fg.add_entry(order="append")  # callers pass newest first
     fe.id(entry_id(article.slug))  # also the RSS guid, isPermaLink="false"
-    fe.title(xml_text(article.title))
+    fe.title(entry_title(article))
     fe.link(href=xml_text(article.url), rel="alternate")
     ext = getattr(fe, _EXT)
     if article.canonical_source:

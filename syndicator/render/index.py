@@ -12,6 +12,7 @@ from syndicator.render.common import (
     feed_title,
     feed_url,
     ordered_topics,
+    site_name,
     utc,
     xml_text,
 )
@@ -39,11 +40,12 @@ def _updated_cell(topic: TopicSummary) -> str:
 def render_index(site_title: str, base_url: str, topics: Sequence[TopicSummary]) -> bytes:
     """A small HTML5 page listing topics with links to each feed; deterministic."""
     rows = ordered_topics(topics)
-    site = _e(site_title)
+    name = site_name(site_title)
+    site = _e(name)
     head_links: list[str] = []
     body_rows: list[str] = []
     for topic in rows:
-        title = feed_title(site_title, topic.name)
+        title = feed_title(name, topic.name)
         feed_links: list[str] = []
         for fmt, label, suffix in _FORMATS:
             url = _e(feed_url(base_url, topic.name, fmt))

@@ -12,9 +12,11 @@ from syndicator.models import RenderedArticle
 from syndicator.render.common import (
     FeedInfo,
     entry_id,
+    entry_title,
     feed_description,
     feed_title,
     feed_url,
+    site_name,
     utc,
     xml_text,
 )
@@ -35,7 +37,7 @@ def _item(item: RenderedArticle) -> dict[str, Any]:
     }
     if article.canonical_source:
         out["external_url"] = xml_text(article.canonical_source)
-    out["title"] = xml_text(article.title)
+    out["title"] = entry_title(article)
     if item.content_html:
         out["content_html"] = xml_text(item.content_html)
     else:
@@ -55,7 +57,7 @@ def _item(item: RenderedArticle) -> dict[str, Any]:
 def render_json(info: FeedInfo, entries: Sequence[RenderedArticle]) -> bytes:
     """JSON Feed 1.1 document for one topic; `entries` newest first, already limited."""
     utc(info.updated)  # JSON Feed has no feed date, but a naive one is still a caller bug
-    site_title = xml_text(info.site_title)
+    site_title = site_name(info.site_title)
     doc: dict[str, Any] = {
         "version": JSON_FEED_VERSION,
         "title": feed_title(site_title, info.topic),

@@ -11,6 +11,7 @@ from syndicator.render.common import (
     feed_title,
     feed_url,
     ordered_topics,
+    site_name,
     utc,
     xml_text,
 )
@@ -24,7 +25,7 @@ _OPML_DOCS = "http://opml.org/spec2.opml"
 
 def render_opml(site_title: str, base_url: str, topics: Sequence[TopicSummary]) -> bytes:
     """OPML 2.0 listing every topic feed in every format; "all" first, then by name."""
-    site = xml_text(site_title)
+    site = site_name(site_title)
     home_url = xml_text(f"{base_url.rstrip('/')}/")
     rows = ordered_topics(topics)
 

@@ -1,0 +1,76 @@
+"""Byte-for-byte golden files: any change to output bytes must be deliberate.
+
+Regenerate with ``UPDATE_GOLDEN=1 pytest tests/render/test_golden.py`` and
+review the diff: changed bytes mean a new ETag for every reader.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from syndicator.models import RenderedArticle
+from syndicator.render.feeds import (
+    FeedInfo,
+    TopicSummary,
+    render_atom,
+    render_index,
+    render_json,
+    render_opml,
+    render_rss,
+)
+from tests.feedcheck import assert_valid_atom, assert_valid_json_feed, assert_valid_rss
+from tests.render.articles import BASE_URL, make_article, rendered, when
+
+GOLDEN = Path(__file__).resolve().parents[1] / "golden"
+UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
+
+INFO = FeedInfo(
+    site_title="Golden Site",
+    base_url=BASE_URL,
+    topic="ai",
+    updated=when(4),
+    hub_urls=("https://hub.example/",),
+    language="en",
+)
+TOPICS = (TopicSummary("all", 2, when(4)), TopicSummary("ai", 2, when(4)))
+
+
+def _entries() -> list[RenderedArticle]:
+    newer = make_article(
+        "second-post",
+        published_at=when(3),
+        updated_at=when(4),
+        summary="Plain <text> & summary.",
+        body_md="A *second* post with [a link](https://example.com/x) and `code`.",
+    )
+    older = make_article("first-post", topics=("ai",), lang=None, canonical_source=None)
+    return [rendered(newer), rendered(older)]
+
+
+CASES: dict[str, tuple[Callable[[], bytes], Callable[[bytes], object]]] = {
+    "ai.rss": (lambda: render_rss(INFO, _entries()), assert_valid_rss),
+    "ai.atom": (lambda: render_atom(INFO, _entries()), assert_valid_atom),
+    "ai.json": (lambda: render_json(INFO, _entries()), assert_valid_json_feed),
+    "feeds.opml": (lambda: render_opml("Golden Site", BASE_URL, TOPICS), lambda _: None),
+    "index.html": (lambda: render_index("Golden Site", BASE_URL, TOPICS), lambda _: None),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_matches_golden_file(name: str) -> None:
+    render, validate = CASES[name]
+    data = render()
+    validate(data)
+    path = GOLDEN / name
+    if UPDATE:
+        path.write_bytes(data)
+    assert path.exists(), f"{path} missing; create it with UPDATE_GOLDEN=1"
+    expected = path.read_bytes()
+    assert data == expected, (
+        f"{name} differs from {path}; if the change is intended, "
+        "regenerate with UPDATE_GOLDEN=1 and review the diff"
+    )
