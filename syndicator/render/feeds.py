@@ -56,6 +56,7 @@ __all__ = [
 ]
 
 _ATOM_NS = "http://www.w3.org/2005/Atom"
+_CONTENT_ENCODED = "{http://purl.org/rss/1.0/modules/content/}encoded"
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 _GENERATOR = "Syndicator"
 _RSS_DOCS = "https://www.rssboard.org/rss-specification"
@@ -91,17 +92,24 @@ class _FeedExtension:
 
 
 class _EntryExtension:
-    """feedgen entry extension: Atom `xml:lang`, link relations and the related link."""
+    """feedgen entry extension: RSS `content:encoded`; Atom `xml:lang` and links."""
 
     def __init__(self) -> None:
         self.lang: str | None = None
         self.related: str | None = None
+        self.rss_content: str | None = None
 
     def extend_ns(self) -> dict[str, str]:
         return {}
 
     def extend_rss(self, item: Any) -> Any:
-        return item  # RSS 2.0 has neither per-item language nor related links
+        # feedgen writes content:encoded only beside a description and otherwise
+        # moves the HTML into <description>; the body always goes here instead.
+        if self.rss_content:
+            encoded = item.makeelement(_CONTENT_ENCODED, {})
+            encoded.text = self.rss_content
+            item.append(encoded)
+        return item
 
     def extend_atom(self, entry: Any) -> Any:
         if self.lang:
@@ -166,7 +174,10 @@ def _add_entry(fg: Any, item: RenderedArticle, fmt: str) -> None:
         else:
             fe.summary(summary, type="text")
     if item.content_html:
-        fe.content(xml_text(item.content_html), type="html")
+        if fmt == "rss":
+            ext.rss_content = xml_text(item.content_html)
+        else:
+            fe.content(xml_text(item.content_html), type="html")
     if article.topics:
         fe.category([{"term": xml_text(topic)} for topic in article.topics])
     if article.lang:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 import feedparser
 import pytest
@@ -19,7 +19,6 @@ from syndicator.render.feeds import (
     feed_url,
     render_atom,
     render_feed,
-    render_json,
     render_rss,
 )
 from tests.feedcheck import assert_valid_atom, assert_valid_json_feed, assert_valid_rss
@@ -63,8 +62,8 @@ def test_entry_id_is_a_stable_urn_from_the_slug_alone() -> None:
     assert entry_id("first-post") == "urn:uuid:d0b625ac-a9ad-52ba-b2a8-c6666b08053e"
 
 
-@pytest.mark.parametrize("render", [render_rss, render_atom, render_json])
-def test_entry_id_survives_edits(info: FeedInfo, render: object) -> None:
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_entry_id_survives_edits(info: FeedInfo, fmt: str) -> None:
     original = make_article("stable")
     edited = replace(
         original,
@@ -75,15 +74,8 @@ def test_entry_id_survives_edits(info: FeedInfo, render: object) -> None:
         updated_at=when(11),
         summary="changed",
     )
-    ids = []
-    for article in (original, edited):
-        data = render_feed(_fmt(render), info, [rendered(article)])
-        ids.append(_ids(_fmt(render), data))
+    ids = [_ids(fmt, render_feed(fmt, info, [rendered(a)])) for a in (original, edited)]
     assert ids[0] == ids[1] == [entry_id("stable")]
-
-
-def _fmt(render: object) -> str:
-    return {render_rss: "rss", render_atom: "atom", render_json: "json"}[render]  # type: ignore[index]
 
 
 def _ids(fmt: str, data: bytes) -> list[str]:
@@ -280,6 +272,13 @@ def test_naive_datetimes_are_a_render_error(info: FeedInfo, fmt: str) -> None:
         render_feed(fmt, info, [rendered(article)])
 
 
+def test_rss_body_without_summary_stays_in_content_encoded(info: FeedInfo) -> None:
+    item = rendered(make_article(summary=None))
+    root = assert_valid_rss(render_rss(info, [item]))
+    assert root.find("channel/item/description") is None
+    assert root.findtext(f"channel/item/{CONTENT_ENCODED}") == item.content_html
+
+
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_minimal_article(info: FeedInfo, fmt: str) -> None:
     article = Article(
@@ -292,16 +291,6 @@ def test_minimal_article(info: FeedInfo, fmt: str) -> None:
     data = render_feed(fmt, info, [RenderedArticle(article, None)])
     _validate(fmt, data)
     assert entry_id("bare") in data.decode()
-
-
-def test_feeds_do_not_depend_on_the_clock(info: FeedInfo) -> None:
-    # Rendering the same data "later" (any time) gives the same bytes, because
-    # every date comes from the input.
-    now_year = str(datetime.now(UTC).year).encode()
-    for fmt in FORMATS:
-        data = render_feed(fmt, replace(info, updated=when(4)), [rendered(make_article())])
-        if now_year != b"2026":
-            assert now_year not in data
 
 
 def _validate(fmt: str, data: bytes) -> None:

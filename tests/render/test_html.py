@@ -84,7 +84,8 @@ def test_common_formatting_survives() -> None:
     assert image.get("alt") == "alt text"
     pre = tree.find(".//pre")
     assert pre is not None and pre.get("lang") == "python"
-    assert tree.find(".//th").get("align") == "left"  # type: ignore[union-attr]
+    header = tree.find(".//th")
+    assert header is not None and header.get("align") == "left"
 
 
 def test_gfm_autolinks_and_raw_safe_html() -> None:
