@@ -19,6 +19,7 @@ __all__ = [
     "article_to_dict",
     "classify",
     "content_hash",
+    "db_time",
     "event_payload",
     "format_time",
 ]
@@ -36,6 +37,12 @@ class StoredState:
 def format_time(value: datetime) -> str:
     """RFC 3339 in UTC with a ``Z``; fractions only when present. Sorts as text."""
     text = value.astimezone(UTC).replace(tzinfo=None).isoformat()
+    return f"{text}Z"
+
+
+def db_time(value: datetime) -> str:
+    """Fixed-width UTC text (always microseconds), so stored times sort as text."""
+    text = value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds")
     return f"{text}Z"
 
 

@@ -18,7 +18,7 @@ from syndicator.core.changes import (
     article_from_dict,
     article_to_dict,
     event_payload,
-    format_time,
+    db_time,
 )
 from syndicator.errors import StoreError
 from syndicator.models import ALL_TOPIC, Article, ChangeKind, Quarantined, RenderedArticle
@@ -96,8 +96,8 @@ class Tx:
         rows = [
             {
                 "b_slug": c.article.slug,
-                "updated_at": format_time(c.article.updated_at),
-                "published_at": format_time(c.article.published_at),
+                "updated_at": db_time(c.article.updated_at),
+                "published_at": db_time(c.article.published_at),
                 "content_hash": c.digest,
                 "record": orjson.dumps(article_to_dict(c.article)).decode(),
                 "content_html": None,
@@ -129,9 +129,9 @@ class Tx:
                     "event_id": f"evt_{uuid.uuid4().hex}",
                     "type": str(c.kind),
                     "slug": c.article.slug,
-                    "timestamp": format_time(c.article.updated_at),
+                    "timestamp": db_time(c.article.updated_at),
                     "payload": orjson.dumps(event_payload(c.kind, c.article, base_url)).decode(),
-                    "created_at": format_time(self.now),
+                    "created_at": db_time(self.now),
                 }
                 for c in changes
             ],
@@ -145,7 +145,7 @@ class Tx:
         upserts: list[dict[str, Any]] = []
         changed_topics: dict[str, str] = {}
         for c in changes:
-            stamp = format_time(c.article.updated_at)
+            stamp = db_time(c.article.updated_at)
             old, new = set(c.old_topics), set(c.article.topics)
             for topic in old - new:
                 removed.append({"b_topic": topic, "b_slug": c.article.slug})
@@ -214,7 +214,7 @@ class Tx:
     def set_source(self, name: str, watermark: datetime | None, cursor: Any) -> None:
         """Record the source's watermark and cursor."""
         values = {
-            "watermark": None if watermark is None else format_time(watermark),
+            "watermark": None if watermark is None else db_time(watermark),
             "cursor": orjson.dumps(cursor).decode(),
         }
         done = self.conn.execute(update(t.sources).where(t.sources.c.name == name).values(**values))
@@ -246,7 +246,7 @@ class Tx:
                         "line": line,
                         "slug": item.slug,
                         "reason": item.reason[:2000],
-                        "seen_at": format_time(self.now),
+                        "seen_at": db_time(self.now),
                     }
                     for origin, line, item in items
                 ],
@@ -383,8 +383,8 @@ class Store:
             tx.conn.execute(
                 insert(t.polls).values(
                     source_name=poll.source_name,
-                    started_at=format_time(poll.started_at),
-                    finished_at=format_time(poll.finished_at),
+                    started_at=db_time(poll.started_at),
+                    finished_at=db_time(poll.finished_at),
                     outcome=poll.outcome,
                     error=poll.error,
                     **{

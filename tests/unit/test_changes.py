@@ -62,3 +62,17 @@ def test_event_payload(seed_record: dict[str, Any]) -> None:
         "json": "https://feeds.example.com/feeds/ai-chips.json",
     }
     assert set(data) >= {"title", "summary", "url", "canonical_source", "published_at", "lang"}
+
+
+def test_stored_times_sort_as_text() -> None:
+    from datetime import UTC, datetime
+
+    from syndicator.core.changes import db_time
+
+    times = [
+        datetime(2026, 6, 1, 10, 0, 0, tzinfo=UTC),
+        datetime(2026, 6, 1, 10, 0, 0, 500000, tzinfo=UTC),
+        datetime(2026, 6, 1, 10, 0, 1, tzinfo=UTC),
+        datetime(999, 1, 1, tzinfo=UTC),
+    ]
+    assert sorted(times, key=db_time) == sorted(times)
