@@ -239,7 +239,15 @@ async def _serve(daemon: Daemon) -> None:
         server_settings.port,
         daemon.settings.site.base_url,
     )
-    await server.serve()
+    try:
+        await server.serve()
+    except SystemExit as exc:
+        # uvicorn ends a failed start-up (port in use, lifespan error) with
+        # sys.exit(3); SPEC §8 wants exit 1 for a runtime failure, and the
+        # SystemExit would otherwise bypass the check below.
+        raise SyndicatorError(
+            f"could not listen on {server_settings.host}:{server_settings.port}"
+        ) from exc
     if not server.started:
         raise SyndicatorError(
             f"could not listen on {server_settings.host}:{server_settings.port}"
