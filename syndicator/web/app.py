@@ -1,0 +1,326 @@
+"""The ASGI application: feeds from memory, health, metrics and pluggable extra routes.
+
+Raw ASGI rather than a framework: the feed route is the hot path and must stay
+within a small factor of nginx, so it is one dict lookup, one pass over the
+request headers and two ``send`` calls with header lists built when the
+Document was built. Routing order: feed documents, extra routes, ``/healthz``,
+``/metrics``, else 404. Nothing here touches the filesystem, so a path that is
+not an exact key of the DocumentSet (``..``, encoded slashes, NUL, ...) can only
+ever 404.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractAsyncContextManager
+from email.utils import mktime_tz, parsedate_tz
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from syndicator.web.documents import Document, DocumentSet, RawHeaders
+
+__all__ = ["HealthCheck", "Lifespan", "LinkHeaders", "MetricsExporter", "create_app"]
+
+logger = logging.getLogger(__name__)
+
+HealthCheck = Callable[[], tuple[bool, dict[str, Any]]]
+MetricsExporter = Callable[[], tuple[bytes, str]]
+LinkHeaders = Callable[[str], str | None]
+Lifespan = Callable[[Any], AbstractAsyncContextManager[Any]]
+
+Response = tuple[int, Iterable[tuple[bytes, bytes]], bytes]
+
+_ALLOW = (b"allow", b"GET, HEAD")
+_NOSNIFF = (b"x-content-type-options", b"nosniff")
+_TEXT = (b"content-type", b"text/plain; charset=utf-8")
+# Error answers change when a build adds a topic, so no cache may keep them.
+_NO_STORE = (b"cache-control", b"no-store")
+# Paths that serve another document's bytes.
+_ALIASES = {"/index.html": "/"}
+# Entity tags in an If-None-Match list; etagc excludes DQUOTE, so this cannot
+# split a tag, and anything malformed simply fails to match.
+_ETAG_RE = re.compile(r'(?:W/)?"([^"]*)"')
+# Parsed Accept-Encoding values: clients send few distinct ones. Bounded so a
+# client cycling through values cannot grow it without limit.
+_AE_CACHE: dict[bytes, bool] = {}
+_AE_CACHE_MAX = 512
+_AE_CACHEABLE_LEN = 256
+
+
+def _plain(status: int, text: str, *extra: tuple[bytes, bytes]) -> Response:
+    body = text.encode()
+    headers = (_TEXT, (b"content-length", str(len(body)).encode()), _NOSNIFF, _NO_STORE, *extra)
+    return status, headers, body
+
+
+_NOT_FOUND = _plain(404, "Not Found\n")
+_NOT_ALLOWED = _plain(405, "Method Not Allowed\n", _ALLOW)
+_SERVER_ERROR = _plain(500, "Internal Server Error\n")
+
+
+def accepts_gzip(value: bytes) -> bool:
+    """Whether an Accept-Encoding value allows gzip (an explicit or ``*`` q above 0)."""
+    cached = _AE_CACHE.get(value)
+    if cached is not None:
+        return cached
+    gzip_q: float | None = None
+    star_q: float | None = None
+    for part in value.split(b","):
+        coding, _, params = part.partition(b";")
+        coding = coding.strip().lower()
+        q = 1.0
+        for param in params.split(b";"):
+            key, _, raw = param.partition(b"=")
+            if key.strip().lower() == b"q":
+                try:
+                    q = float(raw.strip())
+                except ValueError:
+                    q = 0.0  # an unreadable weight is not consent
+        if coding in (b"gzip", b"x-gzip"):
+            gzip_q = q if gzip_q is None else max(gzip_q, q)
+        elif coding == b"*":
+            star_q = q
+    result = gzip_q > 0 if gzip_q is not None else (star_q is not None and star_q > 0)
+    if len(value) <= _AE_CACHEABLE_LEN:
+        if len(_AE_CACHE) >= _AE_CACHE_MAX:
+            _AE_CACHE.clear()
+        _AE_CACHE[value] = result
+    return result
+
+
+def _match_etag(value: str, doc: Document, gz: bool) -> RawHeaders | None:
+    """The 304 headers if If-None-Match matches ``doc``, else None.
+
+    Weak comparison (RFC 9110 §13.1.2, required for GET/HEAD): a ``W/`` prefix
+    is ignored. Either variant's tag matches: both name the same content, and a
+    cache holding the identity body that now asks with gzip accepted is still
+    current. The 304 carries the tag the client sent, since that is the stored
+    response a cache must refresh (RFC 9111 §4.3.4).
+    """
+    value = value.strip()
+    # The common case, a client echoing the tag it was given, needs no parsing.
+    if value == doc.etag:
+        return doc.headers_304_identity
+    if value == doc.gzip_etag:
+        return doc.headers_304_gzip
+    if value == "*":
+        return doc.headers_304_gzip if gz else doc.headers_304_identity
+    for tag in _ETAG_RE.findall(value):
+        quoted = f'"{tag}"'
+        if quoted == doc.etag:
+            return doc.headers_304_identity
+        if quoted == doc.gzip_etag:
+            return doc.headers_304_gzip
+    return None
+
+
+def _not_modified_since(value: str, doc: Document) -> bool:
+    """Whether If-Modified-Since shows ``doc`` unchanged; an invalid date never does."""
+    if value == doc.last_modified_http:
+        return True
+    try:
+        parsed = parsedate_tz(value)
+        if parsed is None:
+            return False
+        return doc.last_modified_epoch <= mktime_tz(parsed)
+    except (ValueError, OverflowError, TypeError, IndexError):
+        return False
+
+
+def _feed_response(method: str, headers: Iterable[tuple[bytes, bytes]], doc: Document) -> Response:
+    """Choose 200, 304 or 405 and the variant for one request to a document."""
+    if method != "GET" and method != "HEAD":
+        return _NOT_ALLOWED
+    inm: bytes | None = None
+    ims: bytes | None = None
+    ae: bytes | None = None
+    for name, value in headers:
+        # Repeated fields are one comma-separated list (RFC 9110 §5.3).
+        if name == b"if-none-match":
+            inm = value if inm is None else inm + b", " + value
+        elif name == b"if-modified-since":
+            ims = value
+        elif name == b"accept-encoding":
+            ae = value if ae is None else ae + b", " + value
+    gz = ae is not None and accepts_gzip(ae)
+    if inm is not None:
+        # If-Modified-Since is ignored whenever If-None-Match is present.
+        matched = _match_etag(inm.decode("latin-1"), doc, gz)
+        if matched is not None:
+            return 304, matched, b""
+    elif ims is not None and _not_modified_since(ims.decode("latin-1").strip(), doc):
+        return 304, doc.headers_304_gzip if gz else doc.headers_304_identity, b""
+    if gz:
+        return 200, doc.headers_gzip, b"" if method == "HEAD" else doc.gzip_body
+    return 200, doc.headers_identity, b"" if method == "HEAD" else doc.body
+
+
+class _App:
+    """The callable returned by :func:`create_app`."""
+
+    __slots__ = ("_docs", "_extra", "_health", "_lifespan", "_link", "_metrics")
+
+    def __init__(
+        self,
+        documents: DocumentSet,
+        health: HealthCheck,
+        metrics: MetricsExporter | None,
+        extra_routes: Mapping[str, ASGIApp] | None,
+        link_headers: LinkHeaders | None,
+        lifespan: Lifespan | None,
+    ) -> None:
+        self._docs = documents
+        self._health = health
+        self._metrics = metrics
+        self._extra = dict(extra_routes or {})
+        self._link = link_headers
+        self._lifespan = lifespan
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            path: str = scope["path"]
+            doc = self._docs.get(path)
+            if doc is None and path in _ALIASES:
+                path = _ALIASES[path]
+                doc = self._docs.get(path)
+            if doc is None:
+                await self._other(scope, receive, send)
+                return
+            try:
+                status, headers, body = _feed_response(scope["method"], scope["headers"], doc)
+                if self._link is not None and status != 405:
+                    headers = self._with_link(headers, path)
+            except Exception:
+                logger.exception("error serving %s", path)
+                status, headers, body = _SERVER_ERROR
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+        elif kind == "lifespan":
+            await self._run_lifespan(scope, receive, send)
+        elif kind == "websocket":
+            # Closing before accepting makes the server answer 403.
+            await send({"type": "websocket.close", "code": 1008})
+
+    def _with_link(
+        self, headers: Iterable[tuple[bytes, bytes]], path: str
+    ) -> Iterable[tuple[bytes, bytes]]:
+        assert self._link is not None
+        link = self._link(path)
+        if link is None:
+            return headers
+        if "\r" in link or "\n" in link:
+            # A newline would let the value start a header of its own.
+            logger.warning("dropping Link header with a line break for %s", path)
+            return headers
+        return (*headers, (b"link", link.encode("latin-1")))
+
+    async def _other(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Everything that is not a document: extra routes, health, metrics, 404."""
+        path = scope["path"]
+        extra = self._extra.get(path)
+        if extra is not None:
+            await _guarded(extra, scope, receive, send)
+            return
+        response: Response
+        if path == "/healthz":
+            response = self._answer(scope, self._healthz)
+        elif path == "/metrics" and self._metrics is not None:
+            response = self._answer(scope, self._export_metrics)
+        else:
+            response = _NOT_FOUND
+        status, headers, body = response
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    def _answer(self, scope: Scope, produce: Callable[[], Response]) -> Response:
+        method = scope["method"]
+        if method != "GET" and method != "HEAD":
+            return _NOT_ALLOWED
+        try:
+            status, headers, body = produce()
+        except Exception:
+            logger.exception("error serving %s", scope["path"])
+            return _SERVER_ERROR
+        return status, headers, b"" if method == "HEAD" else body
+
+    def _healthz(self) -> Response:
+        healthy, info = self._health()
+        body = json.dumps(info, default=str, sort_keys=True).encode()
+        return 200 if healthy else 503, _dynamic(b"application/json", body), body
+
+    def _export_metrics(self) -> Response:
+        assert self._metrics is not None
+        body, content_type = self._metrics()
+        return 200, _dynamic(content_type.encode("latin-1"), body), body
+
+    async def _run_lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """ASGI lifespan protocol around the optional context manager."""
+        await receive()  # lifespan.startup
+        manager: AbstractAsyncContextManager[Any] | None = None
+        if self._lifespan is not None:
+            try:
+                manager = self._lifespan(self)
+                state = await manager.__aenter__()
+            except Exception as exc:
+                logger.exception("application start-up failed")
+                await send({"type": "lifespan.startup.failed", "message": repr(exc)})
+                return
+            if isinstance(state, Mapping) and "state" in scope:
+                scope["state"].update(state)
+        await send({"type": "lifespan.startup.complete"})
+        await receive()  # lifespan.shutdown
+        if manager is not None:
+            try:
+                await manager.__aexit__(None, None, None)
+            except Exception as exc:
+                logger.exception("application shutdown failed")
+                await send({"type": "lifespan.shutdown.failed", "message": repr(exc)})
+                return
+        await send({"type": "lifespan.shutdown.complete"})
+
+
+def _dynamic(content_type: bytes, body: bytes) -> RawHeaders:
+    return (
+        (b"content-type", content_type),
+        (b"content-length", str(len(body)).encode()),
+        _NOSNIFF,
+        _NO_STORE,
+    )
+
+
+async def _guarded(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+    """Run a plugged-in app; an exception becomes a plain 500, never a traceback."""
+    started = False
+
+    async def tracking_send(message: Message) -> None:
+        nonlocal started
+        if message["type"] == "http.response.start":
+            started = True
+        await send(message)
+
+    try:
+        await app(scope, receive, tracking_send)
+    except Exception:
+        logger.exception("error serving %s", scope["path"])
+        if not started:
+            status, headers, body = _SERVER_ERROR
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+
+
+def create_app(
+    documents: DocumentSet,
+    *,
+    health: HealthCheck,
+    metrics: MetricsExporter | None = None,
+    extra_routes: Mapping[str, ASGIApp] | None = None,
+    link_headers: LinkHeaders | None = None,
+    lifespan: Lifespan | None = None,
+) -> ASGIApp:
+    """Build the ASGI app serving ``documents`` plus health, metrics and extra routes."""
+    return _App(documents, health, metrics, extra_routes, link_headers, lifespan)

@@ -1,0 +1,176 @@
+"""Finished feed documents held in memory, and the set the HTTP layer serves from.
+
+A build step renders each feed once and wraps the bytes in a :class:`Document`;
+everything a response needs (ETag, gzip body, HTTP date, raw header lists) is
+computed here, once per feed version, so the request path does no work beyond a
+dict lookup and a few byte comparisons.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import format_datetime
+
+__all__ = [
+    "DEFAULT_CACHE_CONTROL",
+    "Document",
+    "DocumentSet",
+    "RawHeaders",
+]
+
+#: Feeds change at most once per poll, so a short shared-cache lifetime keeps
+#: readers fresh while letting proxies absorb bursts. The build step may pass a
+#: value tied to its poll interval instead.
+DEFAULT_CACHE_CONTROL = "public, max-age=60"
+
+RawHeaders = tuple[tuple[bytes, bytes], ...]
+
+# Sniffing would let a browser run a feed's bytes as HTML; a 304 has no body,
+# so it goes without (every header costs time in the server's Python code).
+_NOSNIFF = (b"x-content-type-options", b"nosniff")
+# Caches must key the gzip and identity variants apart; RFC 9110 §15.4.5 wants
+# Vary on a 304 too, as on the 200 it stands for.
+_VARY = (b"vary", b"Accept-Encoding")
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """One rendered feed (or page) with its validators and precomputed headers.
+
+    Make it with :meth:`build`: the fields after ``last_modified_http`` are
+    derived there, and the app sends the ``headers_*`` tuples as they are.
+    """
+
+    body: bytes
+    content_type: str
+    last_modified: datetime
+    etag: str
+    gzip_body: bytes
+    last_modified_http: str
+    cache_control: str = DEFAULT_CACHE_CONTROL
+    # The gzip variant is a different representation (different bytes), so it
+    # gets its own strong ETag; If-None-Match accepts either (see app.py).
+    gzip_etag: str = ""
+    # Whole seconds since the epoch: HTTP dates have no sub-second part, so
+    # If-Modified-Since is compared at this resolution.
+    last_modified_epoch: int = 0
+    headers_identity: RawHeaders = field(default=(), repr=False, compare=False)
+    headers_gzip: RawHeaders = field(default=(), repr=False, compare=False)
+    headers_304_identity: RawHeaders = field(default=(), repr=False, compare=False)
+    headers_304_gzip: RawHeaders = field(default=(), repr=False, compare=False)
+
+    @classmethod
+    def build(
+        cls,
+        body: bytes,
+        content_type: str,
+        last_modified: datetime,
+        *,
+        cache_control: str = DEFAULT_CACHE_CONTROL,
+    ) -> Document:
+        """Hash, compress and format everything a response needs, once."""
+        if last_modified.tzinfo is None or last_modified.utcoffset() is None:
+            raise ValueError("last_modified must be timezone-aware")
+        lm_utc = last_modified.astimezone(UTC).replace(microsecond=0)
+        digest = hashlib.sha256(body).hexdigest()[:32]
+        etag = f'"{digest}"'
+        gzip_etag = f'"{digest}-gz"'
+        # mtime=0 keeps the gzip header free of the clock: same body, same bytes.
+        gzip_body = gzip.compress(body, compresslevel=9, mtime=0)
+        lm_http = format_datetime(lm_utc, usegmt=True)
+
+        ct = content_type.encode("latin-1")
+        lm = lm_http.encode("latin-1")
+        cc = cache_control.encode("latin-1")
+        et = etag.encode("latin-1")
+        gz_et = gzip_etag.encode("latin-1")
+        validators = ((b"last-modified", lm), (b"cache-control", cc), _VARY)
+        return cls(
+            body=body,
+            content_type=content_type,
+            last_modified=last_modified,
+            etag=etag,
+            gzip_body=gzip_body,
+            last_modified_http=lm_http,
+            cache_control=cache_control,
+            gzip_etag=gzip_etag,
+            last_modified_epoch=int(lm_utc.timestamp()),
+            headers_identity=(
+                (b"content-type", ct),
+                (b"content-length", str(len(body)).encode()),
+                (b"etag", et),
+                *validators,
+                _NOSNIFF,
+            ),
+            headers_gzip=(
+                (b"content-type", ct),
+                (b"content-encoding", b"gzip"),
+                (b"content-length", str(len(gzip_body)).encode()),
+                (b"etag", gz_et),
+                *validators,
+                _NOSNIFF,
+            ),
+            headers_304_identity=((b"etag", et), *validators),
+            headers_304_gzip=((b"etag", gz_et), *validators),
+        )
+
+
+class DocumentSet:
+    """Thread-safe mapping of URL path ("/feeds/ai.rss", "/feeds.opml", "/") to Document.
+
+    Readers get a plain dict that is never mutated after it is published; writers
+    build a new dict under a lock and swap the reference, which is atomic. So the
+    event loop never waits on the build thread and never sees half an update.
+    """
+
+    __slots__ = ("_docs", "_lock")
+
+    def __init__(self, docs: Mapping[str, Document] | None = None) -> None:
+        self._lock = threading.Lock()
+        self._docs: dict[str, Document] = {}
+        if docs:
+            self.replace_all(docs)
+
+    def get(self, path: str) -> Document | None:
+        """Return the document served at ``path``, or None."""
+        return self._docs.get(path)
+
+    def update(self, docs: Mapping[str, Document]) -> None:
+        """Add or replace some documents, keeping the others."""
+        _check_paths(docs)
+        # The lock only orders writers against each other (two builds must not
+        # lose each other's changes); readers never take it.
+        with self._lock:
+            merged = dict(self._docs)
+            merged.update(docs)
+            self._docs = merged
+
+    def replace_all(self, docs: Mapping[str, Document]) -> None:
+        """Serve exactly ``docs`` from now on."""
+        _check_paths(docs)
+        fresh = dict(docs)
+        with self._lock:
+            self._docs = fresh
+
+    def paths(self) -> list[str]:
+        """Return the served paths, sorted."""
+        return sorted(self._docs)
+
+    def __len__(self) -> int:
+        return len(self._docs)
+
+    def __contains__(self, path: object) -> bool:
+        return path in self._docs
+
+
+def _check_paths(docs: Mapping[str, Document]) -> None:
+    for path, doc in docs.items():
+        if not path.startswith("/") or "\x00" in path:
+            raise ValueError(f"document path must start with '/' and hold no NUL: {path!r}")
+        if not isinstance(doc, Document):
+            raise TypeError(f"not a Document at {path!r}: {type(doc).__name__}")

@@ -1,0 +1,73 @@
+"""make_server and ServerThread: start, stop, lifespan failures, signal ownership."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+import uvicorn
+from starlette.types import Receive, Scope, Send
+
+from syndicator.web import DocumentSet, ServerThread, create_app, make_server, request_shutdown
+
+
+def _health() -> tuple[bool, dict[str, object]]:
+    return True, {}
+
+
+def test_default_server_leaves_signals_to_the_owner() -> None:
+    app = create_app(DocumentSet(), health=_health)
+    server = make_server(app, "127.0.0.1", 0)
+    assert type(server) is not uvicorn.Server
+    assert type(make_server(app, "127.0.0.1", 0, handle_signals=True)) is uvicorn.Server
+    config = server.config
+    assert config.timeout_keep_alive == 5
+    assert config.server_header is False
+    assert config.access_log is False
+    assert config.limit_concurrency is not None
+
+
+def test_request_shutdown_stops_promptly() -> None:
+    thread = ServerThread(make_server(create_app(DocumentSet(), health=_health), "127.0.0.1", 0))
+    port = thread.start()
+    assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200
+    started = time.monotonic()
+    request_shutdown(thread.server)
+    thread.stop(timeout=10)
+    assert time.monotonic() - started < 5
+
+
+def test_failing_lifespan_stops_the_server(caplog: pytest.LogCaptureFixture) -> None:
+    @contextlib.asynccontextmanager
+    async def failing(app: object) -> AsyncIterator[None]:
+        raise RuntimeError("scheduler would not start")
+        yield  # pragma: no cover
+
+    app = create_app(DocumentSet(), health=_health, lifespan=failing)
+    thread = ServerThread(make_server(app, "127.0.0.1", 0))
+    with pytest.raises(RuntimeError, match="failed to start"):
+        thread.start()
+    assert "start-up failed" in caplog.text
+
+
+def test_lifespan_state_reaches_requests() -> None:
+    seen: dict[str, object] = {}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: object) -> AsyncIterator[dict[str, object]]:
+        yield {"scheduler": "running"}
+
+    async def probe(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.update(scope["state"])
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    app = create_app(
+        DocumentSet(), health=_health, lifespan=lifespan, extra_routes={"/probe": probe}
+    )
+    with ServerThread(make_server(app, "127.0.0.1", 0)) as running:
+        assert httpx.get(f"http://127.0.0.1:{running.port}/probe", timeout=5).status_code == 204
+    assert seen == {"scheduler": "running"}
