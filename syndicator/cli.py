@@ -9,16 +9,20 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from syndicator import __version__
 from syndicator.config import Settings, load_settings
+from syndicator.core.records import parse_datetime
+from syndicator.delivery.commands import deliver_pending, deliveries_command, webhooks_command
+from syndicator.delivery.outbox import STATUSES
 from syndicator.errors import ConfigError, SourceUnavailable, SyndicatorError
 from syndicator.logs import configure_logging
 from syndicator.progress import terminal_progress
 from syndicator.status import collect_status, format_status
-from syndicator.wiring import make_pipeline, open_store
+from syndicator.wiring import make_pipeline, open_store, utc_now
 
 __all__ = ["main"]
 
@@ -42,7 +46,30 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("check-config", help="validate the configuration and exit")
     status = commands.add_parser("status", help="watermark, counts, last poll, quarantine")
     status.add_argument("--json", action="store_true", help="print one JSON object")
+
+    deliveries = commands.add_parser("deliveries", help="list and re-send webhook deliveries")
+    dcmd = deliveries.add_subparsers(dest="action", required=True, metavar="ACTION")
+    listing = dcmd.add_parser("list", help="deliveries, newest first")
+    listing.add_argument("--status", choices=STATUSES)
+    listing.add_argument("--json", action="store_true")
+    retry = dcmd.add_parser("retry", help="re-send deliveries now (same webhook-id)")
+    retry.add_argument("ids", nargs="+", type=int, metavar="ID")
+    replay = dcmd.add_parser("replay", help="re-send an endpoint's events since a time")
+    replay.add_argument("--endpoint", required=True)
+    replay.add_argument("--since", required=True, type=_timestamp, help="RFC 3339 time")
+
+    webhooks = commands.add_parser("webhooks", help="test and manage webhook endpoints")
+    wcmd = webhooks.add_subparsers(dest="action", required=True, metavar="ACTION")
+    wcmd.add_parser("test", help="send a signed webhook.test event now").add_argument("name")
+    wcmd.add_parser("resume", help="lift an endpoint's pause").add_argument("name")
     return parser
+
+
+def _timestamp(value: str) -> datetime:
+    try:
+        return parse_datetime(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _print(text: str) -> None:
@@ -73,11 +100,12 @@ def _once(settings: Settings) -> int:
             pipeline.build()  # still publish what is known
             return EXIT_FAILURE
         result = pipeline.build()
+        sent = deliver_pending(settings, store, utc_now)
         _print(
             f"poll: {changes.created} created, {changes.updated} updated, "
             f"{changes.ignored} ignored, {changes.quarantined} quarantined; "
             f"build: {len(result.topics)} topics rendered, {result.written} files written "
-            f"to {settings.feeds.output_dir}"
+            f"to {settings.feeds.output_dir}; {sent} deliveries attempted"
         )
         return EXIT_OK
     finally:
@@ -110,6 +138,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _once(settings)
         if args.command == "status":
             return _status(settings, args.json)
+        if args.command == "deliveries":
+            return deliveries_command(settings, args, _print)
+        if args.command == "webhooks":
+            return webhooks_command(settings, args, _print)
         if args.command == "run":
             from syndicator.daemon import run_daemon
 

@@ -27,6 +27,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from syndicator.config import Settings
 from syndicator.core.changes import format_time
+from syndicator.delivery.outbox import Outbox
+from syndicator.delivery.worker import DeliveryWorker
 from syndicator.errors import SourceUnavailable, StoreError, SyndicatorError
 from syndicator.metrics import Metrics
 from syndicator.pipeline import INDEX_PATH, Pipeline, Published
@@ -80,6 +82,11 @@ class Daemon:
         self.last_poll: dict[str, Any] | None = None
         self.committed = threading.Event()  # set after each poll that produced events
         self._listeners: list[Callable[[], None]] = []
+        self.outbox = Outbox(store)
+        self.worker = DeliveryWorker(
+            settings, self.outbox, owner=self.identity, clock=clock, metrics=self.metrics
+        )
+        self.on_events_committed(self.worker.wake)
         self._job_lock = threading.Lock()
         self.scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(max_workers=1)},
@@ -181,6 +188,9 @@ class Daemon:
     def start(self) -> None:
         """Serve what is already published, then start the schedule (first run now)."""
         self._register()
+        if self.store.dialect == "sqlite":
+            # One process per SQLite file: claims left by a killed run are ours to retake.
+            self.outbox.release_claims(self.clock())
         try:
             self.documents.update(to_documents(self.pipeline.load_published()))
         except (SyndicatorError, OSError) as exc:
@@ -196,7 +206,7 @@ class Daemon:
         self.scheduler.start()
 
     def stop(self, timeout: float = SHUTDOWN_GRACE_SECONDS) -> bool:
-        """Stop scheduling; wait up to `timeout` for a job in flight. False if it is still running."""
+        """Stop scheduling; wait up to `timeout` for the job in flight (False: still running)."""
         self.scheduler.shutdown(wait=False)
         finished = self._job_lock.acquire(timeout=timeout)
         if finished:
@@ -207,9 +217,16 @@ class Daemon:
     async def lifespan(self, _app: Any) -> AsyncIterator[None]:
         """ASGI lifespan: the scheduler runs exactly while the server does."""
         await asyncio.to_thread(self.start)
+        delivering = asyncio.create_task(self.worker.run())
         try:
             yield
         finally:
+            self.worker.stop()
+            try:
+                await asyncio.wait_for(asyncio.shield(delivering), timeout=3.0)
+            except TimeoutError:
+                delivering.cancel()  # unrecorded attempts are re-sent after restart
+            await self.worker.aclose()
             finished = await asyncio.to_thread(self.stop)
             if not finished:
                 log.warning("poll still running at shutdown; its uncommitted work is discarded")
@@ -249,9 +266,7 @@ async def _serve(daemon: Daemon) -> None:
             f"could not listen on {server_settings.host}:{server_settings.port}"
         ) from exc
     if not server.started:
-        raise SyndicatorError(
-            f"could not listen on {server_settings.host}:{server_settings.port}"
-        )
+        raise SyndicatorError(f"could not listen on {server_settings.host}:{server_settings.port}")
 
 
 def run_daemon(settings: Settings) -> int:

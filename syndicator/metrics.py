@@ -21,7 +21,7 @@ from syndicator.models import ChangeSet
 __all__ = ["Metrics"]
 
 # `*_created` timestamps double every series and no dashboard reads them.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 
 class Metrics:
@@ -30,7 +30,9 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
-        self.polls = Counter("syndicator_polls", "Polls of the source, by outcome.", ["outcome"], registry=r)
+        self.polls = Counter(
+            "syndicator_polls", "Polls of the source, by outcome.", ["outcome"], registry=r
+        )
         self.poll_seconds = Histogram(
             "syndicator_poll_duration_seconds", "Time of one poll and build.", registry=r
         )

@@ -23,6 +23,7 @@ from syndicator import __version__
 from syndicator.config import Settings
 from syndicator.core.changes import StoredState, classify, content_hash
 from syndicator.core.records import parse_record
+from syndicator.core.routing import Route
 from syndicator.core.urls import FEED_FORMATS, feed_path
 from syndicator.errors import RecordInvalid, SourceUnavailable
 from syndicator.models import (
@@ -104,6 +105,10 @@ class Pipeline:
         self.progress = progress
         self.output = OutputDir(settings.feeds.output_dir)
         self._checked_output = False
+        self.routes = tuple(
+            Route(hook.name, frozenset(hook.events), frozenset(hook.topics))
+            for hook in settings.webhooks
+        )
 
     # -- poll ---------------------------------------------------------------
 
@@ -115,7 +120,9 @@ class Pipeline:
             changes = self._poll(started)
         except SourceUnavailable as exc:
             self.store.record_poll(
-                PollRecord(self.source.name, started, self.clock(), PollOutcome.FAILED, {}, str(exc))
+                PollRecord(
+                    self.source.name, started, self.clock(), PollOutcome.FAILED, {}, str(exc)
+                )
             )
             log.warning("poll failed: %s", exc)
             raise
@@ -200,7 +207,9 @@ class Pipeline:
         for article in valid:
             if any(c.article.slug == article.slug for c in pending):
                 # A later version in the same chunk: write the earlier one first.
-                changes.touched_topics |= tx.apply(pending, self.settings.site.base_url)
+                changes.touched_topics |= tx.apply(
+                    pending, self.settings.site.base_url, self.routes
+                )
                 pending = []
             stored = states.get(article.slug)
             digest = content_hash(article)
@@ -215,7 +224,7 @@ class Pipeline:
                 changes.created += 1
             else:
                 changes.updated += 1
-        changes.touched_topics |= tx.apply(pending, self.settings.site.base_url)
+        changes.touched_topics |= tx.apply(pending, self.settings.site.base_url, self.routes)
         return newest
 
     # -- build --------------------------------------------------------------

@@ -8,6 +8,7 @@ import orjson
 
 from syndicator.config import Settings
 from syndicator.core.changes import format_time
+from syndicator.delivery.outbox import Outbox
 from syndicator.store.store import Store
 
 __all__ = ["collect_status", "format_status"]
@@ -15,7 +16,7 @@ __all__ = ["collect_status", "format_status"]
 
 def collect_status(settings: Settings, store: Store) -> dict[str, Any]:
     """Gather the status report as plain JSON-ready data."""
-    watermark, _ = store.source_state("dir" if settings.source.kind == "dir" else "http")
+    watermark, _ = store.source_state(settings.source.kind)
     counts = store.counts()
     polls = store.recent_polls(1)
     last_poll = None
@@ -29,6 +30,7 @@ def collect_status(settings: Settings, store: Store) -> dict[str, Any]:
             "error": poll.error,
         }
     builder = store.get_meta("builder")
+    outbox = Outbox(store)
     report: dict[str, Any] = {
         "watermark": None if watermark is None else format_time(watermark),
         "articles": counts["articles"],
@@ -36,8 +38,11 @@ def collect_status(settings: Settings, store: Store) -> dict[str, Any]:
         "events": counts["events"],
         "last_poll": last_poll,
         "quarantine": store.quarantined(),
-        "deliveries": {},
-        "endpoints": [],
+        "deliveries": outbox.counts(),
+        "endpoints": [
+            {k: e[k] for k in ("name", "state", "consecutive_failures")}
+            for e in outbox.endpoint_states([h.name for h in settings.webhooks])
+        ],
         "builder": orjson.loads(builder) if builder else None,
     }
     return report
@@ -59,9 +64,7 @@ def format_status(report: dict[str, Any]) -> str:
     else:
         lines.append("last poll:   never")
     deliveries = report["deliveries"]
-    lines.append(
-        "deliveries:  " + (", ".join(f"{v} {k}" for k, v in deliveries.items()) or "none")
-    )
+    lines.append("deliveries:  " + (", ".join(f"{v} {k}" for k, v in deliveries.items()) or "none"))
     for endpoint in report["endpoints"]:
         lines.append(
             f"endpoint:    {endpoint['name']} {endpoint['state']} "

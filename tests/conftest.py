@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.delivery.receiver import Receiver
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "seeds" / "000_e0a2023c70849939.json"
@@ -41,3 +43,10 @@ def make_record() -> Callable[..., dict[str, Any]]:
         return record
 
     return make
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A real webhook receiver on 127.0.0.1, stopped after the test."""
+    with Receiver() as running:
+        yield running

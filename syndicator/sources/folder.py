@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -25,6 +25,8 @@ from syndicator.sources.decode import loads
 __all__ = ["FolderSource"]
 
 _SIGNATURE_BYTES = 64
+#: Yields a file's items, then returns (bytes consumed, lines consumed).
+_Reader = Generator[SourceItem, None, tuple[int, int]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +157,7 @@ class FolderSource:
 
     def _read_jsonl(
         self, path: Path, origin: str, offset: int, line_no: int, batch: SourceBatch
-    ) -> Iterator[SourceItem]:
+    ) -> _Reader:
         try:
             handle = path.open("rb")
         except OSError as exc:
@@ -190,7 +192,7 @@ class FolderSource:
         except ValueError as exc:
             return SourceItem(origin, line_no, error=f"invalid JSON: {exc}")
 
-    def _read_json(self, path: Path, origin: str, batch: SourceBatch) -> Iterator[SourceItem]:
+    def _read_json(self, path: Path, origin: str, batch: SourceBatch) -> _Reader:
         try:
             raw = path.read_bytes()
         except OSError as exc:

@@ -17,9 +17,11 @@ from syndicator.core.changes import (
     StoredState,
     article_from_dict,
     article_to_dict,
-    event_payload,
     db_time,
+    event_payload,
 )
+from syndicator.core.routing import Route
+from syndicator.core.signing import new_message_id
 from syndicator.errors import StoreError
 from syndicator.models import ALL_TOPIC, Article, ChangeKind, Quarantined, RenderedArticle
 from syndicator.store import schema as t
@@ -61,6 +63,23 @@ class PollRecord:
     error: str | None
 
 
+def new_delivery(
+    event_id: str, endpoint: str, event_type: str, slug: str | None, now: str
+) -> dict[str, Any]:
+    """A pending delivery row; its webhook-id is fixed here for every attempt and re-send."""
+    return {
+        "event_id": event_id,
+        "endpoint": endpoint,
+        "webhook_id": new_message_id(),
+        "type": event_type,
+        "slug": slug,
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+
+
 def _dt(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value)
 
@@ -88,8 +107,10 @@ class Tx:
                 found[slug] = StoredState(datetime.fromisoformat(updated_at), digest, topics)
         return found
 
-    def apply(self, changes: Sequence[Change], base_url: str) -> set[str]:
-        """Write created/updated articles, their topics and events; return touched topics."""
+    def apply(
+        self, changes: Sequence[Change], base_url: str, routes: Sequence[Route] = ()
+    ) -> set[str]:
+        """Write articles, topics, events and their deliveries; return touched topics."""
         if not changes:
             return set()
         touched: set[str] = {ALL_TOPIC}
@@ -122,20 +143,28 @@ class Tx:
         if updated:
             self.conn.execute(update(a).where(a.c.slug == bindparam("b_slug")), updated)
         self._apply_topics(changes, touched)
-        self.conn.execute(
-            insert(t.events),
-            [
-                {
-                    "event_id": f"evt_{uuid.uuid4().hex}",
-                    "type": str(c.kind),
-                    "slug": c.article.slug,
-                    "timestamp": db_time(c.article.updated_at),
-                    "payload": orjson.dumps(event_payload(c.kind, c.article, base_url)).decode(),
-                    "created_at": db_time(self.now),
-                }
-                for c in changes
-            ],
-        )
+        created_at = db_time(self.now)
+        event_rows = [
+            {
+                "event_id": f"evt_{uuid.uuid4().hex}",
+                "type": str(c.kind),
+                "slug": c.article.slug,
+                "timestamp": db_time(c.article.updated_at),
+                "payload": orjson.dumps(event_payload(c.kind, c.article, base_url)).decode(),
+                "created_at": created_at,
+            }
+            for c in changes
+        ]
+        self.conn.execute(insert(t.events), event_rows)
+        # Fan-out in the same transaction: an event and its deliveries exist together.
+        delivery_rows = [
+            new_delivery(row["event_id"], route.endpoint, row["type"], row["slug"], created_at)
+            for row, c in zip(event_rows, changes, strict=True)
+            for route in routes
+            if route.matches(row["type"], c.article.topics)
+        ]
+        if delivery_rows:
+            self.conn.execute(insert(t.deliveries), delivery_rows)
         self.mark_dirty(touched)
         return touched
 
@@ -189,7 +218,7 @@ class Tx:
             rows = self.conn.execute(
                 select(t.topics.c.name, t.topics.c.changed_at).where(t.topics.c.name.in_(chunk))
             )
-            existing.update({name: at for name, at in rows})
+            existing.update((row[0], row[1]) for row in rows)
         new = [{"name": n, "changed_at": changed[n]} for n in names if n not in existing]
         later = [
             {"b_name": n, "changed_at": changed[n]}
@@ -338,9 +367,10 @@ class Store:
         """Every topic ever seen (including emptied ones), with counts; plus `all`."""
         at = t.article_topics
         with self._read() as conn:
-            counts = dict(
-                (row[0], row[1]) for row in conn.execute(select(at.c.topic, func.count()).group_by(at.c.topic))
-            )
+            counts = {
+                row[0]: row[1]
+                for row in conn.execute(select(at.c.topic, func.count()).group_by(at.c.topic))
+            }
             changed = conn.execute(select(t.topics.c.name, t.topics.c.changed_at)).all()
             total = conn.execute(select(func.count()).select_from(t.articles)).scalar_one()
             newest = conn.execute(select(func.max(t.articles.c.updated_at))).scalar()

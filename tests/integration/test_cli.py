@@ -17,7 +17,9 @@ ROOT = Path(__file__).resolve().parents[2]
 Make = Callable[..., dict[str, Any]]
 
 
-def syndicator(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def syndicator(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "syndicator", *args],
         cwd=cwd,
@@ -37,7 +39,11 @@ def test_once_on_the_default_config_and_shipped_seeds(tmp_path: Path) -> None:
     topics = {p.stem for p in feeds}
     assert len(topics) >= 9 and "all" in topics
     for path in feeds:
-        check = {".rss": assert_valid_rss, ".atom": assert_valid_atom, ".json": assert_valid_json_feed}
+        check = {
+            ".rss": assert_valid_rss,
+            ".atom": assert_valid_atom,
+            ".json": assert_valid_json_feed,
+        }
         check[path.suffix](path.read_bytes())
     status = syndicator("status", "--json", cwd=tmp_path)
     assert status.returncode == 0, status.stderr
@@ -58,7 +64,9 @@ def test_quarantined_records_do_not_fail_once(deployment: Deployment, make_recor
     status = syndicator("--config", str(deployment.config), "status", cwd=deployment.root)
     assert "a.jsonl:2 [broken]" in status.stdout
     report = json.loads(
-        syndicator("--config", str(deployment.config), "status", "--json", cwd=deployment.root).stdout
+        syndicator(
+            "--config", str(deployment.config), "status", "--json", cwd=deployment.root
+        ).stdout
     )
     assert report["quarantine"][0]["source"].endswith("a.jsonl:2")
     assert report["quarantine"][0]["slug"] == "broken"
@@ -69,20 +77,26 @@ def test_unreadable_source_exits_1_and_keeps_the_watermark(
     deployment: Deployment, make_record: Make
 ) -> None:
     deployment.write_jsonl("a.jsonl", [make_record("ok")])
-    assert syndicator("--config", str(deployment.config), "once", cwd=deployment.root).returncode == 0
+    assert (
+        syndicator("--config", str(deployment.config), "once", cwd=deployment.root).returncode == 0
+    )
     shutil.rmtree(deployment.source)
     done = syndicator("--config", str(deployment.config), "once", cwd=deployment.root)
     assert done.returncode == 1
     assert "not found" in done.stderr
     report = json.loads(
-        syndicator("--config", str(deployment.config), "status", "--json", cwd=deployment.root).stdout
+        syndicator(
+            "--config", str(deployment.config), "status", "--json", cwd=deployment.root
+        ).stdout
     )
     assert report["last_poll"]["outcome"] == "failed"
     assert report["watermark"] == "2026-06-01T10:00:00Z"
 
 
 def test_bad_config_exits_2_naming_the_key(deployment: Deployment) -> None:
-    deployment.config.write_text(deployment.config.read_text() + "\n[poll]\ninterval_seconds = -5\n")
+    deployment.config.write_text(
+        deployment.config.read_text() + "\n[poll]\ninterval_seconds = -5\n"
+    )
     for command in ("check-config", "once", "status"):
         done = syndicator("--config", str(deployment.config), command, cwd=deployment.root)
         assert done.returncode == 2

@@ -11,6 +11,7 @@ import feedparser
 
 from syndicator.pipeline import Pipeline
 from syndicator.render.feeds import entry_id
+from syndicator.store.database import SCHEMA_VERSION
 from tests.feedcheck import assert_valid_atom, assert_valid_json_feed, assert_valid_rss
 from tests.integration.conftest import Deployment
 
@@ -28,7 +29,9 @@ def assert_all_feeds_valid(deployment: Deployment) -> None:
         ](data)
 
 
-def test_first_poll_creates_and_builds(deployment: Deployment, run_pipeline: Run, make_record: Make) -> None:
+def test_first_poll_creates_and_builds(
+    deployment: Deployment, run_pipeline: Run, make_record: Make
+) -> None:
     deployment.write_jsonl(
         "a.jsonl",
         [
@@ -136,7 +139,9 @@ def test_older_or_identical_versions_are_ignored(
     assert len(pipeline.store.events()) == 1
 
 
-def test_edit_in_the_same_poll(deployment: Deployment, run_pipeline: Run, make_record: Make) -> None:
+def test_edit_in_the_same_poll(
+    deployment: Deployment, run_pipeline: Run, make_record: Make
+) -> None:
     deployment.write_jsonl(
         "a.jsonl",
         [
@@ -246,7 +251,9 @@ def test_deleted_output_is_rewritten(
     assert not list((deployment.output / "feeds").glob(".*tmp*"))
 
 
-def test_max_entries_and_order(deployment: Deployment, run_pipeline: Run, make_record: Make) -> None:
+def test_max_entries_and_order(
+    deployment: Deployment, run_pipeline: Run, make_record: Make
+) -> None:
     deployment.config.write_text(
         deployment.config.read_text().replace("max_entries = 50", "max_entries = 3")
     )
@@ -271,5 +278,5 @@ def test_state_survives_in_a_real_sqlite_file(
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        assert version == ("1",)
+        assert version == (str(SCHEMA_VERSION),)
         assert conn.execute("SELECT count(*) FROM events").fetchone()[0] == 1
