@@ -381,8 +381,9 @@ def test_oversized_request_head_rejected(served: Served, size: int) -> None:
     assert b"Traceback" not in body
 
 
-def test_header_limit_is_exact_on_httptools(served: Served) -> None:
-    if served.http != "httptools":
-        pytest.skip("h11 applies its limit only to requests still incomplete after one read")
-    assert raw_request(served.port, b"/feeds/ai.rss", extra=b"X-Pad: " + b"a" * 8000)[0] == 200
-    assert raw_request(served.port, b"/feeds/ai.rss", extra=b"X-Pad: " + b"a" * 20000)[0] == 400
+def test_header_limit_is_exact_on_httptools() -> None:
+    # h11 applies its limit only to requests still incomplete after one read,
+    # so the exact bound is checked on the httptools stack the daemon uses.
+    with serve(http="httptools") as served:
+        assert raw_request(served.port, b"/feeds/ai.rss", extra=b"X-Pad: " + b"a" * 8000)[0] == 200
+        assert raw_request(served.port, b"/feeds/ai.rss", extra=b"X-Pad: " + b"a" * 20000)[0] == 400
