@@ -56,9 +56,11 @@ class RecordLimits(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    max_record_bytes: int = Field(default=2_000_000, gt=0)
     max_body_bytes: int = Field(default=1_000_000, gt=0)
     max_topics: int = Field(default=50, gt=0)
     max_field_chars: int = Field(default=10_000, gt=0)
+    max_records_per_file: int = Field(default=1_000_000, gt=0)
 
 
 class _Record(BaseModel):

@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from syndicator.core.records import RecordLimits
 from syndicator.errors import SourceUnavailable
 from syndicator.ports import SourceBatch, SourceItem
 from syndicator.sources.decode import loads
@@ -76,9 +77,12 @@ def _signature(path: Path, offset: int) -> str:
 class FolderSource:
     """Reads article records from files in one folder."""
 
-    def __init__(self, path: Path, name: str | None = None) -> None:
+    def __init__(
+        self, path: Path, name: str | None = None, limits: RecordLimits | None = None
+    ) -> None:
         self.path = path
         self.name = name or f"dir:{path}"
+        self.limits = limits or RecordLimits()
 
     def _list(self) -> list[tuple[str, Path, os.stat_result]]:
         if not self.path.is_dir():
@@ -141,9 +145,10 @@ class FolderSource:
             start_line = (seen.lines if seen and offset is not None else 0) + 1
             batch.refreshed.append((origin, start_line if offset is not None else 0))
             if name.endswith(".jsonl"):
-                state = yield from self._read_jsonl(path, origin, offset or 0, start_line, batch)
+                reader = self._read_jsonl(path, origin, offset or 0, start_line, batch)
             else:
-                state = yield from self._read_json(path, origin, batch)
+                reader = self._read_json(path, origin, batch)
+            state = yield from self._bounded(reader, origin)
             consumed, lines = state
             batch.cursor[name] = _Seen(
                 st.st_size,
@@ -154,6 +159,26 @@ class FolderSource:
                 lines,
                 _signature(path, consumed) if consumed else "",
             ).to_json()
+
+    def _bounded(self, reader: _Reader, origin: str) -> _Reader:
+        """Pass at most `max_records_per_file` items on; report the excess once."""
+        limit = self.limits.max_records_per_file
+        count = 0
+        while True:
+            try:
+                item = next(reader)
+            except StopIteration as stop:
+                result: tuple[int, int] = stop.value
+                return result
+            count += 1
+            if count <= limit:
+                yield item
+            elif count == limit + 1:
+                yield SourceItem(
+                    origin,
+                    item.line,
+                    error=f"more records in this file than the limit of {limit}; rest skipped",
+                )
 
     def _read_jsonl(
         self, path: Path, origin: str, offset: int, line_no: int, batch: SourceBatch
@@ -170,6 +195,10 @@ class FolderSource:
                 batch.read_bytes += len(raw)
                 complete = raw.endswith(b"\n")
                 stripped = raw.strip().removeprefix(b"\xef\xbb\xbf")
+                if len(stripped) > self.limits.max_record_bytes:
+                    item = SourceItem(origin, line_no, error=self._too_big())
+                    stripped = b""  # reported; do not decode
+                    yield item
                 if stripped:
                     item = self._decode_line(stripped, origin, line_no)
                     if not complete and item.error is not None:
@@ -192,6 +221,9 @@ class FolderSource:
         except ValueError as exc:
             return SourceItem(origin, line_no, error=f"invalid JSON: {exc}")
 
+    def _too_big(self) -> str:
+        return f"record larger than the limit of {self.limits.max_record_bytes} bytes"
+
     def _read_json(self, path: Path, origin: str, batch: SourceBatch) -> _Reader:
         try:
             raw = path.read_bytes()
@@ -207,7 +239,9 @@ class FolderSource:
         try:
             stripped = text.lstrip()
             if stripped.startswith("["):
-                yield from _array_items(text, origin)
+                yield from _array_items(text, origin, self.limits.max_record_bytes)
+            elif len(raw) > self.limits.max_record_bytes:
+                yield SourceItem(origin, 1, error=self._too_big())
             else:
                 yield SourceItem(
                     origin, 1 + text[: len(text) - len(stripped)].count("\n"), data=loads(text)
@@ -225,7 +259,7 @@ _DECODER = json.JSONDecoder()
 _WS = " \t\r\n"
 
 
-def _array_items(text: str, origin: str) -> Iterator[SourceItem]:
+def _array_items(text: str, origin: str, max_bytes: int) -> Iterator[SourceItem]:
     """Yield each element of a top-level JSON array with the line it starts on.
 
     The whole array is validated first, so a syntax error anywhere quarantines
@@ -243,7 +277,12 @@ def _array_items(text: str, origin: str) -> Iterator[SourceItem]:
         line += text.count("\n", counted, pos)
         counted = pos
         value, pos = _DECODER.raw_decode(text, pos)
-        yield SourceItem(origin, line, data=value)
+        if pos - counted > max_bytes:  # characters: a lower bound on the encoded size
+            yield SourceItem(
+                origin, line, error=f"record larger than the limit of {max_bytes} bytes"
+            )
+        else:
+            yield SourceItem(origin, line, data=value)
         while pos < length and text[pos] in _WS:
             pos += 1
         if pos < length and text[pos] == ",":

@@ -118,3 +118,25 @@ def test_deleted_file_is_forgotten(tmp_path: Path) -> None:
     _, second = read(source, first.cursor)
     assert second.cursor == {}
     assert (str(path), 0) in second.refreshed
+
+
+def test_record_size_and_records_per_file_limits(tmp_path: Path) -> None:
+    from syndicator.core.records import RecordLimits
+
+    big = json.dumps({"slug": "big", "title": "x" * 500})
+    (tmp_path / "a.jsonl").write_text(f'{{"slug": "1"}}\n{big}\n{{"slug": "3"}}\n')
+    (tmp_path / "b.json").write_text(f'[{{"slug": "4"}}, {big}]')
+    (tmp_path / "c.json").write_text(big)
+    (tmp_path / "d.jsonl").write_text("".join(f'{{"slug": "d{i}"}}\n' for i in range(5)))
+    limits = RecordLimits(max_record_bytes=200, max_records_per_file=3)
+    items, _ = read(FolderSource(tmp_path, limits=limits))
+    errors = [(Path(i.origin).name, i.line, i.error) for i in items if i.error]
+    assert [(name, line) for name, line, _ in errors] == [
+        ("a.jsonl", 2),
+        ("b.json", 1),
+        ("c.json", 1),
+        ("d.jsonl", 4),
+    ]
+    assert "larger than the limit of 200 bytes" in str(errors[0][2])
+    assert "limit of 3" in str(errors[3][2])
+    assert [i.data["slug"] for i in items if i.data] == ["1", "3", "4", "d0", "d1", "d2"]
