@@ -24,6 +24,8 @@ __all__ = [
     "quarantine",
     "sources",
     "topics",
+    "websub_subscriptions",
+    "websub_verifications",
 ]
 
 metadata = MetaData()
@@ -140,6 +142,35 @@ endpoints = Table(
     Column("paused_at", Text),
 )
 
+# WebSub (SPEC §6b): verified subscriptions, and requests awaiting verification of intent.
+websub_subscriptions = Table(
+    "websub_subscriptions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("topic", Text),
+    Column("callback", Text),
+    Column("secret", Text),
+    Column("lease_seconds", Integer),
+    Column("state", Text),
+    Column("expires_at", Text),
+    Column("created_at", Text),
+    Column("verified_at", Text),
+    Column("last_push_at", Text),
+    Column("last_status_code", Integer),
+)
+websub_verifications = Table(
+    "websub_verifications",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("topic", Text),
+    Column("callback", Text),
+    Column("mode", Text),
+    Column("secret", Text),
+    Column("lease_seconds", Integer),
+    Column("token", Text),
+    Column("requested_at", Text),
+)
+
 # `{serial}` becomes the dialect's auto-incrementing primary key.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
@@ -229,5 +260,31 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             last_success_at TEXT,
             last_failure_at TEXT,
             paused_at TEXT)""",
+    ),
+    (
+        """CREATE TABLE websub_subscriptions (
+            id {serial},
+            topic TEXT NOT NULL,
+            callback TEXT NOT NULL,
+            secret TEXT,
+            lease_seconds INTEGER NOT NULL,
+            state TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            verified_at TEXT NOT NULL,
+            last_push_at TEXT,
+            last_status_code INTEGER,
+            UNIQUE (topic, callback))""",
+        "CREATE INDEX websub_subscriptions_due ON websub_subscriptions (topic, state, expires_at)",
+        """CREATE TABLE websub_verifications (
+            id {serial},
+            topic TEXT NOT NULL,
+            callback TEXT NOT NULL,
+            mode TEXT NOT NULL,
+            secret TEXT,
+            lease_seconds INTEGER,
+            token TEXT NOT NULL,
+            requested_at TEXT NOT NULL,
+            UNIQUE (topic, callback))""",
     ),
 )
