@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from syndicator.config import Settings
@@ -9,6 +11,7 @@ from syndicator.errors import ConfigError
 from syndicator.pipeline import Pipeline, Progress
 from syndicator.ports import ArticleSource
 from syndicator.sources.folder import FolderSource
+from syndicator.sources.http_api import HttpSource
 from syndicator.store.store import Store
 
 __all__ = ["make_pipeline", "make_source", "open_store", "utc_now"]
@@ -19,10 +22,12 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def make_source(settings: Settings) -> ArticleSource:
-    """The configured article source."""
+def make_source(settings: Settings, environ: Mapping[str, str] | None = None) -> ArticleSource:
+    """The configured article source; `environ` holds the `headers_env` secrets."""
     if settings.source.kind == "dir":
         return FolderSource(settings.source.path, name="dir")
+    if settings.source.kind == "http":
+        return HttpSource(settings.source, os.environ if environ is None else environ)
     raise ConfigError(f"source.kind: {settings.source.kind!r} is not available in this build")
 
 
