@@ -1,0 +1,3 @@
+"""Tests that keep the documentation and the release artefacts honest."""
+
+from __future__ import annotations
