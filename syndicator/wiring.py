@@ -25,7 +25,7 @@ def utc_now() -> datetime:
 def make_source(settings: Settings, environ: Mapping[str, str] | None = None) -> ArticleSource:
     """The configured article source; `environ` holds the `headers_env` secrets."""
     if settings.source.kind == "dir":
-        return FolderSource(settings.source.path, name="dir")
+        return FolderSource(settings.source.path, name="dir", limits=settings.source.limits)
     if settings.source.kind == "http":
         return HttpSource(settings.source, os.environ if environ is None else environ)
     raise ConfigError(f"source.kind: {settings.source.kind!r} is not available in this build")

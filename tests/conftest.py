@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests.delivery.receiver import Receiver
+from tests.postgres import Cluster, running_cluster
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "seeds" / "000_e0a2023c70849939.json"
@@ -50,3 +51,10 @@ def receiver() -> Iterator[Receiver]:
     """A real webhook receiver on 127.0.0.1, stopped after the test."""
     with Receiver() as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Cluster]:
+    """One throwaway PostgreSQL cluster for the whole run."""
+    with running_cluster() as cluster:
+        yield cluster

@@ -25,6 +25,7 @@ class Deployment:
     source: Path
     output: Path
     database: Path
+    backend: str
 
     def settings(self, **env: str) -> Settings:
         return load_settings(self.config, environ=env)
@@ -59,12 +60,13 @@ output_dir = "{output}"
 max_entries = {max_entries}
 
 [database]
-url = "sqlite:///{database}"
+url = "{database_url}"
 """
 
 
-@pytest.fixture
-def deployment(tmp_path: Path) -> Deployment:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def deployment(request: pytest.FixtureRequest, tmp_path: Path) -> Deployment:
+    """A deployment on each backend: SQLite file, and a fresh PostgreSQL database."""
     source = tmp_path / "articles"
     source.mkdir()
     dep = Deployment(
@@ -73,9 +75,14 @@ def deployment(tmp_path: Path) -> Deployment:
         source=source,
         output=tmp_path / "public",
         database=tmp_path / "state.db",
+        backend=request.param,
     )
+    if request.param == "sqlite":
+        url = f"sqlite:///{dep.database}"
+    else:
+        url = request.getfixturevalue("postgres").database()
     dep.config.write_text(
-        CONFIG.format(source=source, output=dep.output, database=dep.database, max_entries=50),
+        CONFIG.format(source=source, output=dep.output, database_url=url, max_entries=50),
         encoding="utf-8",
     )
     return dep
