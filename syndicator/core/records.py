@@ -20,6 +20,10 @@ __all__ = ["TOPIC_PATTERN", "RecordLimits", "is_safe_topic", "parse_datetime", "
 #: portable alphabet: lowercase ASCII letters, digits, '-' and '_'.
 TOPIC_PATTERN = re.compile(r"[a-z0-9](?:[a-z0-9_-]{0,98}[a-z0-9])?")
 _LANG_PATTERN = re.compile(r"[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*")
+#: Unknown fields are stored and hashed as JSON; the encoder refuses nesting
+#: past 255 levels, so deeper records are quarantined here instead of failing
+#: the whole poll later.
+_MAX_EXTRA_DEPTH = 64
 
 
 def is_safe_topic(topic: str) -> bool:
@@ -48,6 +52,22 @@ def _check_url(value: str) -> str:
         raise ValueError("must be an absolute http(s) URL")
     if any(ch.isspace() for ch in value):
         raise ValueError("must not contain whitespace")
+    if strip_xml_illegal(value) != value:
+        # Lone surrogates cannot be encoded as UTF-8: the store would fail on them.
+        raise ValueError("must not contain control characters or lone surrogates")
+    return value
+
+
+def _clean_extra(value: Any, depth: int) -> Any:
+    """An unknown field's value with XML-illegal characters removed from every string."""
+    if depth > _MAX_EXTRA_DEPTH:
+        raise ValueError(f"nested deeper than {_MAX_EXTRA_DEPTH} levels")
+    if isinstance(value, str):
+        return strip_xml_illegal(value)
+    if isinstance(value, list):
+        return [_clean_extra(v, depth + 1) for v in value]
+    if isinstance(value, dict):
+        return {strip_xml_illegal(str(k)): _clean_extra(v, depth + 1) for k, v in value.items()}
     return value
 
 
@@ -123,7 +143,7 @@ class _Record(BaseModel):
                 _check_url(url)
             except ValueError as exc:
                 raise ValueError(f"{name!r}: {exc}") from None
-        return value
+        return {strip_xml_illegal(name): url for name, url in value.items()}
 
     @field_validator("lang")
     @classmethod
@@ -175,7 +195,13 @@ def parse_record(data: Any, limits: RecordLimits | None = None) -> Article:
         record = _Record.model_validate(data)
     except ValidationError as exc:
         raise RecordInvalid(_describe(exc), slug=slug) from None
-    extra = dict(record.model_extra or {})
+    try:
+        extra = {
+            strip_xml_illegal(name): _clean_extra(value, 1)
+            for name, value in (record.model_extra or {}).items()
+        }
+    except ValueError as exc:
+        raise RecordInvalid(f"unknown field: {exc}", slug=slug) from None
     return Article(
         slug=record.slug,
         title=record.title,

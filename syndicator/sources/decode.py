@@ -20,4 +20,8 @@ def loads(data: bytes | str) -> Any:
         return orjson.loads(data)
     except orjson.JSONDecodeError:
         text = data.decode("utf-8") if isinstance(data, bytes) else data
-        return json.loads(text)
+        try:
+            return json.loads(text)
+        except RecursionError:
+            # Deeply nested input must be an invalid record, not a crashed poll.
+            raise ValueError("JSON nested too deeply") from None

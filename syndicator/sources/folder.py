@@ -276,7 +276,11 @@ def _array_items(text: str, origin: str, max_bytes: int) -> Iterator[SourceItem]
             return
         line += text.count("\n", counted, pos)
         counted = pos
-        value, pos = _DECODER.raw_decode(text, pos)
+        try:
+            value, pos = _DECODER.raw_decode(text, pos)
+        except RecursionError:
+            # orjson accepted the nesting (up to 1024 levels), the stdlib did not.
+            raise ValueError("JSON nested too deeply") from None
         if pos - counted > max_bytes:  # characters: a lower bound on the encoded size
             yield SourceItem(
                 origin, line, error=f"record larger than the limit of {max_bytes} bytes"
