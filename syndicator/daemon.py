@@ -33,10 +33,17 @@ from syndicator.errors import SourceUnavailable, StoreError, SyndicatorError
 from syndicator.metrics import Metrics
 from syndicator.pipeline import INDEX_PATH, Pipeline, Published
 from syndicator.progress import terminal_progress
+from syndicator.store.coordination import (
+    DOCUMENTS_CHANNEL,
+    EVENTS_CHANNEL,
+    BuilderLock,
+    Signals,
+)
 from syndicator.store.store import Store
 from syndicator.web.app import create_app
 from syndicator.web.documents import Document, DocumentSet
 from syndicator.web.server import make_server, request_shutdown
+from syndicator.websub import WebSub
 from syndicator.wiring import make_pipeline, open_store, utc_now
 
 __all__ = ["Daemon", "run_daemon"]
@@ -46,6 +53,8 @@ log = logging.getLogger(__name__)
 JOB_ID = "poll-and-build"
 #: /healthz turns 503 after this many polls failed in a row.
 UNHEALTHY_AFTER = 3
+#: How often a process that does not build checks whether the role is free.
+ELECTION_SECONDS = 2.0
 #: How long shutdown waits for a job in flight before leaving it uncommitted.
 SHUTDOWN_GRACE_SECONDS = 8.0
 
@@ -80,16 +89,26 @@ class Daemon:
         self.identity = f"{socket.gethostname()}:{os.getpid()}"
         self.consecutive_failures = 0
         self.last_poll: dict[str, Any] | None = None
-        self.committed = threading.Event()  # set after each poll that produced events
         self._listeners: list[Callable[[], None]] = []
         self.outbox = Outbox(store)
         self.worker = DeliveryWorker(
             settings, self.outbox, owner=self.identity, clock=clock, metrics=self.metrics
         )
         self.on_events_committed(self.worker.wake)
+        self.websub = WebSub(settings, store, self.documents, clock=clock, metrics=self.metrics)
+        self.builder_lock = BuilderLock(store)
+        self.is_builder = False
+        self.signals = Signals(
+            store, {EVENTS_CHANNEL: self.worker.wake, DOCUMENTS_CHANNEL: self.sync_documents}
+        )
+        self._documents_version = 0
+        self._sync_lock = threading.Lock()
         self._job_lock = threading.Lock()
         self.scheduler = BackgroundScheduler(
-            executors={"default": ThreadPoolExecutor(max_workers=1)},
+            executors={
+                "default": ThreadPoolExecutor(max_workers=1),
+                "election": ThreadPoolExecutor(max_workers=1),
+            },
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
             timezone="UTC",
         )
@@ -100,8 +119,46 @@ class Daemon:
 
     # -- the job --------------------------------------------------------------
 
+    def elect(self) -> None:
+        """Take the poll-and-build role when it is free; start polling at once if we did."""
+        try:
+            held = self.builder_lock.held()
+        except Exception:
+            log.exception("builder election failed")
+            held = False
+        if held and not self.is_builder:
+            log.info("this process (%s) now polls and builds", self.identity)
+            self._register()
+            self.is_builder = True
+            if self.scheduler.running:
+                self.scheduler.modify_job(JOB_ID, next_run_time=self.clock())
+        elif not held and self.is_builder:
+            log.warning("this process (%s) lost the builder role", self.identity)
+            self.is_builder = False
+
+    def sync_documents(self) -> None:
+        """Serve the documents the builder published in the database (PostgreSQL only)."""
+        if not self.builder_lock.shared:
+            return
+        with self._sync_lock:
+            try:
+                version, docs = self.store.load_documents(self._documents_version)
+            except StoreError as exc:
+                log.warning("cannot load published documents: %s", exc)
+                return
+            if docs:
+                self.documents.update(
+                    to_documents([Published(p, b, ct, lm) for p, b, ct, lm in docs])
+                )
+            self._documents_version = version
+
     def poll_and_build(self) -> None:
         """One scheduled run; never raises (a failing poll must not stop the schedule)."""
+        if self.builder_lock.shared:
+            self.elect()
+        if not self.is_builder:
+            self.sync_documents()  # in case a NOTIFY was missed
+            return
         with self._job_lock:
             started = self.clock()
             with self.metrics.poll_seconds.time():
@@ -134,6 +191,7 @@ class Daemon:
         if changes.changed:
             for listener in self._listeners:
                 listener()
+            self.signals.notify(EVENTS_CHANNEL)
         self._build()
 
     def _poll_failed(self, started: datetime, error: str) -> None:
@@ -152,10 +210,23 @@ class Daemon:
             log.exception("build crashed")
             return
         if result.documents:
+            self.websub.published(result.documents)  # first: it must see the old bytes
             self.documents.update(to_documents(result.documents))
             self.metrics.feeds_rendered.inc(len(result.documents))
+            if self.builder_lock.shared:
+                self._share(result.documents)
         with contextlib.suppress(StoreError):
             self.metrics.articles.set(self.store.counts()["articles"])
+
+    def _share(self, published: list[Published]) -> None:
+        """Publish documents whose bytes changed to the other processes."""
+        changed = [(doc.path, doc.body, doc.content_type, doc.last_modified) for doc in published]
+        try:
+            self.store.save_documents(changed, self.clock())
+        except StoreError as exc:
+            log.error("cannot share documents: %s", exc)
+            return
+        self.signals.notify(DOCUMENTS_CHANNEL)
 
     # -- health ---------------------------------------------------------------
 
@@ -187,14 +258,28 @@ class Daemon:
 
     def start(self) -> None:
         """Serve what is already published, then start the schedule (first run now)."""
-        self._register()
-        if self.store.dialect == "sqlite":
-            # One process per SQLite file: claims left by a killed run are ours to retake.
+        if self.builder_lock.shared:
+            self.sync_documents()
+            self.elect()
+            self.signals.start()
+            self.scheduler.add_job(
+                self.elect,
+                "interval",
+                seconds=ELECTION_SECONDS,
+                id="builder-election",
+                executor="election",
+                replace_existing=True,
+            )
+        else:
+            # One process per SQLite file: it builds, and claims left by a
+            # killed run are its own to retake.
+            self.is_builder = True
+            self._register()
             self.outbox.release_claims(self.clock())
-        try:
-            self.documents.update(to_documents(self.pipeline.load_published()))
-        except (SyndicatorError, OSError) as exc:
-            log.warning("could not load published feeds: %s", exc)
+            try:
+                self.documents.update(to_documents(self.pipeline.load_published()))
+            except (SyndicatorError, OSError) as exc:
+                log.warning("could not load published feeds: %s", exc)
         self.scheduler.add_job(
             self.poll_and_build,
             "interval",
@@ -208,14 +293,17 @@ class Daemon:
     def stop(self, timeout: float = SHUTDOWN_GRACE_SECONDS) -> bool:
         """Stop scheduling; wait up to `timeout` for the job in flight (False: still running)."""
         self.scheduler.shutdown(wait=False)
+        self.signals.stop()
         finished = self._job_lock.acquire(timeout=timeout)
         if finished:
             self._job_lock.release()
+            self.builder_lock.release()
         return finished
 
     @contextlib.asynccontextmanager
     async def lifespan(self, _app: Any) -> AsyncIterator[None]:
         """ASGI lifespan: the scheduler runs exactly while the server does."""
+        await self.websub.start()
         await asyncio.to_thread(self.start)
         delivering = asyncio.create_task(self.worker.run())
         try:
@@ -227,6 +315,7 @@ class Daemon:
             except TimeoutError:
                 delivering.cancel()  # unrecorded attempts are re-sent after restart
             await self.worker.aclose()
+            await self.websub.aclose()
             finished = await asyncio.to_thread(self.stop)
             if not finished:
                 log.warning("poll still running at shutdown; its uncommitted work is discarded")
@@ -240,6 +329,8 @@ class Daemon:
             self.documents,
             health=self.health,
             metrics=self.metrics.export,
+            extra_routes=self.websub.routes(),
+            link_headers=self.websub.link_header,
             lifespan=self.lifespan,
         )
 

@@ -17,6 +17,7 @@ __all__ = ["SCHEMA_VERSION", "create_db_engine", "migrate", "schema_version"]
 
 SCHEMA_VERSION = len(MIGRATIONS)
 _SERIAL = {"sqlite": "INTEGER PRIMARY KEY AUTOINCREMENT", "postgresql": "BIGSERIAL PRIMARY KEY"}
+_BLOB = {"sqlite": "BLOB", "postgresql": "BYTEA"}
 
 
 def _sqlite_engine(url: str) -> Engine:
@@ -72,7 +73,8 @@ def schema_version(conn: Connection) -> int:
 
 def migrate(engine: Engine) -> int:
     """Apply pending migrations, each in its own transaction; return the version."""
-    serial = _SERIAL["sqlite" if engine.dialect.name == "sqlite" else "postgresql"]
+    dialect = "sqlite" if engine.dialect.name == "sqlite" else "postgresql"
+    serial, blob = _SERIAL[dialect], _BLOB[dialect]
     while True:
         with engine.connect().execution_options(immediate=True) as conn, conn.begin():
             if engine.dialect.name == "postgresql":
@@ -87,7 +89,7 @@ def migrate(engine: Engine) -> int:
             if version == SCHEMA_VERSION:
                 return version
             for statement in MIGRATIONS[version]:
-                conn.exec_driver_sql(statement.replace("{serial}", serial))
+                conn.exec_driver_sql(statement.replace("{serial}", serial).replace("{blob}", blob))
             new = str(version + 1)
             if version == 0:
                 conn.execute(meta.insert().values(key="schema_version", value=new))

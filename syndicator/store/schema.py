@@ -8,7 +8,7 @@ never used to create tables, so old migrations stay what they were.
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Integer, MetaData, Table, Text
+from sqlalchemy import BigInteger, Column, Integer, LargeBinary, MetaData, Table, Text
 
 __all__ = [
     "MIGRATIONS",
@@ -16,6 +16,7 @@ __all__ = [
     "articles",
     "attempts",
     "deliveries",
+    "documents",
     "endpoints",
     "dirty_feeds",
     "events",
@@ -171,7 +172,17 @@ websub_verifications = Table(
     Column("requested_at", Text),
 )
 
-# `{serial}` becomes the dialect's auto-incrementing primary key.
+documents = Table(
+    "documents",
+    metadata,
+    Column("path", Text, primary_key=True),
+    Column("body", LargeBinary),
+    Column("content_type", Text),
+    Column("last_modified", Text),
+    Column("version", BigInteger),
+)
+
+# `{serial}` becomes the dialect's auto-incrementing primary key, `{blob}` its byte string.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
         "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -286,5 +297,15 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             token TEXT NOT NULL,
             requested_at TEXT NOT NULL,
             UNIQUE (topic, callback))""",
+    ),
+    (
+        # Rendered documents, shared by every process of a PostgreSQL deployment.
+        """CREATE TABLE documents (
+            path TEXT PRIMARY KEY,
+            body {blob} NOT NULL,
+            content_type TEXT NOT NULL,
+            last_modified TEXT NOT NULL,
+            version BIGINT NOT NULL)""",
+        "CREATE INDEX documents_version ON documents (version)",
     ),
 )

@@ -395,6 +395,54 @@ class Store:
             with self.transaction(now) as tx:
                 tx.conn.execute(delete(t.dirty_feeds).where(t.dirty_feeds.c.topic.in_(names)))
 
+    def save_documents(
+        self, docs: Sequence[tuple[str, bytes, str, datetime]], now: datetime
+    ) -> int:
+        """Publish rendered documents for every process: (path, body, type, last modified)."""
+        d = t.documents
+        with self.transaction(now) as tx:
+            current = tx.conn.execute(select(func.max(d.c.version))).scalar() or 0
+            version = int(current) + 1
+            changed = [
+                {"b_path": path, "body": body, "content_type": ctype, "last_modified": db_time(lm)}
+                for path, body, ctype, lm in docs
+            ]
+            if not changed:
+                return version - 1
+            tx.conn.execute(
+                delete(d).where(d.c.path == bindparam("b_path")),
+                [{"b_path": row["b_path"]} for row in changed],
+            )
+            tx.conn.execute(
+                insert(d).values(
+                    path=bindparam("b_path"),
+                    body=bindparam("body"),
+                    content_type=bindparam("content_type"),
+                    last_modified=bindparam("last_modified"),
+                    version=version,
+                ),
+                changed,
+            )
+        return version
+
+    def load_documents(
+        self, after_version: int = 0
+    ) -> tuple[int, list[tuple[str, bytes, str, datetime]]]:
+        """Documents published after `after_version`, and the newest version seen."""
+        d = t.documents
+        with self._read() as conn:
+            rows = conn.execute(
+                select(d.c.path, d.c.body, d.c.content_type, d.c.last_modified, d.c.version).where(
+                    d.c.version > after_version
+                )
+            ).all()
+        newest = max((int(r.version) for r in rows), default=after_version)
+        docs = [
+            (r.path, bytes(r.body), r.content_type, datetime.fromisoformat(r.last_modified))
+            for r in rows
+        ]
+        return newest, docs
+
     def get_meta(self, key: str) -> str | None:
         """A value from the key/value table."""
         with self._read() as conn:
