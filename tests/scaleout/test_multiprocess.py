@@ -1,0 +1,122 @@
+"""Three daemons over one PostgreSQL behave as one service (SPEC §9)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from syndicator.core.signing import generate_secret
+from tests.daemon.conftest import DaemonProcess, child_env, make_site, record, wait_for
+from tests.delivery.receiver import Receiver
+from tests.postgres import Cluster
+
+
+@pytest.fixture
+def daemons(
+    tmp_path: Path, postgres: Cluster, receiver: Receiver
+) -> Iterator[tuple[list[DaemonProcess], str]]:
+    """Three daemons sharing one database and one source folder, one webhook receiver."""
+    secret = generate_secret()
+    url = postgres.database()
+    hook = (
+        '\n[delivery]\nretry_schedule = [0.2, 0.5, 1]\n\n[[webhooks]]\nname = "hub"\n'
+        f'url = "{receiver.url}"\nsecret = "{secret}"\nallow_private_network = true\n'
+    )
+    source = tmp_path / "articles"
+    source.mkdir()
+    procs = []
+    for index in range(3):
+        site = make_site(tmp_path / f"node{index}", source=source, extra=hook)
+        procs.append(DaemonProcess(site, env={"SYNDICATOR_DATABASE__URL": url}).start())
+    try:
+        for proc in procs:
+            proc.wait_ready(timeout=30)
+        yield procs, secret
+    finally:
+        for proc in procs:
+            proc.kill()
+
+
+def builder_pid(proc: DaemonProcess) -> int:
+    """The pid of the process that holds the builder role, from `status --json`."""
+    done = subprocess.run(
+        [*_cli(proc), "status", "--json"],
+        env=child_env(SYNDICATOR_DATABASE__URL=proc.env["SYNDICATOR_DATABASE__URL"]),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 0, done.stderr
+    builder = json.loads(done.stdout)["builder"]
+    return int(builder["id"].rsplit(":", 1)[1])
+
+
+def _cli(proc: DaemonProcess) -> list[str]:
+    return [sys.executable, "-m", "syndicator", "--config", str(proc.site.config)]
+
+
+def delivered_slugs(receiver: Receiver, secret: str) -> dict[str, set[str]]:
+    """slug → webhook-ids of the article.created events received."""
+    seen: dict[str, set[str]] = {}
+    for request in receiver.requests:
+        body = request.verify(secret)
+        if body["type"] == "article.created":
+            seen.setdefault(body["data"]["slug"], set()).add(request.headers["webhook-id"])
+    return seen
+
+
+def same_feed_everywhere(procs: list[DaemonProcess], path: str) -> bytes | None:
+    bodies = set()
+    for proc in procs:
+        response = proc.get(path)
+        if response.status_code != 200:
+            return None
+        bodies.add((response.content, response.headers["etag"]))
+    return next(iter(bodies))[0] if len(bodies) == 1 else None
+
+
+@pytest.mark.timeout(180)
+def test_three_daemons_one_database(
+    daemons: tuple[list[DaemonProcess], str], receiver: Receiver
+) -> None:
+    procs, secret = daemons
+    site = procs[0].site
+    site.write_records("a.jsonl", [record(f"first-{i}") for i in range(20)])
+    wait_for(
+        lambda: True if len(delivered_slugs(receiver, secret)) == 20 else None,
+        30,
+        "20 deliveries",
+    )
+    body = wait_for(lambda: same_feed_everywhere(procs, "/feeds/all.rss"), 20, "identical feeds")
+    assert body.count(b"<item>") == 20
+    # Exactly one builder; every delivery sent once in the normal path.
+    ids = [i for ids in delivered_slugs(receiver, secret).values() for i in ids]
+    assert len(ids) == 20
+    assert len(receiver.requests) == 20, "a delivery was sent twice"
+
+    # The builder dies; another takes over and delivers new events within 30 s.
+    pid = builder_pid(procs[0])
+    victim = next(p for p in procs if p.pid == pid)
+    assert victim.proc is not None
+    victim.proc.send_signal(signal.SIGKILL)
+    victim.proc.wait(timeout=10)
+    survivors = [p for p in procs if p is not victim]
+    site.write_records("b.jsonl", [record(f"second-{i}") for i in range(10)])
+    wait_for(
+        lambda: True if len(delivered_slugs(receiver, secret)) == 30 else None,
+        30,
+        "10 more deliveries after the builder died",
+    )
+    assert builder_pid(survivors[0]) != pid
+    body = wait_for(
+        lambda: same_feed_everywhere(survivors, "/feeds/all.rss"), 20, "identical feeds"
+    )
+    assert body.count(b"<item>") == 30
+    for slug, ids in delivered_slugs(receiver, secret).items():
+        assert len(ids) == 1, f"{slug} announced with {len(ids)} webhook-ids"
