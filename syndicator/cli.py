@@ -22,6 +22,7 @@ from syndicator.errors import ConfigError, SourceUnavailable, SyndicatorError
 from syndicator.logs import configure_logging
 from syndicator.progress import terminal_progress
 from syndicator.status import collect_status, format_status
+from syndicator.websub.commands import add_websub_parser, websub_command
 from syndicator.wiring import make_pipeline, open_store, utc_now
 
 __all__ = ["main"]
@@ -62,6 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     wcmd = webhooks.add_subparsers(dest="action", required=True, metavar="ACTION")
     wcmd.add_parser("test", help="send a signed webhook.test event now").add_argument("name")
     wcmd.add_parser("resume", help="lift an endpoint's pause").add_argument("name")
+    add_websub_parser(commands)
     return parser
 
 
@@ -122,11 +124,20 @@ def _status(settings: Settings, as_json: bool) -> int:
     return EXIT_OK
 
 
+def _needs_secrets(args: argparse.Namespace) -> bool:
+    """Read-only commands work in a shell that lacks the service's secrets."""
+    if args.command == "status":
+        return False
+    if args.command == "deliveries" and args.action == "list":
+        return False
+    return not (args.command == "webhooks" and args.action == "resume")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``syndicator`` command."""
     args = _parser().parse_args(argv)
     try:
-        settings = load_settings(args.config)
+        settings = load_settings(args.config, require_secrets=_needs_secrets(args))
     except ConfigError as exc:
         _error(str(exc))
         return EXIT_USAGE
@@ -142,6 +153,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return deliveries_command(settings, args, _print)
         if args.command == "webhooks":
             return webhooks_command(settings, args, _print)
+        if args.command == "websub":
+            return websub_command(settings, args, _print)
         if args.command == "run":
             from syndicator.daemon import run_daemon
 

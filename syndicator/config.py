@@ -22,6 +22,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -182,8 +183,9 @@ class WebhookSettings(_Section):
         return value
 
     @model_validator(mode="after")
-    def _has_secret(self) -> WebhookSettings:
-        if self.secret is None:
+    def _has_secret(self, info: ValidationInfo) -> WebhookSettings:
+        required = (info.context or {}).get("require_secrets", True)
+        if self.secret is None and (required or not self.secret_env):
             raise ValueError("secret: required (or secret_env naming an environment variable)")
         return self
 
@@ -268,7 +270,14 @@ def _apply_env(data: dict[str, Any], environ: Mapping[str, str]) -> None:
         target[path[-1]] = _env_value(raw)
 
 
-def _resolve_secrets(data: dict[str, Any], environ: Mapping[str, str]) -> None:
+def _resolve_secrets(data: dict[str, Any], environ: Mapping[str, str], required: bool) -> None:
+    source = data.get("source")
+    if required and isinstance(source, dict) and isinstance(source.get("headers_env"), dict):
+        for header, var in source["headers_env"].items():
+            if str(var) not in environ:
+                raise ConfigError(
+                    f"source.headers_env.{header}: environment variable {var} is not set"
+                )
     hooks = data.get("webhooks")
     if not isinstance(hooks, list):
         return
@@ -276,6 +285,8 @@ def _resolve_secrets(data: dict[str, Any], environ: Mapping[str, str]) -> None:
         if isinstance(hook, dict) and hook.get("secret_env"):
             var = str(hook["secret_env"])
             if var not in environ:
+                if not required:
+                    continue
                 raise ConfigError(
                     f"webhooks.{index}.secret_env: environment variable {var} is not set"
                 )
@@ -302,8 +313,17 @@ def resolve_config_path(path: Path | None, environ: Mapping[str, str]) -> Path:
     return DEFAULT_CONFIG_PATH
 
 
-def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
-    """Read, override and validate the configuration; raise `ConfigError` on any problem."""
+def load_settings(
+    path: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    *,
+    require_secrets: bool = True,
+) -> Settings:
+    """Read, override and validate the configuration; raise `ConfigError` on any problem.
+
+    With `require_secrets=False` (read-only commands such as `status`), secrets
+    named by ``secret_env``/``headers_env`` may be absent from the environment.
+    """
     env = os.environ if environ is None else environ
     config_path = resolve_config_path(path, env)
     try:
@@ -316,8 +336,8 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{config_path}: invalid TOML: {exc}") from None
     _apply_env(data, env)
-    _resolve_secrets(data, env)
+    _resolve_secrets(data, env, require_secrets)
     try:
-        return Settings.model_validate(data)
+        return Settings.model_validate(data, context={"require_secrets": require_secrets})
     except ValidationError as exc:
         raise ConfigError(f"{config_path}: {_describe(exc)}") from None

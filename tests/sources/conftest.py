@@ -220,7 +220,8 @@ class Desk:
         )
 
     def settings(self) -> Settings:
-        return load_settings(self.config, environ={})
+        # The source resolves `headers_env` from the environ each test hands it.
+        return load_settings(self.config, environ={}, require_secrets=False)
 
     def source(self, environ: dict[str, str] | None = None) -> HttpSource:
         return HttpSource(self.settings().source, environ or {}, sleep=self.sleeps.append)

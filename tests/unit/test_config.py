@@ -100,3 +100,25 @@ def test_webhook_secret_from_environment(tmp_path: Path) -> None:
     assert SECRET not in repr(settings)
     with pytest.raises(ConfigError, match="CRM_SECRET is not set"):
         load_settings(path, environ={})
+
+
+def test_source_header_secrets_must_be_set(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "[source]\nkind = 'http'\nurl = 'https://cms.example.com/a'\n"
+        "headers_env = { Authorization = 'CMS_TOKEN' }\n",
+    )
+    assert load_settings(path, environ={"CMS_TOKEN": "Bearer x"}).source.kind == "http"
+    with pytest.raises(ConfigError, match=r"source\.headers_env\.Authorization.*CMS_TOKEN"):
+        load_settings(path, environ={})
+
+
+def test_read_only_commands_do_not_need_secrets(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "[[webhooks]]\nname = 'crm'\nurl = 'https://h.example.com/in'\nsecret_env = 'CRM_SECRET'\n",
+    )
+    settings = load_settings(path, environ={}, require_secrets=False)
+    assert settings.webhooks[0].secret is None
+    with pytest.raises(ConfigError, match="CRM_SECRET"):
+        load_settings(path, environ={})
