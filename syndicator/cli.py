@@ -100,6 +100,7 @@ def _once(settings: Settings) -> int:
         except SourceUnavailable as exc:
             _error(f"poll failed: {exc}")
             pipeline.build()  # still publish what is known
+            deliver_pending(settings, store, utc_now)  # and send what was already queued
             return EXIT_FAILURE
         result = pipeline.build()
         sent = deliver_pending(settings, store, utc_now)
