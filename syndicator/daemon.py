@@ -31,8 +31,9 @@ from syndicator.delivery.outbox import Outbox
 from syndicator.delivery.worker import DeliveryWorker
 from syndicator.errors import SourceUnavailable, StoreError, SyndicatorError
 from syndicator.metrics import Metrics
-from syndicator.pipeline import INDEX_PATH, Pipeline, Published
+from syndicator.pipeline import Pipeline, Published
 from syndicator.progress import terminal_progress
+from syndicator.render.feeds import INDEX_PATH
 from syndicator.store.coordination import (
     DOCUMENTS_CHANNEL,
     EVENTS_CHANNEL,

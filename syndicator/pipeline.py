@@ -39,6 +39,8 @@ from syndicator.output import OutputDir
 from syndicator.ports import ArticleSource, Clock, SourceItem
 from syndicator.render.feeds import (
     CONTENT_TYPES,
+    INDEX_PATH,
+    OPML_PATH,
     FeedInfo,
     TopicSummary,
     render_feed,
@@ -54,8 +56,6 @@ log = logging.getLogger(__name__)
 
 _CHUNK = 1000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-INDEX_PATH = "index.html"
-OPML_PATH = "feeds.opml"
 
 
 class Progress(Protocol):

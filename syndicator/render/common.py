@@ -10,8 +10,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from syndicator.core import urls
 from syndicator.core.records import is_safe_topic
 from syndicator.core.text import strip_xml_illegal
+from syndicator.core.urls import FEED_FORMATS
 from syndicator.errors import RenderError
 from syndicator.models import ALL_TOPIC, Article
 
@@ -34,7 +36,7 @@ __all__ = [
     "xml_text",
 ]
 
-FORMATS = ("rss", "atom", "json")
+FORMATS = FEED_FORMATS
 CONTENT_TYPES = {
     "rss": "application/rss+xml; charset=utf-8",
     "atom": "application/atom+xml; charset=utf-8",
@@ -84,12 +86,13 @@ def feed_path(topic: str, fmt: str) -> str:
     if fmt not in FORMATS:
         raise RenderError(f"unknown feed format {fmt!r}; expected one of {', '.join(FORMATS)}")
     _check_topic(topic)
-    return f"feeds/{topic}.{fmt}"
+    return urls.feed_path(topic, fmt)
 
 
 def feed_url(base_url: str, topic: str, fmt: str) -> str:
     """Public URL of a topic feed: the base URL joined with `feed_path`."""
-    return f"{base_url.rstrip('/')}/{feed_path(topic, fmt)}"
+    feed_path(topic, fmt)  # validates
+    return urls.feed_url(base_url, topic, fmt)
 
 
 def entry_id(slug: str) -> str:
