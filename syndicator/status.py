@@ -10,6 +10,8 @@ from syndicator.config import Settings
 from syndicator.core.changes import format_time
 from syndicator.delivery.outbox import Outbox
 from syndicator.store.store import Store
+from syndicator.websub.commands import websub_status
+from syndicator.wiring import utc_now
 
 __all__ = ["collect_status", "format_status"]
 
@@ -44,6 +46,7 @@ def collect_status(settings: Settings, store: Store) -> dict[str, Any]:
             for e in outbox.endpoint_states([h.name for h in settings.webhooks])
         ],
         "builder": orjson.loads(builder) if builder else None,
+        "websub": websub_status(settings, store, utc_now()),
     }
     return report
 
@@ -73,6 +76,13 @@ def format_status(report: dict[str, Any]) -> str:
     builder = report.get("builder")
     if builder:
         lines.append(f"builder:     {builder.get('id')} since {builder.get('since')}")
+    websub = report["websub"]
+    lines.append(
+        f"websub:      {websub['active']} active subscriptions, "
+        f"{websub['pending_verifications']} pending verifications"
+    )
+    for topic, count in websub["topics"].items():
+        lines.append(f"  {topic}: {count}")
     quarantine = report["quarantine"]
     lines.append(f"quarantined: {len(quarantine)}")
     for item in quarantine:

@@ -1,0 +1,14 @@
+"""WebSub (SPEC §6b, W3C Recommendation): publisher pings and the built-in hub.
+
+Modules: ``topics`` (which URLs are our topics, ``Link`` headers), ``subscriptions``
+(the durable store), ``http`` (the guarded client and the retrying queue shared by
+pushes and pings), ``verifier`` (verification of intent), ``hub`` (the ASGI
+endpoint), ``distributor`` (content distribution), ``publisher`` (pings to external
+hubs), ``service`` (wiring for the daemon) and ``commands`` (CLI and status).
+"""
+
+from __future__ import annotations
+
+from syndicator.websub.service import WebSub
+
+__all__ = ["WebSub"]

@@ -1,0 +1,82 @@
+"""Command-line actions and status for WebSub: ``syndicator websub list|drop`` (SPEC §8).
+
+Secrets never leave the store here: listings say only whether a subscription has one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from syndicator.config import Settings
+from syndicator.store.store import Store
+from syndicator.websub.subscriptions import Subscriptions
+from syndicator.wiring import open_store, utc_now
+
+__all__ = ["add_websub_parser", "websub_command", "websub_status"]
+
+Out = Callable[[str], None]
+
+
+def add_websub_parser(commands: Any) -> None:
+    """Add ``websub list [--json]`` and ``websub drop ID|--callback URL`` to the CLI."""
+    websub = commands.add_parser("websub", help="list and drop WebSub subscriptions")
+    actions = websub.add_subparsers(dest="action", required=True, metavar="ACTION")
+    listing = actions.add_parser("list", help="subscriptions and pending verifications")
+    listing.add_argument("--json", action="store_true", help="print a JSON list")
+    drop = actions.add_parser("drop", help="remove a subscription (no further pushes)")
+    which = drop.add_mutually_exclusive_group(required=True)
+    which.add_argument("id", nargs="?", type=int, help="subscription id")
+    which.add_argument("--callback", help="every subscription of this callback URL")
+
+
+def websub_status(settings: Settings, store: Store, now: datetime) -> dict[str, Any]:
+    """The ``websub`` section of ``status``: active subscriptions per topic, pending ones."""
+    return {"enabled": settings.websub.enabled, **Subscriptions(store).counts(now)}
+
+
+def websub_command(
+    settings: Settings, args: argparse.Namespace, out: Out, clock: Callable[[], datetime] = utc_now
+) -> int:
+    """Run ``websub list`` or ``websub drop``; return the exit code."""
+    store = open_store(settings)
+    try:
+        subscriptions = Subscriptions(store)
+        now = clock()
+        if args.action == "list":
+            return _list(subscriptions, now, args.json, out)
+        if args.callback is not None:
+            dropped = subscriptions.remove_callback(args.callback, now)
+        else:
+            dropped = int(subscriptions.remove(args.id, now))
+        if not dropped:
+            out("no such subscription")
+            return 1
+        out(f"dropped {dropped} subscription{'s' if dropped != 1 else ''}")
+        return 0
+    finally:
+        store.close()
+
+
+def _list(subscriptions: Subscriptions, now: datetime, as_json: bool, out: Out) -> int:
+    rows = [sub.public(now) for sub in subscriptions.all()]
+    pending = [
+        {"topic": p.topic, "callback": p.callback, "mode": p.mode} for p in subscriptions.pending()
+    ]
+    if as_json:
+        out(json.dumps(rows, indent=2))
+        return 0
+    if not rows:
+        out("no subscriptions")
+    for row in rows:
+        secret = "signed" if row["has_secret"] else "unsigned"
+        out(
+            f"{row['id']:>5}  {row['state']:<7}  until {row['expires_at']}  {secret:<8}  "
+            f"{row['topic']} -> {row['callback']}"
+        )
+    for item in pending:
+        out(f"    -  pending {item['mode']}: {item['topic']} -> {item['callback']}")
+    return 0

@@ -1,0 +1,203 @@
+"""WebSub wiring for the daemon: one object holding the hub, distributor and publisher.
+
+The daemon needs four things from it: :meth:`WebSub.routes` (the hub endpoint, for
+``create_app(extra_routes=…)``), :meth:`WebSub.link_header` (``Link`` headers of
+feeds), :meth:`WebSub.published` (called from the build thread with what a build
+rendered) and the :meth:`start` / :meth:`aclose` pair around the server's life.
+
+``published`` runs on the build thread: it finds the feeds whose bytes differ from
+what is being served and reads their subscribers there, so the event loop never
+waits on the database for it; then it hands the pushes and pings to the loop.
+A background sweep records ended leases, refreshes the subscription gauge and
+re-verifies requests whose verification a dead process never finished.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+
+from starlette.types import ASGIApp
+
+from syndicator.config import Settings
+from syndicator.delivery.guard import Resolver
+from syndicator.errors import StoreError
+from syndicator.metrics import Metrics
+from syndicator.pipeline import Published
+from syndicator.store.store import Store
+from syndicator.web.documents import DocumentSet
+from syndicator.websub.distributor import Distributor
+from syndicator.websub.hub import HubApp
+from syndicator.websub.metrics import WebSubMetrics
+from syndicator.websub.outbound import RetryQueue, make_client
+from syndicator.websub.publisher import Publisher
+from syndicator.websub.subscriptions import Subscription, Subscriptions
+from syndicator.websub.topics import TopicMap
+from syndicator.websub.verifier import Verifier
+
+__all__ = ["WebSub"]
+
+log = logging.getLogger(__name__)
+
+SWEEP_SECONDS = 5.0
+#: A request still pending this long after it was made lost its verifier (a restart).
+STALE_AFTER = timedelta(minutes=10)
+
+
+class WebSub:
+    """The publisher and the built-in hub of one daemon."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        documents: DocumentSet,
+        *,
+        clock: Callable[[], datetime],
+        metrics: Metrics,
+        resolver: Resolver | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        websub, delivery = settings.websub, settings.delivery
+        self.enabled = websub.enabled
+        self.hub_url = f"{settings.site.base_url}{websub.hub_path}"
+        self.hub_path = websub.hub_path
+        self.documents = documents
+        self.clock = clock
+        hubs = (self.hub_url, *websub.external_hubs) if websub.enabled else ()
+        self.topics = TopicMap(settings.site.base_url, hubs, self._served)
+        self.subscriptions = Subscriptions(store)
+        self.metrics = WebSubMetrics(metrics.registry)
+        self.client = make_client(
+            allow_private_network=delivery.allow_private_network,
+            timeout_seconds=delivery.timeout_seconds,
+            max_connections=delivery.max_concurrency,
+            resolver=resolver,
+        )
+        self.queue = RetryQueue(
+            delivery.retry_schedule, concurrency=delivery.max_concurrency, rng=rng
+        )
+        timeout = delivery.timeout_seconds
+        self.verifier = Verifier(
+            self.subscriptions,
+            self.client,
+            timeout_seconds=timeout,
+            clock=clock,
+            metrics=self.metrics,
+        )
+        self.hub = HubApp(
+            settings=websub,
+            topics=self.topics,
+            subscriptions=self.subscriptions,
+            verifier=self.verifier,
+            allow_private_network=delivery.allow_private_network,
+            clock=clock,
+            metrics=self.metrics,
+            resolver=resolver,
+        )
+        self.distributor = Distributor(
+            self.subscriptions,
+            self.client,
+            self.queue,
+            hub_url=self.hub_url,
+            timeout_seconds=timeout,
+            clock=clock,
+            metrics=self.metrics,
+        )
+        self.publisher = Publisher(
+            websub.external_hubs,
+            self.client,
+            self.queue,
+            timeout_seconds=timeout,
+            metrics=self.metrics,
+        )
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._sweeper: asyncio.Task[None] | None = None
+
+    def _served(self, path: str) -> bool:
+        return self.documents.get(path) is not None
+
+    # -- what the daemon plugs in --------------------------------------------------
+
+    def routes(self) -> dict[str, ASGIApp]:
+        """Extra routes for the app: the hub endpoint when WebSub is enabled."""
+        return {self.hub_path: self.hub} if self.enabled else {}
+
+    def link_header(self, path: str) -> str | None:
+        """The ``Link`` header of a served path: ``rel="hub"`` (when enabled) and ``rel="self"``."""
+        return self.topics.link_header(path)
+
+    def published(self, documents: Sequence[Published]) -> None:
+        """Push and ping the feeds a build changed; call from the build thread *before*
+        the documents are served, since "changed" means "differs from what is served"."""
+        loop = self._loop
+        if not self.enabled or loop is None:
+            return
+        changed: list[tuple[str, Published]] = []
+        for doc in documents:
+            path = f"/{doc.path}"
+            if not self.topics.is_feed_path(path):
+                continue
+            served = self.documents.get(path)
+            if served is not None and served.body == doc.body:
+                continue
+            changed.append((self.topics.url(path), doc))
+        if not changed:
+            return
+        subscribers: dict[str, list[Subscription]] = defaultdict(list)
+        try:
+            for sub in self.subscriptions.active_for([url for url, _ in changed], self.clock()):
+                subscribers[sub.topic].append(sub)
+        except StoreError as exc:
+            log.error("websub: cannot read subscriptions; no pushes for this build: %s", exc)
+        with contextlib.suppress(RuntimeError):  # the loop closed: shutting down
+            loop.call_soon_threadsafe(self._dispatch, changed, dict(subscribers))
+
+    def _dispatch(
+        self, changed: list[tuple[str, Published]], subscribers: dict[str, list[Subscription]]
+    ) -> None:
+        for url, doc in changed:
+            self.distributor.distribute(url, doc, subscribers.get(url, []))
+        self.publisher.changed([url for url, _ in changed])
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Bind to the running loop and start the sweep (before the first build)."""
+        self._loop = asyncio.get_running_loop()
+        if self.enabled:
+            self._sweeper = asyncio.create_task(self._sweep_forever())
+
+    async def aclose(self) -> None:
+        """Stop the sweep, verifications, pushes and pings; close the connections."""
+        self._loop = None
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            await asyncio.gather(self._sweeper, return_exceptions=True)
+        await self.verifier.aclose()
+        await self.queue.aclose()
+        await self.client.aclose()
+
+    async def sweep(self) -> None:
+        """Record ended leases, refresh the gauge, resume abandoned verifications."""
+        now = self.clock()
+        await asyncio.to_thread(self.subscriptions.expire, now)
+        counts = await asyncio.to_thread(self.subscriptions.counts, now)
+        self.metrics.subscriptions.set(counts["active"])
+        for intent in await asyncio.to_thread(
+            self.subscriptions.take_stale, now - STALE_AFTER, now
+        ):
+            self.verifier.start(intent)
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            try:
+                await self.sweep()
+            except StoreError as exc:
+                log.warning("websub sweep failed: %s", exc)
+            await asyncio.sleep(SWEEP_SECONDS)
