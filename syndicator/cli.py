@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from datetime import datetime
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from syndicator import __version__
-from syndicator.config import Settings, load_settings
+from syndicator.config import Settings, load_settings, resolve_config_path
 from syndicator.core.records import parse_datetime
 from syndicator.delivery.commands import deliver_pending, deliveries_command, webhooks_command
 from syndicator.delivery.outbox import STATUSES
@@ -145,7 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(settings.log.level, settings.log.format)
     try:
         if args.command == "check-config":
-            return _check_config(settings, str(args.config or "config"))
+            return _check_config(settings, str(resolve_config_path(args.config, os.environ)))
         if args.command == "once":
             return _once(settings)
         if args.command == "status":

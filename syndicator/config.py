@@ -261,13 +261,30 @@ def _apply_env(data: dict[str, Any], environ: Mapping[str, str]) -> None:
         path = name[len(_ENV_PREFIX) :].lower().split("__")
         if len(path) < 2 or not all(path):
             raise ConfigError(f"{name}: expected SYNDICATOR_<SECTION>__<KEY>")
-        target = data
+        target: Any = data
         for part in path[:-1]:
-            node = target.setdefault(part, {})
-            if not isinstance(node, dict):
-                raise ConfigError(f"{name}: {'.'.join(path)} does not name a setting")
-            target = node
+            target = _child(target, part, name, path)
         target[path[-1]] = _env_value(raw)
+
+
+def _child(node: Any, part: str, name: str, path: list[str]) -> Any:
+    """Step into a table, or into a list of tables by index or by `name`
+    (``SYNDICATOR_WEBHOOKS__CRM__URL`` or ``SYNDICATOR_WEBHOOKS__0__URL``)."""
+    if isinstance(node, dict):
+        child = node.setdefault(part, {})
+    elif isinstance(node, list):
+        matches = [
+            item
+            for index, item in enumerate(node)
+            if isinstance(item, dict)
+            and (str(index) == part or str(item.get("name", "")).lower() == part)
+        ]
+        child = matches[0] if matches else None
+    else:
+        child = None
+    if not isinstance(child, dict | list):
+        raise ConfigError(f"{name}: {'.'.join(path)} does not name a setting")
+    return child
 
 
 def _resolve_secrets(data: dict[str, Any], environ: Mapping[str, str], required: bool) -> None:

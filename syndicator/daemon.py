@@ -235,7 +235,8 @@ class Daemon:
         """Healthy while the database answers and polls are not failing in a row."""
         body: dict[str, Any] = {
             "status": "ok",
-            "builder": self.identity,
+            "process": self.identity,
+            "role": "builder" if self.is_builder else "standby",
             "last_poll": self.last_poll,
             "consecutive_poll_failures": self.consecutive_failures,
             "documents": len(self.documents),

@@ -122,3 +122,22 @@ def test_read_only_commands_do_not_need_secrets(tmp_path: Path) -> None:
     assert settings.webhooks[0].secret is None
     with pytest.raises(ConfigError, match="CRM_SECRET"):
         load_settings(path, environ={})
+
+
+def test_webhook_keys_can_be_overridden(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "[[webhooks]]\nname = 'crm'\nurl = 'https://h.example.com/in'\n"
+        f"secret = '{SECRET}'\n",
+    )
+    settings = load_settings(
+        path,
+        environ={
+            "SYNDICATOR_WEBHOOKS__CRM__URL": "https://other.example.com/in",
+            "SYNDICATOR_WEBHOOKS__0__TOPICS": '["space"]',
+        },
+    )
+    assert settings.webhooks[0].url == "https://other.example.com/in"
+    assert settings.webhooks[0].topics == ("space",)
+    with pytest.raises(ConfigError, match="webhooks.nope.url"):
+        load_settings(path, environ={"SYNDICATOR_WEBHOOKS__NOPE__URL": "https://x.example.com"})
