@@ -1,0 +1,194 @@
+"""Syndicator's own pipeline, one measured step per fresh process.
+
+Each step runs as ``python bench/product.py STEP WORKDIR`` in its own process
+(so peak RSS is that step's alone) and prints one JSON object. ``WORKDIR``
+holds ``syndicator.toml``, written by `write_config`, with the source folder,
+the SQLite file and ``feeds.output_dir`` inside it.
+
+Steps:
+
+- ``cold``: the first poll of the whole source, then the build that writes
+  every feed (``Pipeline.poll`` + ``Pipeline.build``, as ``syndicator once`` does).
+- ``incremental``: a no-change poll and build first (what a daemon did before
+  the edit; this also settles the start-up output check), then
+  ``--drop FILE`` is copied into the source folder and one poll and build are
+  timed, from poll start to feeds written.
+- ``rebuild``: ``Pipeline.build(full=True)``, every feed from the store.
+
+``--profile OUT`` wraps the timed part in cProfile and writes the stats there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import resource
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from syndicator.config import load_settings  # noqa: E402
+from syndicator.pipeline import BuildResult, Pipeline  # noqa: E402
+from syndicator.wiring import make_pipeline, open_store  # noqa: E402
+
+__all__ = ["DROPPED_NAME", "write_config"]
+
+CONFIG_NAME = "syndicator.toml"
+#: The change file's name in the source folder; sorts after the corpus files.
+DROPPED_NAME = "zz-incremental.jsonl"
+
+
+def write_config(workdir: Path, source: Path, webhooks: list[dict[str, Any]] | None = None) -> Path:
+    """Write a config for a benchmark run in `workdir`; return its path."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    lines = [
+        "[site]",
+        'title = "Newsroom"',
+        'base_url = "http://127.0.0.1:8080"',
+        "[source]",
+        'kind = "dir"',
+        f"path = {json.dumps(str(source))}",
+        "[feeds]",
+        f"output_dir = {json.dumps(str(workdir / 'public'))}",
+        "max_entries = 50",
+        "[database]",
+        f"url = {json.dumps('sqlite:///' + str(workdir / 'syndicator.db'))}",
+        "[log]",
+        'level = "WARNING"',
+        "[delivery]",
+        "allow_private_network = true",
+    ]
+    for hook in webhooks or []:
+        lines.append("[[webhooks]]")
+        lines += [f"{key} = {json.dumps(value)}" for key, value in hook.items()]
+    path = workdir / CONFIG_NAME
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _timed(profile: Path | None, step: Callable[[], Any]) -> tuple[Any, float]:
+    profiler = cProfile.Profile() if profile else None
+    started = time.perf_counter()
+    if profiler is not None:
+        profiler.enable()
+    result = step()
+    if profiler is not None:
+        profiler.disable()
+    elapsed = time.perf_counter() - started
+    if profiler is not None and profile is not None:
+        profiler.dump_stats(str(profile))
+    return result, elapsed
+
+
+def _hwm_mb() -> float:
+    """Peak RSS so far (VmHWM), in MB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _build_figures(result: BuildResult) -> dict[str, Any]:
+    return {
+        "topics_rendered": len(result.topics),
+        "feeds_rendered": sum(1 for d in result.documents if d.path.startswith("feeds/")),
+        "files_written": result.written,
+    }
+
+
+def _cold(pipeline: Pipeline, profile: Path | None) -> dict[str, Any]:
+    peaks: list[float] = []
+
+    def step() -> tuple[Any, float, BuildResult]:
+        changes = pipeline.poll()
+        polled = time.perf_counter()
+        peaks.append(_hwm_mb())
+        return changes, polled, pipeline.build()
+
+    started = time.perf_counter()
+    (changes, polled, built), seconds = _timed(profile, step)
+    return {
+        **changes.as_dict(),
+        **_build_figures(built),
+        "peak_rss_after_poll_mb": peaks[0],
+        "seconds": seconds,
+        "poll_seconds": polled - started,
+        "build_seconds": seconds - (polled - started),
+    }
+
+
+def _incremental(pipeline: Pipeline, drop: Path, profile: Path | None) -> dict[str, Any]:
+    tick = time.perf_counter()
+    noop = pipeline.poll()
+    pipeline.build()
+    noop_seconds = time.perf_counter() - tick
+    shutil.copyfile(drop, pipeline.settings.source.path / DROPPED_NAME)
+
+    def step() -> tuple[Any, float, BuildResult]:
+        changes = pipeline.poll()
+        polled = time.perf_counter()
+        return changes, polled, pipeline.build()
+
+    started = time.perf_counter()
+    (changes, polled, built), seconds = _timed(profile, step)
+    return {
+        **changes.as_dict(),
+        **_build_figures(built),
+        "touched_topics": len(changes.touched_topics),
+        "seconds": seconds,
+        "poll_seconds": polled - started,
+        "build_seconds": seconds - (polled - started),
+        "noop_poll_seconds": noop_seconds,
+        "noop_changed": noop.changed,
+    }
+
+
+def _rebuild(pipeline: Pipeline, profile: Path | None) -> dict[str, Any]:
+    built, seconds = _timed(profile, lambda: pipeline.build(full=True))
+    return {**_build_figures(built), "seconds": seconds}
+
+
+def run_step(step: str, workdir: Path, drop: Path | None, profile: Path | None) -> dict[str, Any]:
+    """Run one step in this process and return its figures."""
+    started = time.perf_counter()
+    settings = load_settings(workdir / CONFIG_NAME, environ={})
+    store = open_store(settings)
+    try:
+        pipeline = make_pipeline(settings, store)
+        if step == "cold":
+            figures = _cold(pipeline, profile)
+        elif step == "incremental":
+            if drop is None:
+                raise SystemExit("incremental needs --drop FILE")
+            figures = _incremental(pipeline, drop, profile)
+        elif step == "rebuild":
+            figures = _rebuild(pipeline, profile)
+        else:
+            raise SystemExit(f"unknown step {step!r}")
+    finally:
+        store.close()
+    figures["process_seconds"] = time.perf_counter() - started
+    figures["peak_rss_mb"] = _hwm_mb()
+    return figures
+
+
+def main() -> int:
+    """Command-line entry point of the subprocess."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("step", choices=("cold", "incremental", "rebuild"))
+    parser.add_argument("workdir", type=Path)
+    parser.add_argument("--drop", type=Path)
+    parser.add_argument("--profile", type=Path)
+    args = parser.parse_args()
+    figures = run_step(args.step, args.workdir, args.drop, args.profile)
+    sys.stdout.write(json.dumps(figures) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,98 @@
+"""Smoke test of the benchmark suite (``bench/``) at a tiny size, so it cannot rot.
+
+It checks that the corpus generator is deterministic and shaped as promised,
+and that every benchmark runs end to end on 300 records and reports its
+figures. It measures nothing: the figures of a run this small mean nothing.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from bench import corpus as corpus_mod
+from bench import http_bench
+from bench import run as bench_run
+
+SIZE = 200
+
+
+def test_corpus_is_deterministic_and_shaped_like_the_seed(tmp_path: Path) -> None:
+    first = corpus_mod.generate(tmp_path / "a", SIZE, seed=7, files=3)
+    second = corpus_mod.generate(tmp_path / "b", SIZE, seed=7, files=3)
+    assert [p.read_bytes() for p in first.files] == [p.read_bytes() for p in second.files]
+    assert first.incremental.read_bytes() == second.incremental.read_bytes()
+
+    records = [orjson.loads(line) for p in first.files for line in p.read_bytes().splitlines()]
+    assert len(records) == SIZE == first.manifest()["size"]
+    assert len({r["slug"] for r in records}) == SIZE
+    for record in records:
+        assert 1 <= len(record["topics"]) <= 4
+        # 4-7 KB targets; the last paragraph may overshoot a little.
+        assert 4096 <= len(record["body_md"]) <= 8192
+        assert "## " in record["body_md"] or "](https://" in record["body_md"]
+    edits = [orjson.loads(line) for line in first.incremental.read_bytes().splitlines()]
+    by_slug = {r["slug"]: r for r in records}
+    assert len(edits) == corpus_mod.EDITS
+    for edit in edits:
+        old = by_slug[edit["slug"]]
+        assert edit["title"] != old["title"] and edit["body_md"] != old["body_md"]
+        assert edit["updated_at"] > max(r["updated_at"] for r in records)
+    assert any(set(e["topics"]) != set(by_slug[e["slug"]]["topics"]) for e in edits)
+
+
+def _main(tmp_path: Path, *args: str) -> dict[str, Any]:
+    out = tmp_path / "results.json"
+    argv = ["--size", str(SIZE), "--work-dir", str(tmp_path / "out"), "--out", str(out), *args]
+    assert bench_run.main(argv) == 0
+    results: dict[str, Any] = json.loads(out.read_text())
+    return results
+
+
+def test_pipeline_benchmarks_run(tmp_path: Path) -> None:
+    results = _main(tmp_path, "--only", "cold,incremental,rebuild")
+    cold, inc = results["cold"], results["incremental"]
+    assert cold["syndicator"]["created"] == SIZE
+    assert cold["naive"]["records"] == SIZE
+    assert inc["syndicator"]["updated"] == corpus_mod.EDITS
+    assert 0 < inc["syndicator"]["feeds_rendered"] <= cold["syndicator"]["feeds_rendered"]
+    # Edits may move articles into topics the first import had not seen.
+    rebuilt = results["rebuild"]["syndicator"]["feeds_rendered"]
+    assert rebuilt >= cold["syndicator"]["feeds_rendered"]
+    assert any(line.startswith("2 incremental poll") for line in results["table"])
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("aiohttp") is None, reason="aiohttp (bench extra) not installed"
+)
+def test_webhook_benchmark_runs(tmp_path: Path) -> None:
+    results = _main(
+        tmp_path,
+        *("--only", "webhooks", "--webhook-events", "3", "--endpoints", "4"),
+        *("--latency-samples", "2"),
+    )
+    hooks = results["webhooks"]
+    assert hooks["durable"]["delivered"] == hooks["durable"]["deliveries_queued"] == 12
+    assert hooks["aiohttp"]["ok"] == 12
+    assert all(lat["deliveries"] == lat["expected"] for lat in hooks["latency"].values())
+
+
+@pytest.mark.skipif(
+    shutil.which("nginx") is None or shutil.which("wrk") is None, reason="needs nginx and wrk"
+)
+def test_http_benchmark_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Real servers and probes, but no load: wrk's figures are stubbed to stay fast.
+    def fake_wrk(_port: int, _headers: dict[str, str], _args: Any) -> dict[str, Any]:
+        return {"rps": 1000.0, "non_2xx_3xx": 0, "socket_errors": "", "latency_avg": ""}
+
+    monkeypatch.setattr(http_bench, "_wrk", fake_wrk)
+    results = _main(tmp_path, "--only", "http")
+    scenarios = {row["scenario"] for row in results["http"]["results"]}
+    assert scenarios == {"200", "200 gzip", "304"}
+    assert any(line.startswith("4 HTTP 304") for line in results["table"])
