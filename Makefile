@@ -35,5 +35,18 @@ fmt: $(STAMP)
 bench: $(STAMP)  ## benchmarks (not in CI); SIZE=1000000 for the linear-growth run
 	$(BIN)/python bench/run.py --size $(SIZE)
 
+# New inputs go to $(FUZZ_OUT) (untracked); fuzz/corpus holds the seeds. A crash
+# writes $(FUZZ_OUT)/crash-<sha1>: turn it into tests/hardening/test_regressions.py.
+FUZZ_TIME ?= 60
+FUZZ_OUT := var/fuzz
+
+fuzz: $(STAMP)  ## fuzz the record parser and the renderer, FUZZ_TIME seconds each (not in CI)
+	$(BIN)/python -c "import atheris" 2>/dev/null || $(BIN)/pip install --quiet atheris
+	mkdir -p $(FUZZ_OUT)/records $(FUZZ_OUT)/render
+	$(BIN)/python fuzz/fuzz_records.py -max_total_time=$(FUZZ_TIME) -dict=fuzz/records.dict \
+		-artifact_prefix=$(FUZZ_OUT)/ -print_final_stats=1 $(FUZZ_OUT)/records fuzz/corpus/records
+	$(BIN)/python fuzz/fuzz_render.py -max_total_time=$(FUZZ_TIME) \
+		-artifact_prefix=$(FUZZ_OUT)/ -print_final_stats=1 $(FUZZ_OUT)/render fuzz/corpus/render
+
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
