@@ -127,8 +127,7 @@ def test_read_only_commands_do_not_need_secrets(tmp_path: Path) -> None:
 def test_webhook_keys_can_be_overridden(tmp_path: Path) -> None:
     path = write(
         tmp_path,
-        "[[webhooks]]\nname = 'crm'\nurl = 'https://h.example.com/in'\n"
-        f"secret = '{SECRET}'\n",
+        f"[[webhooks]]\nname = 'crm'\nurl = 'https://h.example.com/in'\nsecret = '{SECRET}'\n",
     )
     settings = load_settings(
         path,
