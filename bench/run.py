@@ -26,6 +26,7 @@ to ``bench/out/profile-*.txt``.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -166,6 +167,8 @@ def _http(seconds: int, out_dir: Path) -> dict[str, Any]:
 def _webhooks(
     corpus: Corpus, work: Path, events: int, samples: int, endpoints: int
 ) -> dict[str, Any]:
+    if importlib.util.find_spec("aiohttp") is None:
+        return {"skipped": "aiohttp missing: pip install -e '.[bench]'"}
     port = http_bench._free_port()
     receiver = subprocess.Popen(
         [sys.executable, str(BENCH / "webhooks.py"), "receive", "--port", str(port)],
@@ -349,7 +352,9 @@ def _table(results: dict[str, Any]) -> list[str]:
     elif http:
         rows.append(_row("4 HTTP", "skipped", "", "", http.get("skipped", ""), None))
     hooks = results.get("webhooks")
-    if hooks:
+    if hooks and "skipped" in hooks:
+        rows.append(_row("5 webhooks", "skipped", "", "", hooks["skipped"], None))
+    elif hooks:
         d, a, h = hooks["durable"], hooks["aiohttp"], hooks["httpx"]
         rows.append(
             _row(
