@@ -54,6 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     listing = dcmd.add_parser("list", help="deliveries, newest first")
     listing.add_argument("--status", choices=STATUSES)
     listing.add_argument("--json", action="store_true")
+    listing.add_argument("--limit", type=int, default=None, help="at most N, newest first")
     retry = dcmd.add_parser("retry", help="re-send deliveries now (same webhook-id)")
     retry.add_argument("ids", nargs="+", type=int, metavar="ID")
     replay = dcmd.add_parser("replay", help="re-send an endpoint's events since a time")

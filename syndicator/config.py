@@ -28,6 +28,7 @@ from pydantic import (
 )
 
 from syndicator.core.records import RecordLimits
+from syndicator.core.signing import decode_secret
 from syndicator.errors import ConfigError
 
 __all__ = [
@@ -178,8 +179,8 @@ class WebhookSettings(_Section):
     def _secret_format(cls, value: Any) -> Any:
         values = value if isinstance(value, tuple) else (value,)
         for secret in values:
-            if secret is not None and not secret.get_secret_value().startswith("whsec_"):
-                raise ValueError("must look like whsec_<base64>")
+            if secret is not None:
+                decode_secret(secret.get_secret_value())  # its message never shows the secret
         return value
 
     @model_validator(mode="after")

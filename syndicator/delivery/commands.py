@@ -78,7 +78,7 @@ def deliveries_command(settings: Settings, args: argparse.Namespace, out: Out) -
     clock = utc_now
     try:
         if args.action == "list":
-            rows = outbox.listing(args.status)
+            rows = outbox.listing(args.status, args.limit)
             keys = (
                 "id webhook_id endpoint type slug status attempts last_status_code next_attempt_at"
             ).split()
@@ -111,8 +111,7 @@ def deliveries_command(settings: Settings, args: argparse.Namespace, out: Out) -
 
 
 def _report(outbox: Outbox, ids: list[int], out: Out) -> int:
-    wanted = set(ids)
-    rows = [r for r in outbox.listing(limit=100_000) if r["id"] in wanted]
+    rows = outbox.listing(ids=ids)
     out(_format_rows(rows))
     return 0 if all(r["status"] == "delivered" for r in rows) else 1
 

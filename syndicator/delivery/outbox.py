@@ -265,12 +265,19 @@ class Outbox:
             )
         return bool(done.rowcount)
 
-    def listing(self, status: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+    def listing(
+        self,
+        status: str | None = None,
+        limit: int | None = None,
+        ids: Sequence[int] | None = None,
+    ) -> list[dict[str, Any]]:
         """Deliveries, newest first, in the shape of `deliveries list --json`."""
         d = t.deliveries
         query = select(d).order_by(d.c.id.desc()).limit(limit)
         if status is not None:
             query = query.where(d.c.status == status)
+        if ids is not None:
+            query = query.where(d.c.id.in_(list(ids)))
         with self.store.engine.connect() as conn:
             rows = conn.execute(query).all()
         return [

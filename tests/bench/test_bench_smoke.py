@@ -7,17 +7,13 @@ figures. It measures nothing: the figures of a run this small mean nothing.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
 import orjson
-import pytest
 
 from bench import corpus as corpus_mod
-from bench import http_bench
 from bench import run as bench_run
 
 SIZE = 200
@@ -68,9 +64,6 @@ def test_pipeline_benchmarks_run(tmp_path: Path) -> None:
     assert any(line.startswith("2 incremental poll") for line in results["table"])
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("aiohttp") is None, reason="aiohttp (bench extra) not installed"
-)
 def test_webhook_benchmark_runs(tmp_path: Path) -> None:
     results = _main(
         tmp_path,
@@ -81,18 +74,3 @@ def test_webhook_benchmark_runs(tmp_path: Path) -> None:
     assert hooks["durable"]["delivered"] == hooks["durable"]["deliveries_queued"] == 12
     assert hooks["aiohttp"]["ok"] == 12
     assert all(lat["deliveries"] == lat["expected"] for lat in hooks["latency"].values())
-
-
-@pytest.mark.skipif(
-    shutil.which("nginx") is None or shutil.which("wrk") is None, reason="needs nginx and wrk"
-)
-def test_http_benchmark_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Real servers and probes, but no load: wrk's figures are stubbed to stay fast.
-    def fake_wrk(_port: int, _headers: dict[str, str], _args: Any) -> dict[str, Any]:
-        return {"rps": 1000.0, "non_2xx_3xx": 0, "socket_errors": "", "latency_avg": ""}
-
-    monkeypatch.setattr(http_bench, "_wrk", fake_wrk)
-    results = _main(tmp_path, "--only", "http")
-    scenarios = {row["scenario"] for row in results["http"]["results"]}
-    assert scenarios == {"200", "200 gzip", "304"}
-    assert any(line.startswith("4 HTTP 304") for line in results["table"])

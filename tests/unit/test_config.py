@@ -74,6 +74,12 @@ def test_config_path_from_environment(tmp_path: Path) -> None:
             {},
             "webhooks.0.secret",
         ),
+        (
+            "[[webhooks]]\nname = 'a'\nurl = 'https://h.example.com'\n"
+            "secret = 'whsec_not*base64!'\n",
+            {},
+            "webhooks.0.secret",
+        ),
         ("[database]\nurl = 'mysql://x'\n", {}, "database.url"),
         ("not toml [", {}, "invalid TOML"),
     ],
