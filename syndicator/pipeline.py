@@ -204,13 +204,14 @@ class Pipeline:
             log.warning("quarantined %s: %s", what.source, what.reason)
         states = tx.states(sorted({a.slug for a in valid}))
         pending: list[Change] = []
+        pending_slugs: set[str] = set()
         for article in valid:
-            if any(c.article.slug == article.slug for c in pending):
+            if article.slug in pending_slugs:
                 # A later version in the same chunk: write the earlier one first.
                 changes.touched_topics |= tx.apply(
                     pending, self.settings.site.base_url, self.routes
                 )
-                pending = []
+                pending, pending_slugs = [], set()
             stored = states.get(article.slug)
             digest = content_hash(article)
             kind = classify(stored, article, digest)
@@ -219,6 +220,7 @@ class Pipeline:
                 continue
             old_topics = stored.topics if stored else ()
             pending.append(Change(kind, article, digest, old_topics))
+            pending_slugs.add(article.slug)
             states[article.slug] = StoredState(article.updated_at, digest, article.topics)
             if kind is ChangeKind.CREATED:
                 changes.created += 1

@@ -46,12 +46,19 @@ def parse_datetime(value: str) -> datetime:
         raise ValueError(f"timestamp out of range: {value!r}") from None
 
 
+# A cheap first test before urlsplit: scheme and a non-empty authority.
+_URL_SHAPE = re.compile(r"(?i)https?://[^/?#]")
+_WHITESPACE = re.compile(r"\s")
+
+
 def _check_url(value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+    match = _URL_SHAPE.match(value)
+    if match is None:
         raise ValueError("must be an absolute http(s) URL")
-    if any(ch.isspace() for ch in value):
+    if _WHITESPACE.search(value):
         raise ValueError("must not contain whitespace")
+    if not urlsplit(value).hostname:
+        raise ValueError("must be an absolute http(s) URL")
     if strip_xml_illegal(value) != value:
         # Lone surrogates cannot be encoded as UTF-8: the store would fail on them.
         raise ValueError("must not contain control characters or lone surrogates")

@@ -22,7 +22,7 @@ from lxml import etree
 from lxml import html as lxml_html
 
 from syndicator.core.changes import article_to_dict, content_hash, event_payload
-from syndicator.core.records import TOPIC_PATTERN, parse_record
+from syndicator.core.records import TOPIC_PATTERN, RecordLimits, parse_record
 from syndicator.errors import RecordInvalid
 from syndicator.models import ChangeKind, RenderedArticle
 from syndicator.render.feeds import FeedInfo, render_feed
@@ -274,8 +274,12 @@ def _info(entries: list[RenderedArticle]) -> FeedInfo:
     )
 
 
+# Size limits have their own tests; here very long fields must render, not be refused.
+_ROOMY = RecordLimits(max_field_chars=10_000_000, max_body_bytes=100_000_000)
+
+
 def _render_all(records: list[dict[str, Any]]) -> None:
-    articles = [parse_record(_via_json(r)) for r in records]
+    articles = [parse_record(_via_json(r), _ROOMY) for r in records]
     rendered = [
         RenderedArticle(a, render_markdown(a.body_md) if a.body_md else None)
         for a in sorted(articles, key=lambda a: a.updated_at, reverse=True)
