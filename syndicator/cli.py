@@ -101,10 +101,10 @@ def _once(settings: Settings) -> int:
             changes = pipeline.poll()
         except SourceUnavailable as exc:
             _error(f"poll failed: {exc}")
-            pipeline.build()  # still publish what is known
+            pipeline.build(keep_documents=False)  # still publish what is known
             deliver_pending(settings, store, utc_now)  # and send what was already queued
             return EXIT_FAILURE
-        result = pipeline.build()
+        result = pipeline.build(keep_documents=False)
         sent = deliver_pending(settings, store, utc_now)
         _print(
             f"poll: {changes.created} created, {changes.updated} updated, "

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 __all__ = ["OutputDir"]
@@ -29,6 +31,44 @@ class OutputDir:
     def exists(self, relpath: str) -> bool:
         """Whether the file is present."""
         return (self.root / relpath).is_file()
+
+    def write_many(self, files: Sequence[tuple[str, bytes]]) -> int:
+        """Replace several files, each atomically; return how many changed.
+
+        Temporary files are written first, flushed to disk together (parallel
+        fsyncs share the file system's journal commits), then renamed into
+        place, and each folder is synced once at the end.
+        """
+        changed = [(self.root / rel, data) for rel, data in files if not self._holds(rel, data)]
+        if not changed:
+            return 0
+        staged: list[tuple[Path, Path]] = []
+        try:
+            for target, data in changed:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                tmp = target.with_name(f".{target.name}{_TMP_MARK}{os.getpid()}")
+                with open(tmp, "wb") as handle:
+                    handle.write(data)
+                staged.append((tmp, target))
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                list(pool.map(_fsync_path, [tmp for tmp, _ in staged]))
+            for tmp, target in staged:
+                os.replace(tmp, target)
+        except BaseException:
+            for tmp, _ in staged:
+                with contextlib.suppress(FileNotFoundError):
+                    tmp.unlink()
+            raise
+        for folder in {target.parent for _, target in staged}:
+            _fsync_path(folder)
+        return len(staged)
+
+    def _holds(self, relpath: str, data: bytes) -> bool:
+        target = self.root / relpath
+        try:
+            return target.stat().st_size == len(data) and target.read_bytes() == data
+        except FileNotFoundError:
+            return False
 
     def write(self, relpath: str, data: bytes) -> bool:
         """Replace the file with `data` unless it already holds exactly that; True if written."""
@@ -57,3 +97,11 @@ class OutputDir:
         finally:
             os.close(dir_fd)
         return True
+
+
+def _fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

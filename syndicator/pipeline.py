@@ -55,6 +55,7 @@ __all__ = ["BuildResult", "Pipeline", "Progress", "Published"]
 log = logging.getLogger(__name__)
 
 _CHUNK = 1000
+_WRITE_BATCH = 150  # documents written (and fsynced) together
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -84,6 +85,7 @@ class BuildResult:
 
     topics: list[str] = field(default_factory=list)
     documents: list[Published] = field(default_factory=list)
+    rendered: int = 0
     written: int = 0
 
 
@@ -246,8 +248,12 @@ class Pipeline:
             return ()
         return (f"{self.settings.site.base_url}{websub.hub_path}", *websub.external_hubs)
 
-    def build(self, *, full: bool = False) -> BuildResult:
-        """Render and write the feeds of dirty topics (every topic when `full`)."""
+    def build(self, *, full: bool = False, keep_documents: bool = True) -> BuildResult:
+        """Render and write the feeds of dirty topics (every topic when `full`).
+
+        With `keep_documents` the result carries every rendered document (the
+        daemon serves them); a one-shot run leaves them on disk only.
+        """
         now = self.clock()
         fingerprint = self._fingerprint()
         if self.store.get_meta("render_fingerprint") != fingerprint:
@@ -263,18 +269,19 @@ class Pipeline:
         if not dirty:
             self._checked_output = True
             return result
+        html_cache: dict[tuple[str, str], str] = {}
+        pending: list[Published] = []
         for topic in sorted(dirty):
             row = rows.get(topic)
             if row is None:
                 continue
             result.topics.append(topic)
-            updated = row.changed_at or _EPOCH
-            for doc in self._render_topic(topic, updated, now):
-                result.documents.append(doc)
-                result.written += self.output.write(doc.path, doc.body)
-        for doc in self._render_listings(list(rows.values())):
-            result.documents.append(doc)
-            result.written += self.output.write(doc.path, doc.body)
+            pending.extend(self._render_topic(topic, row.changed_at or _EPOCH, html_cache))
+            if len(pending) >= _WRITE_BATCH:
+                self._flush(pending, result, keep_documents, html_cache, now)
+                pending = []
+        pending.extend(self._render_listings(list(rows.values())))
+        self._flush(pending, result, keep_documents, html_cache, now)
         self.store.clear_dirty(dirty, now)
         if full:
             self.store.set_meta("render_fingerprint", fingerprint, now)
@@ -286,19 +293,39 @@ class Pipeline:
         )
         return result
 
+    def _flush(
+        self,
+        docs: list[Published],
+        result: BuildResult,
+        keep: bool,
+        html_cache: dict[tuple[str, str], str],
+        now: datetime,
+    ) -> None:
+        """Write a batch of documents, and cache the bodies rendered for them."""
+        result.written += self.output.write_many([(doc.path, doc.body) for doc in docs])
+        result.rendered += len(docs)
+        if keep:
+            result.documents.extend(docs)
+        # Once stored, later topics read these bodies from the store; a crash
+        # before this costs only a second rendering.
+        self.store.save_html([(s, d, h) for (s, d), h in html_cache.items()], now)
+        html_cache.clear()
+
     def _complete(self, topic: str) -> bool:
         return all(self.output.exists(feed_path(topic, fmt)) for fmt in FEED_FORMATS)
 
-    def _render_topic(self, topic: str, updated: datetime, now: datetime) -> Iterator[Published]:
+    def _render_topic(
+        self, topic: str, updated: datetime, html_cache: dict[tuple[str, str], str]
+    ) -> Iterator[Published]:
         entries = self.store.feed_entries(topic, self.settings.feeds.max_entries)
-        fresh: list[tuple[str, str, str]] = []
         rendered = []
         for article, html, digest in entries:
             if html is None and article.body_md:
-                html = render_markdown(article.body_md)
-                fresh.append((article.slug, digest, html))
+                key = (article.slug, digest)
+                html = html_cache.get(key)
+                if html is None:
+                    html = html_cache[key] = render_markdown(article.body_md)
             rendered.append(RenderedArticle(article, html))
-        self.store.save_html(fresh, now)
         info = FeedInfo(
             site_title=self.settings.site.title,
             base_url=self.settings.site.base_url,

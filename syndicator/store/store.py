@@ -173,6 +173,7 @@ class Tx:
         removed: list[dict[str, Any]] = []
         upserts: list[dict[str, Any]] = []
         changed_topics: dict[str, str] = {}
+        known = {c.article.slug for c in changes if c.kind is not ChangeKind.CREATED}
         for c in changes:
             stamp = db_time(c.article.updated_at)
             old, new = set(c.old_topics), set(c.article.topics)
@@ -190,13 +191,16 @@ class Tx:
                 removed,
             )
         if upserts:
-            # Delete-then-insert keeps one portable statement pair for both dialects.
-            self.conn.execute(
-                delete(at).where(
-                    at.c.topic == bindparam("b_topic"), at.c.slug == bindparam("b_slug")
-                ),
-                [{"b_topic": u["b_topic"], "b_slug": u["b_slug"]} for u in upserts],
-            )
+            # Delete-then-insert keeps one portable statement pair for both
+            # dialects; a new slug has no rows to delete.
+            existing = [u for u in upserts if u["b_slug"] in known]
+            if existing:
+                self.conn.execute(
+                    delete(at).where(
+                        at.c.topic == bindparam("b_topic"), at.c.slug == bindparam("b_slug")
+                    ),
+                    [{"b_topic": u["b_topic"], "b_slug": u["b_slug"]} for u in existing],
+                )
             self.conn.execute(
                 insert(at).values(
                     topic=bindparam("b_topic"),
