@@ -53,6 +53,9 @@ class RenderedArticle:
 
     article: Article
     content_html: str | None
+    #: Content hash of this article version, when known: renderers may cache
+    #: per-entry output under it (same digest, same slug → same entry bytes).
+    digest: str | None = None
 
 
 class ChangeKind(enum.StrEnum):

@@ -325,7 +325,7 @@ class Pipeline:
                 html = html_cache.get(key)
                 if html is None:
                     html = html_cache[key] = render_markdown(article.body_md)
-            rendered.append(RenderedArticle(article, html))
+            rendered.append(RenderedArticle(article, html, digest))
         info = FeedInfo(
             site_title=self.settings.site.title,
             base_url=self.settings.site.base_url,
