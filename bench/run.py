@@ -16,7 +16,10 @@ measures, each step in a fresh process:
 4. HTTP requests/s for 200 and 304 of a 50-entry feed (``bench/http_bench.py``,
    wrk), against nginx serving the same bytes;
 5. webhook fan-out to 100 endpoints with durability on, against bare aiohttp and
-   httpx loops, and event→delivery latency with no backlog (``bench/webhooks.py``).
+   httpx loops, and event→delivery latency with no backlog (``bench/webhooks.py``);
+6. only with ``--only scaleout`` (needs PostgreSQL's server binaries): delivery
+   throughput of 1, 2 and 3 daemons over PostgreSQL beside 1 over SQLite
+   (``bench/scaleout.py``, also written to ``bench/out/scaleout.json``).
 
 Prints a table and writes ``bench/results.json``. ``--profile`` also runs the
 cold import and the incremental poll under cProfile and writes the top entries
@@ -43,7 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench import http_bench  # noqa: E402
+from bench import http_bench, scaleout  # noqa: E402
 from bench.corpus import DEFAULT_SEED, Corpus, ensure_corpus  # noqa: E402
 from bench.product import write_config  # noqa: E402
 from bench.webhooks import ENDPOINTS, hooks_config  # noqa: E402
@@ -51,7 +54,7 @@ from bench.webhooks import ENDPOINTS, hooks_config  # noqa: E402
 __all__ = ["main", "run"]
 
 BENCH = ROOT / "bench"
-SECTIONS = ("cold", "incremental", "rebuild", "http", "webhooks")
+SECTIONS = ("cold", "incremental", "rebuild", "http", "webhooks", "scaleout")
 STEP_TIMEOUT = 1800.0
 
 
@@ -387,12 +390,14 @@ def _table(results: dict[str, Any]) -> list[str]:
                     lat["p99_ms"] < 250,
                 )
             )
+    if results.get("scaleout"):
+        rows += ["", *scaleout.table(results["scaleout"])]
     return rows
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Run the selected sections; return everything measured."""
-    only = set(args.only.split(",")) if args.only else set(SECTIONS)
+    only = set(args.only.split(",")) if args.only else set(SECTIONS) - {"scaleout"}
     unknown = only - set(SECTIONS)
     if unknown:
         raise SystemExit(f"--only: unknown section(s) {', '.join(sorted(unknown))}")
@@ -426,6 +431,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         results["webhooks"] = _webhooks(
             corpus, work, args.webhook_events, args.latency_samples, args.endpoints
         )
+    if "scaleout" in only:
+        results["scaleout"] = scaleout.section(work, out_dir / "scaleout.json")
     results["seconds"] = time.perf_counter() - started
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
