@@ -49,6 +49,7 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+import orjson
 
 from syndicator import __version__
 from syndicator.config import SourceSettings
@@ -98,6 +99,14 @@ class _Retryable(Exception):
         super().__init__(reason)
         self.reason = reason
         self.retry_after = retry_after
+
+
+def _encoded_size(record: Any) -> int:
+    """The record's size as JSON (0 when it cannot be re-encoded: the validator says why)."""
+    try:
+        return len(orjson.dumps(record))
+    except (TypeError, orjson.JSONEncodeError):
+        return 0
 
 
 def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
@@ -234,15 +243,32 @@ class HttpSource:
             page = pages.popleft()  # drop each page's bytes once it is consumed
             records, _ = self._decode(page)
             page_origin = self._stable(page.url)
+            limits = self.settings.limits
             for index, record in enumerate(records, 1):
+                if index > limits.max_records_per_file:
+                    loose.add(page_origin)
+                    yield SourceItem(
+                        page_origin,
+                        index,
+                        error=f"more records in this page than the limit of "
+                        f"{limits.max_records_per_file}; rest skipped",
+                    )
+                    break
                 slug = record.get("slug") if isinstance(record, dict) else None
+                too_big = _encoded_size(record) > limits.max_record_bytes
+                error = (
+                    f"record larger than the limit of {limits.max_record_bytes} bytes"
+                    if too_big
+                    else None
+                )
+                data = None if too_big else record
                 if isinstance(slug, str) and 0 < len(slug) <= _MAX_SLUG_KEY:
                     origin = f"{self.endpoint}#{quote(slug, safe='')}"
                     batch.refreshed.append((origin, 0))
-                    yield SourceItem(origin, None, data=record)
+                    yield SourceItem(origin, None, data=data, error=error)
                 else:
                     loose.add(page_origin)
-                    yield SourceItem(page_origin, index, data=record)
+                    yield SourceItem(page_origin, index, data=data, error=error)
             batch.read_bytes += len(page.body)
         batch.cursor["loose"] = sorted(loose)
 

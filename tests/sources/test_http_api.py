@@ -346,3 +346,21 @@ def test_a_loop_over_several_pages_is_caught(desk: Desk, api: Api) -> None:
 def test_the_source_name_is_http(desk: Desk) -> None:
     source: HttpSource = desk.source()
     assert source.name == "http"
+
+
+def test_record_size_and_records_per_page_limits(desk: Desk, api: Api, make_record: Make) -> None:
+    desk.configure(limits={"max_record_bytes": 2000, "max_records_per_file": 3})
+    api.plain = True
+    api.records = [
+        make_record("small"),
+        make_record("huge", body_md="x" * 5000),
+        make_record("fine"),
+        make_record("beyond"),
+        make_record("also-beyond"),
+    ]
+    pipeline = desk.pipeline()
+    changes = pipeline.poll()
+    assert (changes.created, changes.quarantined) == (2, 2)
+    reasons = {q["source"]: q["reason"] for q in pipeline.store.quarantined()}
+    assert "larger than the limit of 2000 bytes" in reasons[f"{api.url}#huge"]
+    assert "limit of 3" in reasons[f"{api.url}:4"]
