@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 import httpcore
 import httpx
 
+from syndicator.delivery.netio import AsyncioBackend
 from syndicator.errors import DeliveryRejected
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "check_url",
     "make_transport",
     "system_resolver",
+    "verified_ssl_context",
 ]
 
 Resolver = Callable[[str, int], Awaitable[Sequence[str]]]
@@ -176,7 +178,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
     ) -> None:
         self._allow_private = allow_private_network
         self._resolve: Resolver = resolver or system_resolver
-        self._inner = inner or httpcore.AnyIOBackend()
+        self._inner = inner or AsyncioBackend()
 
     async def connect_tcp(
         self,
@@ -299,8 +301,14 @@ def make_transport(
     max_connections: int,
     keepalive_expiry: float = 30.0,
     resolver: Resolver | None = None,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> httpx.AsyncHTTPTransport:
-    """Build an httpx transport that refuses forbidden destinations on every connection."""
+    """Build an httpx transport that refuses forbidden destinations on every connection.
+
+    Pass ``ssl_context`` (see :func:`verified_ssl_context`) when building many
+    transports: creating a context loads the CA bundle, which costs tens of
+    milliseconds each time, so one per endpoint stalls a fan-out to many endpoints.
+    """
     if max_connections < 1:
         raise ValueError("max_connections must be at least 1")
     backend = GuardedBackend(allow_private_network=allow_private_network, resolver=resolver)
@@ -308,5 +316,14 @@ def make_transport(
         backend=backend,
         max_connections=max_connections,
         keepalive_expiry=keepalive_expiry,
-        ssl_context=httpx.create_ssl_context(),
+        ssl_context=ssl_context if ssl_context is not None else verified_ssl_context(),
     )
+
+
+def verified_ssl_context() -> ssl.SSLContext:
+    """A certificate-verifying client context with httpx's CA bundle, safe to share.
+
+    An ``SSLContext`` holds configuration only (per-connection state lives in the
+    ``SSLObject``s it creates), so one context can serve every connection pool.
+    """
+    return httpx.create_ssl_context()

@@ -3,8 +3,10 @@
 It runs on the daemon's event loop (and, bounded, in `syndicator once`). Claims
 are taken per endpoint up to a small budget, so a slow endpoint cannot fill
 the pipeline and hold back the others; the `Sender`'s global and per-endpoint
-semaphores bound the actual concurrency. Outcomes are written in batches, in
-a worker thread, so the event loop never waits on a commit.
+semaphores bound the actual concurrency. Each turn of the loop records the
+outcomes that finished since the last turn and claims what there is room for,
+in one transaction in a worker thread, so the event loop never waits on a commit;
+an attempt finishing wakes the loop, and so does a commit of new events.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ __all__ = ["DeliveryWorker", "endpoint_target"]
 log = logging.getLogger(__name__)
 
 _IDLE_WAIT = 1.0  # seconds between queue checks when nothing wakes the worker
-_FLUSH_EVERY = 0.02  # seconds: outcomes are committed in batches this often
+_FLUSH_EVERY = 0.02  # seconds: the longest wait with attempts in flight; also the
+# shortest wait for a retry, so that a row leased by another process cannot spin us
 _DEPTH_EVERY = 1.0  # seconds between queue-depth refreshes
 
 
@@ -116,9 +119,10 @@ class DeliveryWorker:
             return
         try:
             while not self._stopping:
-                started = await self._fill()
-                await self._flush()
-                if started == 0:
+                # Cleared before the cycle, not after: a wake arriving while the
+                # cycle is in its thread must start the next cycle, not be lost.
+                self._wake.clear()
+                if await self._cycle() == 0:
                     await self._sleep()
         finally:
             await self._finish()
@@ -131,20 +135,25 @@ class DeliveryWorker:
         sent = 0
         try:
             while time.monotonic() < deadline:
-                started = await self._fill()
+                self._wake.clear()
+                started = await self._cycle()
                 sent += started
-                await self._flush()
-                if started == 0 and not self._tasks:
-                    # Wait for a retry that falls due before the deadline, else stop.
-                    due = await asyncio.to_thread(self.outbox.next_due, list(self.targets))
-                    if due is None:
-                        break
-                    wait = (due - self.clock()).total_seconds()
-                    if time.monotonic() + wait >= deadline:
-                        break
-                    await asyncio.sleep(max(wait, _FLUSH_EVERY))
-                elif started == 0:
-                    await asyncio.sleep(_FLUSH_EVERY)
+                if started:
+                    continue
+                if self._tasks:
+                    # Woken by the next attempt to finish: a fixed sleep here capped a
+                    # drain at one claim per endpoint budget per sleep (≈400/s).
+                    await self._wait(min(_FLUSH_EVERY, deadline - time.monotonic()))
+                    continue
+                # Wait for a retry that falls due before the deadline, else stop.
+                due = await asyncio.to_thread(self.outbox.next_due, list(self.targets))
+                if due is None:
+                    break
+                wait = (due - self.clock()).total_seconds()
+                if time.monotonic() + wait >= deadline:
+                    break
+                # At least a little: a due row leased by another process stays "due".
+                await asyncio.sleep(max(wait, _FLUSH_EVERY))
         finally:
             await self._finish()
         return sent
@@ -155,37 +164,68 @@ class DeliveryWorker:
 
     # -- the loop ----------------------------------------------------------------
 
-    async def _fill(self) -> int:
-        """Claim and start what is due, within each endpoint's budget."""
-        if self._stopping:
+    async def _cycle(self, *, claim: bool = True) -> int:
+        """Record finished attempts and claim more in one trip to a thread; start them.
+
+        One trip, not two: each costs a thread hop and a write transaction, and the
+        claim right after the record sees the endpoints the record just paused.
+        """
+        outcomes, self._outcomes = self._outcomes, []
+        room, limit = self._claim_room() if claim else ({}, 0)
+        if not outcomes and limit == 0:
             return 0
-        open_endpoints = [
-            name
-            for name, target in self.targets.items()
-            if self._in_flight[name] < 2 * target.concurrency
-        ]
-        if not open_endpoints:
-            return 0
-        budget = max(2 * self.targets[n].concurrency for n in open_endpoints)
-        limit = max(1, 2 * self.settings.max_concurrency - sum(self._in_flight.values()))
-        try:
-            claimed = await asyncio.to_thread(
-                self.outbox.claim,
-                self.owner,
-                self.clock(),
-                open_endpoints,
-                min(limit, budget * len(open_endpoints)),
-                self.lease,
+        now = self.clock()
+        paused, claimed = await asyncio.to_thread(self._store_step, outcomes, room, limit, now)
+        for name in paused:
+            log.warning(
+                "endpoint %s paused after %d consecutive failures; "
+                "`syndicator webhooks resume %s` lifts the pause",
+                name,
+                self.settings.pause_after_failures,
+                name,
             )
-        except StoreError as exc:
-            log.error("cannot claim deliveries: %s", exc)
-            return 0
         for item in claimed:
             self._in_flight[item.endpoint] += 1
             task = asyncio.create_task(self._attempt(item))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+        await self._refresh_depth()
         return len(claimed)
+
+    def _claim_room(self) -> tuple[dict[str, int], int]:
+        """How many more deliveries each endpoint, and the worker in all, may claim now.
+
+        Up to twice the concurrency is claimed, so the next attempts are ready when
+        one finishes; more would only hold leases while waiting on a semaphore.
+        """
+        if self._stopping:
+            return {}, 0
+        room: dict[str, int] = {}
+        for name, target in self.targets.items():
+            free = 2 * target.concurrency - self._in_flight[name]
+            if free > 0:
+                room[name] = free
+        total = 2 * self.settings.max_concurrency - sum(self._in_flight.values())
+        return room, max(0, min(total, sum(room.values())))
+
+    def _store_step(
+        self, outcomes: list[Outcome], room: dict[str, int], limit: int, now: datetime
+    ) -> tuple[list[str], list[Claimed]]:
+        """In a worker thread: record `outcomes`, then claim up to `limit` within `room`."""
+        try:
+            return self.outbox.record_and_claim(
+                outcomes,
+                self.settings.pause_after_failures,
+                self.owner,
+                now,
+                room,
+                limit,
+                self.lease,
+            )
+        except StoreError as exc:
+            # Unrecorded attempts are sent again after the lease: at least once.
+            log.error("cannot record %d delivery outcomes or claim more: %s", len(outcomes), exc)
+            return [], []
 
     async def _attempt(self, item: Claimed) -> None:
         target = self.targets[item.endpoint]
@@ -240,27 +280,6 @@ class DeliveryWorker:
         if self._wake is not None:
             self._wake.set()
 
-    async def _flush(self) -> None:
-        outcomes, self._outcomes = self._outcomes, []
-        if outcomes:
-            try:
-                paused = await asyncio.to_thread(
-                    self.outbox.record, outcomes, self.settings.pause_after_failures, self.clock()
-                )
-            except StoreError as exc:
-                # Unrecorded attempts are sent again after the lease: at least once.
-                log.error("cannot record %d delivery outcomes: %s", len(outcomes), exc)
-                paused = []
-            for name in paused:
-                log.warning(
-                    "endpoint %s paused after %d consecutive failures; "
-                    "`syndicator webhooks resume %s` lifts the pause",
-                    name,
-                    self.settings.pause_after_failures,
-                    name,
-                )
-        await self._refresh_depth()
-
     async def _refresh_depth(self) -> None:
         if self.metrics is None or time.monotonic() - self._last_depth < _DEPTH_EVERY:
             return
@@ -272,15 +291,19 @@ class DeliveryWorker:
         self.metrics.queue_depth.set(depth)
 
     async def _sleep(self) -> None:
-        assert self._wake is not None
         wait = _FLUSH_EVERY if self._tasks else _IDLE_WAIT
         if not self._tasks:
             due = await asyncio.to_thread(self.outbox.next_due, list(self.targets))
             if due is not None:
-                wait = min(wait, max(0.0, (due - self.clock()).total_seconds()))
-        self._wake.clear()
+                # Never zero: a due row leased by another process would spin the loop.
+                wait = min(wait, max(_FLUSH_EVERY, (due - self.clock()).total_seconds()))
+        await self._wait(wait)
+
+    async def _wait(self, seconds: float) -> None:
+        """Until `wake()` (an attempt finished, events were committed) or `seconds`."""
+        assert self._wake is not None
         try:
-            await asyncio.wait_for(self._wake.wait(), timeout=wait)
+            await asyncio.wait_for(self._wake.wait(), timeout=max(0.0, seconds))
         except TimeoutError:
             pass
 
@@ -288,7 +311,7 @@ class DeliveryWorker:
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         self._last_depth = 0.0
-        await self._flush()
+        await self._cycle(claim=False)  # record what is left
 
 
 def endpoint_names(settings: Settings) -> Sequence[str]:
