@@ -4,6 +4,12 @@ This is the only module that imports feedgen. feedgen defaults to the clock
 (`updated`, `lastBuildDate`) and prepends entries, so every field is set here
 explicitly: the same input gives the same bytes. JSON Feed, OPML and the
 index page live in sibling modules and are re-exported here.
+
+A document is composed from parts that feedgen renders and `cache` keeps: the
+shell (the whole document with no entries) and one fragment per entry, each
+serialized exactly as it would be inside the document. Splicing the fragments
+in before the shell's closing tags gives the bytes of the whole-document
+render, `reference_render`, which the tests compare it with.
 """
 
 from __future__ import annotations
@@ -12,10 +18,13 @@ import html
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from feedgen.entry import FeedEntry
 from feedgen.feed import FeedGenerator
+from lxml import etree
 
 from syndicator.errors import RenderError
 from syndicator.models import RenderedArticle
+from syndicator.render.cache import SHELLS, cached, entry_fragments
 from syndicator.render.common import (
     CONTENT_TYPES,
     FORMATS,
@@ -53,10 +62,12 @@ __all__ = [
     "render_json",
     "render_opml",
     "render_rss",
+    "reference_render",
 ]
 
 _ATOM_NS = "http://www.w3.org/2005/Atom"
-_CONTENT_ENCODED = "{http://purl.org/rss/1.0/modules/content/}encoded"
+_CONTENT_NS = "http://purl.org/rss/1.0/modules/content/"
+_CONTENT_ENCODED = f"{{{_CONTENT_NS}}}encoded"
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 _GENERATOR = "Syndicator"
 _RSS_DOCS = "https://www.rssboard.org/rss-specification"
@@ -154,9 +165,8 @@ def _generator(info: FeedInfo, fmt: str) -> Any:
     return fg
 
 
-def _add_entry(fg: Any, item: RenderedArticle, fmt: str) -> None:
+def _fill_entry(fe: Any, item: RenderedArticle, fmt: str) -> None:
     article = item.article
-    fe = fg.add_entry(order="append")  # callers pass newest first
     fe.id(entry_id(article.slug))  # also the RSS guid, isPermaLink="false"
     fe.title(entry_title(article))
     fe.link(href=xml_text(article.url), rel="alternate")
@@ -184,19 +194,125 @@ def _add_entry(fg: Any, item: RenderedArticle, fmt: str) -> None:
         ext.lang = xml_text(article.lang)
 
 
-def _render(fmt: str, info: FeedInfo, entries: Sequence[RenderedArticle]) -> bytes:
+def _serialize(fg: Any, fmt: str) -> bytes:
+    if fmt == "rss":
+        data: bytes = fg.rss_str(pretty=True, encoding="UTF-8", xml_declaration=True)
+    else:
+        data = fg.atom_str(pretty=True, encoding="UTF-8", xml_declaration=True)
+    return data
+
+
+def _failure(fmt: str, info: FeedInfo, exc: ValueError) -> RenderError:
+    # feedgen reports missing fields, lxml illegal characters: both ValueError.
+    return RenderError(f"cannot render {fmt} feed for topic {info.topic!r}: {exc}")
+
+
+def reference_render(fmt: str, info: FeedInfo, entries: Sequence[RenderedArticle]) -> bytes:
+    """RSS or Atom rendered whole by feedgen, entries and all, caching nothing.
+
+    The definition of the bytes: the composed render must equal it (the tests
+    check), and it is the fallback should a shell ever not have the shape the
+    composition expects.
+    """
     try:
         fg = _generator(info, fmt)
         for item in entries:
-            _add_entry(fg, item, fmt)
-        if fmt == "rss":
-            data: bytes = fg.rss_str(pretty=True, encoding="UTF-8", xml_declaration=True)
-        else:
-            data = fg.atom_str(pretty=True, encoding="UTF-8", xml_declaration=True)
+            # Callers pass newest first; feedgen would prepend by default.
+            _fill_entry(fg.add_entry(order="append"), item, fmt)
+        return _serialize(fg, fmt)
     except ValueError as exc:
-        # feedgen reports missing fields, lxml illegal characters: both ValueError.
-        raise RenderError(f"cannot render {fmt} feed for topic {info.topic!r}: {exc}") from exc
-    return data
+        raise _failure(fmt, info, exc) from exc
+
+
+def _skeleton(fmt: str) -> tuple[Any, Any]:
+    """A bare root as feedgen builds it (namespaces included) and the entries' parent."""
+    if fmt == "rss":
+        # Same prefixes in scope as feedgen's <rss>, so content:encoded and
+        # atom:link serialize with the same prefixes and no extra declarations.
+        root = etree.Element("rss", version="2.0", nsmap={"atom": _ATOM_NS, "content": _CONTENT_NS})
+        return root, etree.SubElement(root, "channel")
+    # feedgen sets the Atom namespace as a plain `xmlns` attribute, so its
+    # elements have no namespace at all; the skeleton does the same.
+    root = etree.Element("feed", xmlns=_ATOM_NS)
+    return root, root
+
+
+def _skeleton_edges(fmt: str) -> tuple[bytes, bytes, bytes]:
+    """The skeleton's bytes before its children, how a child's line starts, and after."""
+    root, parent = _skeleton(fmt)
+    etree.SubElement(parent, "x")
+    data: bytes = etree.tostring(root, pretty_print=True, encoding="UTF-8", xml_declaration=False)
+    before, tail = data.split(b"<x/>\n")
+    line_start = before.rindex(b"\n") + 1
+    tag = b"<item" if fmt == "rss" else b"<entry"
+    return before[:line_start], before[line_start:] + tag, tail
+
+
+# Where entries sit in a pretty-printed document: after a root's opening lines,
+# each on lines of its own, before the closing lines. The root and <channel>
+# only ever hold elements, so libxml2 indents each entry by its depth and
+# serializes it by its content alone, whatever its siblings.
+_EDGES = {fmt: _skeleton_edges(fmt) for fmt in ("rss", "atom")}
+
+
+class _UnexpectedShape(Exception):
+    """The serializer's output is not laid out as the composition assumes."""
+
+
+def _fragments(fmt: str, items: Sequence[RenderedArticle]) -> list[bytes]:
+    """Each entry's bytes exactly as feedgen places them in a document of `fmt`."""
+    if not items:
+        return []
+    # What feedgen's document render does for each entry: build it detached,
+    # extensions applied, then append it under the feed's root. All of them go
+    # into one skeleton, serialized once: one call per entry costs ~10 % more.
+    root, parent = _skeleton(fmt)
+    for item in items:
+        fe = FeedEntry()
+        fe.register_extension(_EXT, _EntryExtension)
+        _fill_entry(fe, item, fmt)
+        parent.append(fe.rss_entry() if fmt == "rss" else fe.atom_entry())
+    data: bytes = etree.tostring(root, pretty_print=True, encoding="UTF-8", xml_declaration=False)
+    head, opener, tail = _EDGES[fmt]
+    if not (data.startswith(head + opener) and data.endswith(tail)):
+        raise _UnexpectedShape(fmt)
+    body = data[len(head) : len(data) - len(tail)]
+    # Each entry starts a line with `opener`, and nothing else can: text and
+    # attribute values always escape "<", and the entries' own children are
+    # indented deeper.
+    marker = b"\n" + opener
+    starts = [0]
+    found = body.find(marker)
+    while found != -1:
+        starts.append(found + 1)
+        found = body.find(marker, found + 1)
+    if len(starts) != len(items):
+        raise _UnexpectedShape(fmt)
+    return [body[start:end] for start, end in zip(starts, [*starts[1:], len(body)], strict=True)]
+
+
+def _shell(fmt: str, info: FeedInfo) -> bytes:
+    try:
+        return _serialize(_generator(info, fmt), fmt)
+    except ValueError as exc:
+        raise _failure(fmt, info, exc) from exc
+
+
+def _render(fmt: str, info: FeedInfo, entries: Sequence[RenderedArticle]) -> bytes:
+    shell = cached(SHELLS, (fmt, info), lambda: _shell(fmt, info))
+    if not entries:
+        return shell
+    closing = _EDGES[fmt][2]  # the shell ends as the skeleton does
+    try:
+        if not shell.endswith(closing):
+            raise _UnexpectedShape(fmt)
+        parts = entry_fragments(fmt, entries, lambda items: _fragments(fmt, items))
+    except _UnexpectedShape:
+        return reference_render(fmt, info, entries)
+    except ValueError as exc:
+        raise _failure(fmt, info, exc) from exc
+    cut = len(shell) - len(closing)
+    return b"".join((shell[:cut], *parts, closing))
 
 
 def render_rss(info: FeedInfo, entries: Sequence[RenderedArticle]) -> bytes:

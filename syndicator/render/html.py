@@ -13,7 +13,7 @@ import copy
 import nh3
 import pyromark
 
-from syndicator.core.text import strip_xml_illegal
+from syndicator.render.common import xml_text
 
 __all__ = ["render_markdown"]
 
@@ -70,7 +70,8 @@ _CLEANER = nh3.Cleaner(
 
 def render_markdown(body_md: str) -> str:
     """Render Markdown (CommonMark + GFM, raw HTML allowed) to sanitised HTML."""
-    html = _MARKDOWN.html(strip_xml_illegal(body_md))
+    # xml_text is strip_xml_illegal with a fast path for text that is already clean.
+    html = _MARKDOWN.html(xml_text(body_md))
     # Character references such as &#1; decode to characters XML forbids, so
     # the output is cleaned as well as the input.
-    return strip_xml_illegal(_CLEANER.clean(html))
+    return xml_text(_CLEANER.clean(html))

@@ -1,4 +1,9 @@
-"""JSON Feed 1.1 (https://jsonfeed.org/version/1.1)."""
+"""JSON Feed 1.1 (https://jsonfeed.org/version/1.1).
+
+Composed like RSS and Atom (see `syndicator.render.feeds`): the document with
+no items, cached per `FeedInfo`, and each item serialized once per content
+version, indented as it sits in the `items` array.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import orjson
 
 from syndicator.errors import RenderError
 from syndicator.models import RenderedArticle
+from syndicator.render.cache import SHELLS, cached, entry_fragments
 from syndicator.render.common import (
     FeedInfo,
     entry_id,
@@ -21,7 +27,7 @@ from syndicator.render.common import (
     xml_text,
 )
 
-__all__ = ["JSON_FEED_VERSION", "render_json"]
+__all__ = ["JSON_FEED_VERSION", "reference_render_json", "render_json"]
 
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 
@@ -54,8 +60,14 @@ def _item(item: RenderedArticle) -> dict[str, Any]:
     return out
 
 
-def render_json(info: FeedInfo, entries: Sequence[RenderedArticle]) -> bytes:
-    """JSON Feed 1.1 document for one topic; `entries` newest first, already limited."""
+_INDENT = orjson.OPT_INDENT_2
+# How the empty `items` array, the document's last key, ends the shell.
+_EMPTY_ITEMS_END = b"[]\n}\n"
+# Items sit two levels deep, inside the document object and the array.
+_ITEM_INDENT = b"    "
+
+
+def _document(info: FeedInfo, items: list[dict[str, Any]]) -> dict[str, Any]:
     utc(info.updated)  # JSON Feed has no feed date, but a naive one is still a caller bug
     site_title = site_name(info.site_title)
     doc: dict[str, Any] = {
@@ -70,8 +82,40 @@ def render_json(info: FeedInfo, entries: Sequence[RenderedArticle]) -> bytes:
         doc["language"] = xml_text(info.language)
     if info.hub_urls:
         doc["hubs"] = [{"type": "WebSub", "url": xml_text(hub)} for hub in info.hub_urls]
-    doc["items"] = [_item(item) for item in entries]
+    doc["items"] = items  # last: the composition splices items in at the end
+    return doc
+
+
+def _dumps(info: FeedInfo, value: Any, option: int) -> bytes:
     try:
-        return orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
+        return orjson.dumps(value, option=option)
     except orjson.JSONEncodeError as exc:
         raise RenderError(f"cannot render json feed for topic {info.topic!r}: {exc}") from exc
+
+
+def reference_render_json(info: FeedInfo, entries: Sequence[RenderedArticle]) -> bytes:
+    """The document serialized whole, caching nothing: what `render_json` must equal."""
+    doc = _document(info, [_item(item) for item in entries])
+    return _dumps(info, doc, _INDENT | orjson.OPT_APPEND_NEWLINE)
+
+
+def _fragment(info: FeedInfo, item: RenderedArticle) -> bytes:
+    # orjson escapes control characters inside strings, so every newline in
+    # its output is indentation, and shifting each line re-nests the item.
+    data = _dumps(info, _item(item), _INDENT)
+    return _ITEM_INDENT + data.replace(b"\n", b"\n" + _ITEM_INDENT)
+
+
+def render_json(info: FeedInfo, entries: Sequence[RenderedArticle]) -> bytes:
+    """JSON Feed 1.1 document for one topic; `entries` newest first, already limited."""
+    shell = cached(
+        SHELLS,
+        ("json", info),
+        lambda: _dumps(info, _document(info, []), _INDENT | orjson.OPT_APPEND_NEWLINE),
+    )
+    if not entries:
+        return shell
+    if not shell.endswith(_EMPTY_ITEMS_END):
+        return reference_render_json(info, entries)
+    parts = entry_fragments("json", entries, lambda items: [_fragment(info, i) for i in items])
+    return b"".join((shell[: -len(_EMPTY_ITEMS_END)], b"[\n", b",\n".join(parts), b"\n  ]\n}\n"))
