@@ -117,6 +117,14 @@ class FeedSettings(_Section):
 
     output_dir: Path = Path("var/public")
     max_entries: int = Field(default=50, gt=0, le=10_000)
+    render_cache_mb: int = Field(
+        default=192,
+        ge=0,
+        description=(
+            "Memory for rendered feed entries kept between builds (0 turns the cache off); "
+            "a daemon re-renders a changed topic from cached entries instead of from scratch"
+        ),
+    )
 
 
 class ServerSettings(_Section):

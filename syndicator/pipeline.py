@@ -37,6 +37,7 @@ from syndicator.models import (
 )
 from syndicator.output import OutputDir
 from syndicator.ports import ArticleSource, Clock, SourceItem
+from syndicator.render.cache import set_fragment_budget
 from syndicator.render.feeds import (
     CONTENT_TYPES,
     INDEX_PATH,
@@ -106,6 +107,7 @@ class Pipeline:
         self.clock = clock
         self.progress = progress
         self.output = OutputDir(settings.feeds.output_dir)
+        set_fragment_budget(settings.feeds.render_cache_mb * 1024 * 1024)
         self._checked_output = False
         self.routes = tuple(
             Route(hook.name, frozenset(hook.events), frozenset(hook.topics))
