@@ -176,6 +176,7 @@ def wait_for(
     timeout: float,
     what: str,
     detail: Callable[[], str] | None = None,
+    interval: float = 0.05,
 ) -> T:
     """Call `condition` until it returns something other than None (or fail after `timeout`)."""
     deadline = time.monotonic() + timeout
@@ -186,7 +187,7 @@ def wait_for(
         if time.monotonic() > deadline:
             more = f"\n{detail()}" if detail is not None else ""
             pytest.fail(f"timed out after {timeout} s waiting for {what}{more}")
-        time.sleep(0.05)
+        time.sleep(interval)
 
 
 def metric(text: str, sample: str, **labels: str) -> float | None:

@@ -12,10 +12,8 @@ import json
 import os
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -24,6 +22,14 @@ from typing import IO, Any, TypeVar
 
 import httpx
 import pytest
+
+from tests.daemon.conftest import Site as BaseSite
+from tests.daemon.conftest import (
+    child_env,
+    free_port,
+    syndicator_command,
+    wait_for,
+)
 
 T = TypeVar("T")
 
@@ -60,62 +66,16 @@ once_wait_seconds = 5
 {extra}"""
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for(
-    condition: Callable[[], T | None],
-    timeout: float,
-    what: str,
-    detail: Callable[[], str] | None = None,
-    interval: float = 0.05,
-) -> T:
-    """Poll `condition` until it returns something other than None; fail after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result is not None:
-            return result
-        if time.monotonic() > deadline:
-            more = f"\n{detail()}" if detail is not None else ""
-            pytest.fail(f"timed out after {timeout} s waiting for {what}{more}")
-        time.sleep(interval)
-
-
 @dataclass
-class Site:
-    """One temporary deployment: config, source folder, output folder, database, port."""
-
-    root: Path
-    config: Path
-    source: Path
-    output: Path
-    database: Path
-    port: int
-
-    @property
-    def base_url(self) -> str:
-        """Where the daemon of this site listens."""
-        return f"http://127.0.0.1:{self.port}"
-
-    def write_records(self, name: str, records: list[dict[str, Any]]) -> Path:
-        """Write a JSONL file atomically, so a poll never sees half of it."""
-        path = self.source / name
-        partial = self.source / f".{name}.partial"
-        partial.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
-        os.replace(partial, path)
-        return path
+class Site(BaseSite):
+    """A daemon test site, plus the command line and direct reads of its SQLite file."""
 
     def cli(
         self, *args: str, env: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
         """Run `syndicator --config <site> ARGS` to completion (bounded)."""
         return subprocess.run(
-            command(self, *args),
+            syndicator_command(self, *args),
             cwd=self.root,
             env=child_env(**(env or {})),
             capture_output=True,
@@ -174,18 +134,6 @@ def webhook_config(name: str, url: str, secret: str, **extra: Any) -> str:
     return "\n".join(lines) + "\n"
 
 
-def child_env(**extra: str) -> dict[str, str]:
-    """This environment without SYNDICATOR_* overrides (they would change the config)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNDICATOR_")}
-    env.update(extra)
-    return env
-
-
-def command(site: Site, *args: str) -> list[str]:
-    """The command line of `syndicator --config <site> ARGS`."""
-    return [sys.executable, "-m", "syndicator", "--config", str(site.config), *args]
-
-
 def integrity_check(database: Path) -> str:
     """`PRAGMA integrity_check` on a copy of the database and its WAL.
 
@@ -227,7 +175,7 @@ class Daemon:
         """Start the process (without waiting for it to serve)."""
         self._log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
-            command(self.site, "run"),
+            syndicator_command(self.site, "run"),
             cwd=self.site.root,
             env=self.env,
             stdin=subprocess.DEVNULL,

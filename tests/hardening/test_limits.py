@@ -20,7 +20,8 @@ from syndicator.config import load_settings
 from syndicator.core.records import RecordLimits
 from syndicator.store.store import Store
 from syndicator.wiring import make_pipeline, open_store
-from tests.hardening.harness import command, make_site
+from tests.daemon.conftest import syndicator_command
+from tests.hardening.harness import make_site
 
 CONFIG = """\
 [source]
@@ -243,7 +244,7 @@ def test_once_reports_limits_in_status_and_exits_0(tmp_path: Path) -> None:
         "a.jsonl", [record("ok"), record("big", topics=[f"t{i}" for i in range(60)])]
     )
     done = subprocess.run(
-        command(site, "once"), cwd=site.root, capture_output=True, text=True, timeout=60
+        syndicator_command(site, "once"), cwd=site.root, capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0, done.stderr
     quarantine = site.status()["quarantine"]
