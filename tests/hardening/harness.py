@@ -16,7 +16,7 @@ import sqlite3
 import subprocess
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
@@ -26,44 +26,23 @@ import pytest
 from tests.daemon.conftest import Site as BaseSite
 from tests.daemon.conftest import (
     child_env,
-    free_port,
     syndicator_command,
     wait_for,
 )
+from tests.daemon.conftest import make_site as make_daemon_site
 
 T = TypeVar("T")
 
 READY_TIMEOUT = 30.0
 CLI_TIMEOUT = 60.0
 
-CONFIG = """\
-[site]
-title = "Hardening Desk"
-base_url = "http://127.0.0.1:{port}"
-
-[source]
-kind = "dir"
-path = "{source}"
-
-[poll]
-interval_seconds = {interval}
-
-[feeds]
-output_dir = "{output}"
-max_entries = 50
-
-[server]
-host = "127.0.0.1"
-port = {port}
-
-[database]
-url = "sqlite:///{database}"
-
+# Appended to the daemon tests' site config: fast retries, loopback receivers.
+DELIVERY = """
 [delivery]
 allow_private_network = true
 retry_schedule = [0.2, 0.5, 1]
 once_wait_seconds = 5
-{extra}"""
+"""
 
 
 @dataclass
@@ -102,29 +81,8 @@ class Site(BaseSite):
 
 def make_site(root: Path, *, interval: float = 0.5, extra: str = "") -> Site:
     """Create the folders and config of a site under `root`."""
-    root.mkdir(parents=True, exist_ok=True)
-    source = root / "articles"
-    source.mkdir()
-    site = Site(
-        root=root,
-        config=root / "syndicator.toml",
-        source=source,
-        output=root / "public",
-        database=root / "state.db",
-        port=free_port(),
-    )
-    site.config.write_text(
-        CONFIG.format(
-            port=site.port,
-            source=source,
-            interval=interval,
-            output=site.output,
-            database=site.database,
-            extra=extra,
-        ),
-        encoding="utf-8",
-    )
-    return site
+    base = make_daemon_site(root, interval=interval, extra=DELIVERY + extra)
+    return Site(**{f.name: getattr(base, f.name) for f in fields(base)})
 
 
 def webhook_config(name: str, url: str, secret: str, **extra: Any) -> str:
