@@ -21,7 +21,7 @@ import orjson
 
 from syndicator import __version__
 from syndicator.config import Settings
-from syndicator.core.changes import StoredState, classify, content_hash
+from syndicator.core.changes import StoredState, classify, content_version
 from syndicator.core.records import parse_record
 from syndicator.core.routing import Route
 from syndicator.core.urls import FEED_FORMATS, feed_path
@@ -187,7 +187,7 @@ class Pipeline:
                 rejected.append((item.origin, item.line, Quarantined(item.location, item.error)))
                 continue
             try:
-                article = parse_record(item.data, limits)
+                article = parse_record(item.data, limits, clean=item.clean)
             except RecordInvalid as exc:
                 rejected.append(
                     (item.origin, item.line, Quarantined(item.location, exc.reason, exc.slug))
@@ -217,13 +217,13 @@ class Pipeline:
                 )
                 pending, pending_slugs = [], set()
             stored = states.get(article.slug)
-            digest = content_hash(article)
+            digest, record = content_version(article)
             kind = classify(stored, article, digest)
             if kind is ChangeKind.IGNORED:
                 changes.ignored += 1
                 continue
             old_topics = stored.topics if stored else ()
-            pending.append(Change(kind, article, digest, old_topics))
+            pending.append(Change(kind, article, digest, old_topics, record))
             pending_slugs.add(article.slug)
             states[article.slug] = StoredState(article.updated_at, digest, article.topics)
             if kind is ChangeKind.CREATED:

@@ -20,6 +20,8 @@ class SourceItem:
     line: int | None
     data: Any = None
     error: str | None = None
+    #: True when the raw text is known to hold no XML-illegal character.
+    clean: bool = False
 
     @property
     def location(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ __all__ = [
     "article_to_dict",
     "classify",
     "content_hash",
+    "content_version",
     "db_time",
     "event_payload",
     "format_time",
@@ -95,10 +97,22 @@ def article_from_dict(data: Mapping[str, Any]) -> Article:
 
 def content_hash(article: Article) -> str:
     """Hash of everything but `updated_at`: a newer timestamp alone is no change."""
+    return content_version(article)[0]
+
+
+def content_version(article: Article) -> tuple[str, str]:
+    """The content hash and the record as stored (`article_to_dict` as JSON), in one pass."""
     data = article_to_dict(article)
+    record = orjson.dumps(data).decode()
     del data["updated_at"]
     blob = orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
-    return hashlib.blake2b(blob, digest_size=16).hexdigest()
+    return hashlib.blake2b(blob, digest_size=16).hexdigest(), record
+
+
+@functools.lru_cache(maxsize=4096)
+def _topic_feeds(base_url: str, topic: str) -> dict[str, str]:
+    # Shared between payloads, which are serialized at once and never changed.
+    return {fmt: feed_url(base_url, topic, fmt) for fmt in FEED_FORMATS}
 
 
 def classify(stored: StoredState | None, article: Article, digest: str) -> ChangeKind:
@@ -112,10 +126,7 @@ def classify(stored: StoredState | None, article: Article, digest: str) -> Chang
 
 def event_payload(kind: ChangeKind, article: Article, base_url: str) -> dict[str, Any]:
     """The webhook body of an article event (SPEC §6)."""
-    feeds = {
-        topic: {fmt: feed_url(base_url, topic, fmt) for fmt in FEED_FORMATS}
-        for topic in article.topics
-    }
+    feeds = {topic: _topic_feeds(base_url, topic) for topic in article.topics}
     return {
         "type": str(kind),
         "timestamp": format_time(article.updated_at.replace(microsecond=0)),

@@ -13,7 +13,14 @@ from syndicator.core.text import strip_xml_illegal
 from syndicator.errors import RecordInvalid
 from syndicator.models import ALL_TOPIC, Article
 
-__all__ = ["TOPIC_PATTERN", "RecordLimits", "is_safe_topic", "parse_datetime", "parse_record"]
+__all__ = [
+    "TOPIC_PATTERN",
+    "RecordLimits",
+    "is_safe_topic",
+    "may_hold_xml_illegal",
+    "parse_datetime",
+    "parse_record",
+]
 
 #: Topic slugs double as file names and URL segments, so they are kept to a
 #: portable alphabet: lowercase ASCII letters, digits, '-' and '_'.
@@ -23,6 +30,34 @@ _LANG_PATTERN = re.compile(r"[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*")
 #: past 255 levels, so deeper records are quarantined here instead of failing
 #: the whole poll later.
 _MAX_EXTRA_DEPTH = 64
+
+
+# Every way an XML-illegal character can reach a decoded JSON string: the
+# escapes \\b and \\f; a \\u escape of a C0 control, of U+FFFE/U+FFFF or of
+# a surrogate outside a high-low pair (a pair is one astral character, as
+# ASCII-only writers emit emoji); those two non-characters raw in UTF-8. Raw
+# controls are invalid JSON and raw surrogates invalid UTF-8. An escaped
+# backslash before a "u" could make text look like escapes, so it counts as a
+# match; so do legal escapes such as \\u0009: that is only caution.
+_MAYBE_ILLEGAL = re.compile(
+    rb"\\(?:\\u|[bf]|u(?:00[01]|[fF]{3}[eEfF])"
+    rb"|u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])"
+    rb"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2}\\)u[dD][c-fC-F])"
+)
+# A cheaper first look (regexes with a literal first byte scan fast).
+_ESCAPES = re.compile(rb"\\[bfu]")
+_NONCHARACTER = re.compile(rb"\xef\xbf[\xbe\xbf]")
+
+
+def may_hold_xml_illegal(raw: bytes) -> bool:
+    """False when JSON text `raw` certainly decodes to no XML-illegal character.
+
+    One scan of the raw bytes lets a clean record skip cleaning each of its
+    strings (a regex pass over every body, the costliest part of validation).
+    """
+    if _ESCAPES.search(raw) is not None and _MAYBE_ILLEGAL.search(raw) is not None:
+        return True
+    return not raw.isascii() and _NONCHARACTER.search(raw) is not None
 
 
 def is_safe_topic(topic: str) -> bool:
@@ -65,16 +100,19 @@ def _check_url(value: str) -> str:
     return value
 
 
-def _clean_extra(value: Any, depth: int) -> Any:
+def _clean_extra(value: Any, depth: int, clean: bool = False) -> Any:
     """An unknown field's value with XML-illegal characters removed from every string."""
     if depth > _MAX_EXTRA_DEPTH:
         raise ValueError(f"nested deeper than {_MAX_EXTRA_DEPTH} levels")
     if isinstance(value, str):
-        return strip_xml_illegal(value)
+        return value if clean else strip_xml_illegal(value)
     if isinstance(value, list):
-        return [_clean_extra(v, depth + 1) for v in value]
+        return [_clean_extra(v, depth + 1, clean) for v in value]
     if isinstance(value, dict):
-        return {strip_xml_illegal(str(k)): _clean_extra(v, depth + 1) for k, v in value.items()}
+        return {
+            (str(k) if clean else strip_xml_illegal(str(k))): _clean_extra(v, depth + 1, clean)
+            for k, v in value.items()
+        }
     return value
 
 
@@ -181,6 +219,20 @@ class _Record(BaseModel):
         return [strip_xml_illegal(v) for v in value]
 
 
+class _CleanRecord(_Record):
+    """`_Record` for text known to hold no XML-illegal character: nothing to strip."""
+
+    @field_validator("slug", "title", "summary", "body_md", "lang", mode="after")
+    @classmethod
+    def _clean(cls, value: str | None) -> str | None:
+        return value
+
+    @field_validator("entities")
+    @classmethod
+    def _entities(cls, value: list[str]) -> list[str]:
+        return value
+
+
 def _describe(error: ValidationError) -> str:
     parts = []
     for item in error.errors(include_url=False):
@@ -190,8 +242,12 @@ def _describe(error: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def parse_record(data: Any, limits: RecordLimits | None = None) -> Article:
-    """Validate a decoded JSON record; raise `RecordInvalid` naming the field at fault."""
+def parse_record(data: Any, limits: RecordLimits | None = None, *, clean: bool = False) -> Article:
+    """Validate a decoded JSON record; raise `RecordInvalid` naming the field at fault.
+
+    `clean` says the record's text holds no XML-illegal character (see
+    `may_hold_xml_illegal`), so its strings need no cleaning.
+    """
     if not isinstance(data, Mapping):
         raise RecordInvalid(f"record must be a JSON object, not {type(data).__name__}")
     raw_slug = data.get("slug")
@@ -199,12 +255,12 @@ def parse_record(data: Any, limits: RecordLimits | None = None) -> Article:
     limits = limits or RecordLimits()
     _check_limits(data, limits, slug)
     try:
-        record = _Record.model_validate(data)
+        record = (_CleanRecord if clean else _Record).model_validate(data)
     except ValidationError as exc:
         raise RecordInvalid(_describe(exc), slug=slug) from None
     try:
         extra = {
-            strip_xml_illegal(name): _clean_extra(value, 1)
+            (name if clean else strip_xml_illegal(name)): _clean_extra(value, 1, clean)
             for name, value in (record.model_extra or {}).items()
         }
     except ValueError as exc:

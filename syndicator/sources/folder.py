@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from syndicator.core.records import RecordLimits
+from syndicator.core.records import RecordLimits, may_hold_xml_illegal
 from syndicator.errors import SourceUnavailable
 from syndicator.ports import SourceBatch, SourceItem
 from syndicator.sources.decode import loads
@@ -217,7 +217,9 @@ class FolderSource:
         except UnicodeDecodeError as exc:
             return SourceItem(origin, line_no, error=f"not valid UTF-8 (byte {exc.start})")
         try:
-            return SourceItem(origin, line_no, data=loads(text))
+            return SourceItem(
+                origin, line_no, data=loads(text), clean=not may_hold_xml_illegal(raw)
+            )
         except ValueError as exc:
             return SourceItem(origin, line_no, error=f"invalid JSON: {exc}")
 
@@ -236,16 +238,16 @@ class FolderSource:
         except UnicodeDecodeError as exc:
             yield SourceItem(origin, 1, error=f"not valid UTF-8 (byte {exc.start})")
             return 0, 0
+        clean = not may_hold_xml_illegal(raw)
         try:
             stripped = text.lstrip()
             if stripped.startswith("["):
-                yield from _array_items(text, origin, self.limits.max_record_bytes)
+                yield from _array_items(text, origin, self.limits.max_record_bytes, clean)
             elif len(raw) > self.limits.max_record_bytes:
                 yield SourceItem(origin, 1, error=self._too_big())
             else:
-                yield SourceItem(
-                    origin, 1 + text[: len(text) - len(stripped)].count("\n"), data=loads(text)
-                )
+                line = 1 + text[: len(text) - len(stripped)].count("\n")
+                yield SourceItem(origin, line, data=loads(text), clean=clean)
         except json.JSONDecodeError as exc:
             yield SourceItem(
                 origin, exc.lineno, error=f"invalid JSON: {exc.msg} (column {exc.colno})"
@@ -259,7 +261,7 @@ _DECODER = json.JSONDecoder()
 _WS = " \t\r\n"
 
 
-def _array_items(text: str, origin: str, max_bytes: int) -> Iterator[SourceItem]:
+def _array_items(text: str, origin: str, max_bytes: int, clean: bool) -> Iterator[SourceItem]:
     """Yield each element of a top-level JSON array with the line it starts on.
 
     The whole array is validated first, so a syntax error anywhere quarantines
@@ -286,7 +288,7 @@ def _array_items(text: str, origin: str, max_bytes: int) -> Iterator[SourceItem]
                 origin, line, error=f"record larger than the limit of {max_bytes} bytes"
             )
         else:
-            yield SourceItem(origin, line, data=value)
+            yield SourceItem(origin, line, data=value, clean=clean)
         while pos < length and text[pos] in _WS:
             pos += 1
         if pos < length and text[pos] == ",":

@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import ClauseElement
 
 from syndicator.core.changes import (
     StoredState,
     article_from_dict,
-    article_to_dict,
     db_time,
     event_payload,
 )
@@ -25,7 +26,7 @@ from syndicator.core.signing import new_message_id
 from syndicator.errors import StoreError
 from syndicator.models import ALL_TOPIC, Article, ChangeKind, Quarantined, RenderedArticle
 from syndicator.store import schema as t
-from syndicator.store.database import create_db_engine, migrate
+from syndicator.store.database import Checkpointer, create_db_engine, migrate, sqlite_path
 
 __all__ = ["Change", "PollRecord", "Store", "TopicRow", "Tx"]
 
@@ -40,6 +41,7 @@ class Change:
     article: Article
     digest: str
     old_topics: tuple[str, ...]
+    record: str  # the article as stored: `article_to_dict` as JSON
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +80,73 @@ def new_delivery(
         "next_attempt_at": now,
         "created_at": now,
     }
+
+
+_EVENT_COLUMNS = ("event_id", "type", "slug", "timestamp", "payload", "created_at")
+# What `new_delivery` fills in.
+_DELIVERY_COLUMNS = (
+    "event_id",
+    "endpoint",
+    "webhook_id",
+    "type",
+    "slug",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "created_at",
+)
+
+
+class _Bulk:
+    """A write run with the driver's own executemany, compiled once per dialect.
+
+    For the rows of a big import, SQLAlchemy's per-row parameter processing
+    costs more than the database's insert; these statements bind plain text.
+    """
+
+    def __init__(self, stmt: ClauseElement) -> None:
+        self.stmt = stmt
+        self._compiled: dict[str, tuple[str, tuple[str, ...] | None]] = {}
+
+    def run(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        if not rows:
+            return
+        dialect = conn.dialect
+        compiled = self._compiled.get(dialect.name)
+        if compiled is None:
+            done = cast(SQLCompiler, self.stmt.compile(dialect=dialect))
+            names = tuple(done.positiontup or ()) if done.positional else None
+            compiled = self._compiled[dialect.name] = (str(done), names)
+        sql, names = compiled
+        if names is None:
+            conn.exec_driver_sql(sql, list(rows))
+        else:
+            conn.exec_driver_sql(sql, [tuple(row[n] for n in names) for row in rows])
+
+
+_INSERT_ARTICLE = _Bulk(
+    insert(t.articles).values(
+        slug=bindparam("b_slug"),
+        updated_at=bindparam("updated_at"),
+        published_at=bindparam("published_at"),
+        content_hash=bindparam("content_hash"),
+        record=bindparam("record"),
+        content_html=bindparam("content_html"),
+    )
+)
+_INSERT_ARTICLE_TOPIC = _Bulk(
+    insert(t.article_topics).values(
+        topic=bindparam("b_topic"), slug=bindparam("b_slug"), updated_at=bindparam("b_at")
+    )
+)
+_INSERT_EVENT = _Bulk(
+    insert(t.events).values(
+        {name: bindparam(name) for name in _EVENT_COLUMNS},
+    )
+)
+_INSERT_DELIVERY = _Bulk(
+    insert(t.deliveries).values({name: bindparam(name) for name in _DELIVERY_COLUMNS})
+)
 
 
 def _dt(value: str | None) -> datetime | None:
@@ -120,7 +189,7 @@ class Tx:
                 "updated_at": db_time(c.article.updated_at),
                 "published_at": db_time(c.article.published_at),
                 "content_hash": c.digest,
-                "record": orjson.dumps(article_to_dict(c.article)).decode(),
+                "record": c.record,
                 "content_html": None,
             }
             for c in changes
@@ -128,18 +197,7 @@ class Tx:
         created = [r for r, c in zip(rows, changes, strict=True) if c.kind is ChangeKind.CREATED]
         updated = [r for r, c in zip(rows, changes, strict=True) if c.kind is ChangeKind.UPDATED]
         a = t.articles
-        if created:
-            self.conn.execute(
-                insert(a).values(
-                    slug=bindparam("b_slug"),
-                    updated_at=bindparam("updated_at"),
-                    published_at=bindparam("published_at"),
-                    content_hash=bindparam("content_hash"),
-                    record=bindparam("record"),
-                    content_html=bindparam("content_html"),
-                ),
-                created,
-            )
+        _INSERT_ARTICLE.run(self.conn, created)
         if updated:
             self.conn.execute(update(a).where(a.c.slug == bindparam("b_slug")), updated)
         self._apply_topics(changes, touched)
@@ -155,7 +213,7 @@ class Tx:
             }
             for c in changes
         ]
-        self.conn.execute(insert(t.events), event_rows)
+        _INSERT_EVENT.run(self.conn, event_rows)
         # Fan-out in the same transaction: an event and its deliveries exist together.
         delivery_rows = [
             new_delivery(row["event_id"], route.endpoint, row["type"], row["slug"], created_at)
@@ -163,8 +221,7 @@ class Tx:
             for route in routes
             if route.matches(row["type"], c.article.topics)
         ]
-        if delivery_rows:
-            self.conn.execute(insert(t.deliveries), delivery_rows)
+        _INSERT_DELIVERY.run(self.conn, delivery_rows)
         self.mark_dirty(touched)
         return touched
 
@@ -201,14 +258,7 @@ class Tx:
                     ),
                     [{"b_topic": u["b_topic"], "b_slug": u["b_slug"]} for u in existing],
                 )
-            self.conn.execute(
-                insert(at).values(
-                    topic=bindparam("b_topic"),
-                    slug=bindparam("b_slug"),
-                    updated_at=bindparam("b_at"),
-                ),
-                upserts,
-            )
+            _INSERT_ARTICLE_TOPIC.run(self.conn, upserts)
         self._touch_topics(changed_topics)
         touched.update(changed_topics)
 
@@ -293,6 +343,8 @@ class Store:
         self.url = url
         self.engine = create_db_engine(url)
         self.dialect = self.engine.dialect.name
+        path = sqlite_path(url) if self.dialect == "sqlite" else None
+        self._checkpointer = None if path is None else Checkpointer(path)
 
     def migrate(self) -> int:
         """Bring the schema up to date."""
@@ -303,6 +355,8 @@ class Store:
 
     def close(self) -> None:
         """Release every connection."""
+        if self._checkpointer is not None:
+            self._checkpointer.close()
         self.engine.dispose()
 
     @contextmanager
@@ -313,6 +367,8 @@ class Store:
                 yield Tx(conn, now)
         except SQLAlchemyError as exc:
             raise StoreError(f"database write failed: {exc}") from exc
+        if self._checkpointer is not None:
+            self._checkpointer.poke()
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:

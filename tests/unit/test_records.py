@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from syndicator.core.records import RecordLimits, parse_datetime, parse_record
+from syndicator.core.records import (
+    RecordLimits,
+    may_hold_xml_illegal,
+    parse_datetime,
+    parse_record,
+)
 from syndicator.errors import RecordInvalid
 
 Make = Callable[..., dict[str, Any]]
@@ -126,3 +134,86 @@ def test_limits(make_record: Make) -> None:
         parse_record(make_record(body_md="x" * 11), limits)
     with pytest.raises(RecordInvalid, match="topics"):
         parse_record(make_record(body_md="ok", topics=["a", "b", "c"]), limits)
+
+
+# -- the clean fast path ------------------------------------------------------------------
+
+_TEXT = st.text(
+    alphabet=st.characters(codec="utf-8", exclude_categories=())
+    | st.sampled_from(
+        ["\x00", "\x08", "\x0c", "\x1f", "\ufffe", "\ud800", "\udc00", "\U0001f600", "\\", "u"]
+    ),
+    max_size=30,
+)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"title": "a\\u0001b"}',
+        b'{"title": "a\\u001Fb"}',
+        b'{"title": "a\\ud800b"}',
+        b'{"title": "a\\uDBFFb"}',
+        b'{"title": "a\\udc00b"}',
+        b'{"title": "a\\udc00\\ud800b"}',
+        b'{"title": "a\\ud800\\u0041b"}',
+        b'{"title": "a\\\\ud800\\udc00b"}',
+        b'{"title": "a\\uFFFEb"}',
+        b'{"title": "a\\uffffb"}',
+        '{"title": "a\ufffeb"}'.encode(),
+        '{"title": "a\uffffb"}'.encode(),
+        b'{"x\\u0000": 1}',
+        b'{"title": "a\\bb"}',
+        b'{"title": "a\\fb"}',
+    ],
+)
+def test_escapes_of_illegal_characters_are_noticed(raw: bytes) -> None:
+    assert may_hold_xml_illegal(raw)
+
+
+def test_ordinary_text_is_clean() -> None:
+    raw = json.dumps({"title": "Caf\u00e9 \u2014 \U0001f600 \u05d0", "n": "\\u0001"}).encode()
+    assert not may_hold_xml_illegal(raw.replace(b"\\\\u0001", b"plain"))
+    assert not may_hold_xml_illegal('{"t": "Café — 😀 \t"}'.encode())
+
+
+@settings(
+    max_examples=500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    title=_TEXT,
+    summary=_TEXT,
+    body=_TEXT,
+    entity=_TEXT,
+    extra_key=_TEXT,
+    extra=_TEXT,
+    ascii_only=st.booleans(),
+)
+def test_clean_path_agrees_with_the_full_path(
+    make_record: Make,
+    title: str,
+    summary: str,
+    body: str,
+    entity: str,
+    extra_key: str,
+    extra: str,
+    ascii_only: bool,
+) -> None:
+    # Whatever the scan calls clean must validate exactly as the full path does.
+    record = make_record(title=title or "t", summary=summary, body_md=body, entities=[entity])
+    record["x-" + extra_key] = {extra_key: [extra]}
+    try:
+        raw = json.dumps(record, ensure_ascii=ascii_only).encode("utf-8")
+    except UnicodeEncodeError:
+        return  # lone surrogates cannot be written raw; escaped they are never clean
+    data = json.loads(raw)
+    if may_hold_xml_illegal(raw):
+        return
+    try:
+        full = parse_record(data)
+    except RecordInvalid as exc:
+        with pytest.raises(RecordInvalid) as fast:
+            parse_record(data, clean=True)
+        assert fast.value.reason == exc.reason
+        return
+    assert parse_record(data, clean=True) == full
