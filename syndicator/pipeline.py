@@ -13,6 +13,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -90,6 +91,18 @@ class BuildResult:
     written: int = 0
 
 
+@dataclass(slots=True)
+class _Prepared:
+    """A validated chunk of a poll, ready to be classified and written."""
+
+    #: Quarantine ranges being re-read, to forget before this chunk's rejections.
+    refreshed: list[tuple[str, int]]
+    rejected: list[tuple[str, int | None, Quarantined]] = field(default_factory=list)
+    #: (article, content hash, record as stored)
+    valid: list[tuple[Article, str, str]] = field(default_factory=list)
+    newest: datetime | None = None
+
+
 class Pipeline:
     """Polls the source into the store and renders the feeds that changed."""
 
@@ -154,16 +167,27 @@ class Pipeline:
         changes = ChangeSet()
         horizon = now + timedelta(seconds=self.settings.poll.future_tolerance_seconds)
         newest = watermark
-        with self.store.transaction(now) as tx:
+        # Validation (CPU) of one chunk overlaps the database writes of the
+        # previous one, which run on a writer thread: SQLite and psycopg
+        # release the GIL while they work. Only that thread touches `tx`.
+        with (
+            self.store.transaction(now) as tx,
+            ThreadPoolExecutor(1, thread_name_prefix="ingest") as writer,
+        ):
             forgotten = 0
+            in_flight: Future[None] | None = None
             for chunk in _chunks(batch.items, _CHUNK):
-                while forgotten < len(batch.refreshed):
-                    origin, line = batch.refreshed[forgotten]
-                    tx.forget_quarantine(self.source.name, origin, line)
-                    forgotten += 1
-                newest = self._ingest(tx, chunk, changes, horizon, newest)
+                prepared = self._prepare(chunk, horizon, batch.refreshed[forgotten:])
+                forgotten = len(batch.refreshed)
+                if prepared.newest is not None and (newest is None or prepared.newest > newest):
+                    newest = prepared.newest
+                if in_flight is not None:
+                    in_flight.result()
+                in_flight = writer.submit(self._write, tx, prepared, changes)
                 if self.progress is not None:
                     self.progress.update(batch.read_bytes, batch.total_bytes)
+            if in_flight is not None:
+                in_flight.result()
             for origin, line in batch.refreshed[forgotten:]:
                 tx.forget_quarantine(self.source.name, origin, line)
             tx.set_source(self.source.name, newest, batch.cursor)
@@ -171,17 +195,13 @@ class Pipeline:
             self.progress.close()
         return changes
 
-    def _ingest(
-        self,
-        tx: Tx,
-        chunk: list[SourceItem],
-        changes: ChangeSet,
-        horizon: datetime,
-        newest: datetime | None,
-    ) -> datetime | None:
-        rejected: list[tuple[str, int | None, Quarantined]] = []
-        valid: list[Article] = []
+    def _prepare(
+        self, chunk: list[SourceItem], horizon: datetime, refreshed: list[tuple[str, int]]
+    ) -> _Prepared:
+        """Validate a chunk of records (no database access)."""
+        prepared = _Prepared(refreshed=refreshed)
         limits = self.settings.source.limits
+        rejected, valid = prepared.rejected, prepared.valid
         for item in chunk:
             if item.error is not None:
                 rejected.append((item.origin, item.line, Quarantined(item.location, item.error)))
@@ -199,17 +219,24 @@ class Pipeline:
                     (item.origin, item.line, Quarantined(item.location, reason, article.slug))
                 )
                 continue
-            valid.append(article)
-            if newest is None or article.updated_at > newest:
-                newest = article.updated_at
+            valid.append((article, *content_version(article)))
+            if prepared.newest is None or article.updated_at > prepared.newest:
+                prepared.newest = article.updated_at
+        return prepared
+
+    def _write(self, tx: Tx, prepared: _Prepared, changes: ChangeSet) -> None:
+        """Classify a validated chunk against the store and write what changed."""
+        for origin, line in prepared.refreshed:
+            tx.forget_quarantine(self.source.name, origin, line)
+        rejected = prepared.rejected
         tx.add_quarantine(self.source.name, rejected)
         changes.quarantined += len(rejected)
         for _origin, _line, what in rejected:
             log.warning("quarantined %s: %s", what.source, what.reason)
-        states = tx.states(sorted({a.slug for a in valid}))
+        states = tx.states(sorted({article.slug for article, _, _ in prepared.valid}))
         pending: list[Change] = []
         pending_slugs: set[str] = set()
-        for article in valid:
+        for article, digest, record in prepared.valid:
             if article.slug in pending_slugs:
                 # A later version in the same chunk: write the earlier one first.
                 changes.touched_topics |= tx.apply(
@@ -217,7 +244,6 @@ class Pipeline:
                 )
                 pending, pending_slugs = [], set()
             stored = states.get(article.slug)
-            digest, record = content_version(article)
             kind = classify(stored, article, digest)
             if kind is ChangeKind.IGNORED:
                 changes.ignored += 1
@@ -231,7 +257,6 @@ class Pipeline:
             else:
                 changes.updated += 1
         changes.touched_topics |= tx.apply(pending, self.settings.site.base_url, self.routes)
-        return newest
 
     # -- build --------------------------------------------------------------
 
