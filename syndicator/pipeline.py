@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -37,19 +37,29 @@ from syndicator.models import (
 )
 from syndicator.output import OutputDir
 from syndicator.ports import ArticleSource, Clock, SourceItem
-from syndicator.render.cache import set_fragment_budget
+from syndicator.render.cache import FragmentsUnusable, set_fragment_budget
 from syndicator.render.feeds import (
     CONTENT_TYPES,
     INDEX_PATH,
     OPML_PATH,
     FeedInfo,
     TopicSummary,
-    render_feed,
+    compose_feed,
     render_index,
     render_opml,
+    split_feed,
 )
 from syndicator.render.html import render_markdown
-from syndicator.store.store import Change, PollRecord, Store, TopicRow, Tx
+from syndicator.store.store import (
+    Change,
+    FeedKey,
+    FeedManifest,
+    PollRecord,
+    Store,
+    TopicRow,
+    Tx,
+    feed_key,
+)
 
 __all__ = ["BuildResult", "Pipeline", "Progress", "Published"]
 
@@ -88,6 +98,8 @@ class BuildResult:
     documents: list[Published] = field(default_factory=list)
     rendered: int = 0
     written: int = 0
+    #: Entries whose bytes were taken from the previous file instead of rendered.
+    reused_entries: int = 0
 
 
 class Pipeline:
@@ -272,62 +284,159 @@ class Pipeline:
             self._checked_output = True
             return result
         html_cache: dict[tuple[str, str], str] = {}
-        pending: list[Published] = []
+        pending: list[tuple[Published, FeedManifest | None]] = []
+        # A full build renders every entry from the store, trusting no earlier file.
+        manifests = None if full else self.store.manifests(sorted(dirty))
         for topic in sorted(dirty):
             row = rows.get(topic)
             if row is None:
                 continue
             result.topics.append(topic)
-            pending.extend(self._render_topic(topic, row.changed_at or _EPOCH, html_cache))
+            pending.extend(
+                self._render_topic(
+                    topic, row.changed_at or _EPOCH, html_cache, manifests, fingerprint, result
+                )
+            )
             if len(pending) >= _WRITE_BATCH:
                 self._flush(pending, result, keep_documents, html_cache, now)
                 pending = []
-        pending.extend(self._render_listings(list(rows.values())))
+        pending.extend((doc, None) for doc in self._render_listings(list(rows.values())))
         self._flush(pending, result, keep_documents, html_cache, now)
         self.store.clear_dirty(dirty, now)
         if full:
             self.store.set_meta("render_fingerprint", fingerprint, now)
         self._checked_output = True
         log.info(
-            "build: %d topics rendered, %d files written",
+            "build: %d topics rendered, %d files written, %d entries reused",
             len(result.topics),
             result.written,
+            result.reused_entries,
         )
         return result
 
     def _flush(
         self,
-        docs: list[Published],
+        docs: list[tuple[Published, FeedManifest | None]],
         result: BuildResult,
         keep: bool,
         html_cache: dict[tuple[str, str], str],
         now: datetime,
     ) -> None:
-        """Write a batch of documents, and cache the bodies rendered for them."""
-        result.written += self.output.write_many([(doc.path, doc.body) for doc in docs])
+        """Write a batch of documents, then cache the bodies rendered for them
+        and record what each feed file was composed from."""
+        result.written += self.output.write_many([(doc.path, doc.body) for doc, _ in docs])
         result.rendered += len(docs)
         if keep:
-            result.documents.extend(docs)
+            result.documents.extend(doc for doc, _ in docs)
         # Once stored, later topics read these bodies from the store; a crash
         # before this costs only a second rendering.
         self.store.save_html([(s, d, h) for (s, d), h in html_cache.items()], now)
         html_cache.clear()
+        # Only now that the files are in place. A crash before this line leaves
+        # the previous manifest beside the new file: its size and SHA-256 no
+        # longer match the file, so the next build ignores it and renders the
+        # feed whole (the topic is still dirty). A manifest that does match is
+        # true whoever wrote it: it names the exact bytes of the file, and an
+        # entry's key fixes its fragment under one render fingerprint.
+        self.store.save_manifests([m for _, m in docs if m is not None], now)
 
     def _complete(self, topic: str) -> bool:
         return all(self.output.exists(feed_path(topic, fmt)) for fmt in FEED_FORMATS)
 
+    def _reusable(
+        self, topic: str, manifests: Mapping[tuple[str, str], FeedManifest], fingerprint: str
+    ) -> dict[str, dict[FeedKey, bytes]]:
+        """Per format, the entry fragments of the topic's current file, by key.
+
+        Only a file whose bytes are exactly those its manifest describes is
+        split; anything else (no manifest, another renderer, a file changed,
+        replaced or deleted since) gives nothing to reuse.
+        """
+        found: dict[str, dict[FeedKey, bytes]] = {}
+        for fmt in FEED_FORMATS:
+            found[fmt] = {}
+            manifest = manifests.get((topic, fmt))
+            if manifest is None or manifest.fingerprint != fingerprint:
+                continue
+            data = self.output.read(feed_path(topic, fmt))
+            if data is None or len(data) != manifest.size:
+                continue
+            if hashlib.sha256(data).hexdigest() != manifest.sha256:
+                continue
+            parts = split_feed(fmt, data)
+            if parts is not None and len(parts) == len(manifest.entries):
+                found[fmt] = dict(zip(manifest.entries, parts, strict=True))
+        return found
+
+    def _rendered(
+        self,
+        article: Article,
+        html: str | None,
+        digest: str,
+        html_cache: dict[tuple[str, str], str],
+    ) -> RenderedArticle:
+        if html is None and article.body_md:
+            key = (article.slug, digest)
+            html = html_cache.get(key)
+            if html is None:
+                html = html_cache[key] = render_markdown(article.body_md)
+        return RenderedArticle(article, html, digest)
+
+    def _load_all(
+        self, topic: str, html_cache: dict[tuple[str, str], str]
+    ) -> tuple[list[FeedKey], dict[FeedKey, RenderedArticle]]:
+        """Every entry of the topic's feed, from the store."""
+        keys: list[FeedKey] = []
+        loaded: dict[FeedKey, RenderedArticle] = {}
+        for article, html, digest in self.store.feed_entries(
+            topic, self.settings.feeds.max_entries
+        ):
+            key = feed_key(article, digest)
+            keys.append(key)
+            loaded[key] = self._rendered(article, html, digest, html_cache)
+        return keys, loaded
+
+    def _load_missing(
+        self,
+        topic: str,
+        reused: Mapping[str, Mapping[FeedKey, bytes]],
+        html_cache: dict[tuple[str, str], str],
+    ) -> tuple[list[FeedKey], dict[FeedKey, RenderedArticle]] | None:
+        """The feed's keys, and the entries some format has no fragment for;
+        None when the store changed between the two reads."""
+        keys = self.store.feed_keys(topic, self.settings.feeds.max_entries)
+        needed = [k for k in keys if any(k not in reused[fmt] for fmt in FEED_FORMATS)]
+        found = self.store.articles_by_slug([slug for slug, _, _ in needed])
+        loaded: dict[FeedKey, RenderedArticle] = {}
+        for key in needed:
+            row = found.get(key[0])
+            if row is None or feed_key(row[0], row[2]) != key:
+                return None  # a concurrent poll: read the feed again in one query
+            loaded[key] = self._rendered(*row, html_cache)
+        return keys, loaded
+
     def _render_topic(
-        self, topic: str, updated: datetime, html_cache: dict[tuple[str, str], str]
-    ) -> Iterator[Published]:
-        entries = self.store.feed_entries(topic, self.settings.feeds.max_entries)
-        rendered = []
-        for article, html, digest in entries:
-            if html is None and article.body_md:
-                key = (article.slug, digest)
-                html = html_cache.get(key)
-                if html is None:
-                    html = html_cache[key] = render_markdown(article.body_md)
-            rendered.append(RenderedArticle(article, html, digest))
+        self,
+        topic: str,
+        updated: datetime,
+        html_cache: dict[tuple[str, str], str],
+        manifests: Mapping[tuple[str, str], FeedManifest] | None,
+        fingerprint: str,
+        result: BuildResult,
+    ) -> list[tuple[Published, FeedManifest]]:
+        """The topic's feeds, and the manifest of each.
+
+        With `manifests`, entries whose fragments the current files hold are
+        taken from there and only the others are read and rendered; the bytes
+        are the same either way (a fragment depends on its entry alone).
+        """
+        reused: dict[str, dict[FeedKey, bytes]] = {fmt: {} for fmt in FEED_FORMATS}
+        if manifests is not None:
+            reused = self._reusable(topic, manifests, fingerprint)
+        loaded = None
+        if any(reused.values()):
+            loaded = self._load_missing(topic, reused, html_cache)
+        keys, items = loaded if loaded is not None else self._load_all(topic, html_cache)
         info = FeedInfo(
             site_title=self.settings.site.title,
             base_url=self.settings.site.base_url,
@@ -336,9 +445,28 @@ class Pipeline:
             hub_urls=self.hub_urls(),
             language=self.settings.site.language,
         )
+        out: list[tuple[Published, FeedManifest]] = []
+        reused_here = 0
         for fmt in FEED_FORMATS:
-            body = render_feed(fmt, info, rendered)
-            yield Published(feed_path(topic, fmt), body, CONTENT_TYPES[fmt], updated)
+            parts = reused[fmt] if loaded is not None else {}
+            entries: list[RenderedArticle | bytes] = []
+            for key in keys:
+                part = parts.get(key)
+                entries.append(items[key] if part is None else part)
+                reused_here += part is not None
+            try:
+                body = compose_feed(fmt, info, entries)
+            except FragmentsUnusable:
+                # Never seen: the shell is not laid out as the composition
+                # expects. Render this topic from the store instead.
+                return self._render_topic(topic, updated, html_cache, None, fingerprint, result)
+            digest = hashlib.sha256(body).hexdigest()
+            manifest = FeedManifest(topic, fmt, tuple(keys), len(body), digest, fingerprint)
+            out.append(
+                (Published(feed_path(topic, fmt), body, CONTENT_TYPES[fmt], updated), manifest)
+            )
+        result.reused_entries += reused_here
+        return out
 
     def _render_listings(self, rows: list[TopicRow]) -> list[Published]:
         summaries = [TopicSummary(r.name, r.articles, r.changed_at) for r in rows]
