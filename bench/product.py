@@ -98,6 +98,7 @@ def _build_figures(result: BuildResult) -> dict[str, Any]:
         "topics_rendered": len(result.topics),
         "feeds_rendered": sum(1 for d in result.documents if d.path.startswith("feeds/")),
         "files_written": result.written,
+        "entries_reused": result.reused_entries,
     }
 
 

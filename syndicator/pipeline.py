@@ -9,10 +9,13 @@ a crash in between just renders them again.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import importlib.metadata
 import logging
 import time
 from collections.abc import Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -67,6 +70,9 @@ log = logging.getLogger(__name__)
 
 _CHUNK = 1000
 _WRITE_BATCH = 150  # documents written (and fsynced) together
+_LOOKAHEAD = 4  # topics whose previous files are read ahead of rendering
+# Distributions whose output is in the feed bytes (Markdown, sanitiser, XML, JSON).
+_RENDER_LIBRARIES = ("pyromark", "nh3", "feedgen", "lxml", "orjson")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -100,6 +106,46 @@ class BuildResult:
     written: int = 0
     #: Entries whose bytes were taken from the previous file instead of rendered.
     reused_entries: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Composed:
+    """What a feed document was composed from: its manifest, once written."""
+
+    topic: str
+    fmt: str
+    keys: tuple[FeedKey, ...]
+
+
+@dataclass(slots=True)
+class _Run:
+    """The state of one build."""
+
+    now: datetime
+    fingerprint: str
+    keep: bool
+    pool: ThreadPoolExecutor
+    result: BuildResult = field(default_factory=BuildResult)
+    html_cache: dict[tuple[str, str], str] = field(default_factory=dict)
+
+
+#: Per format, the entry fragments a feed's previous file holds, by key.
+_Reusable = dict[str, dict[FeedKey, bytes]]
+
+
+@functools.cache
+def _library_versions() -> tuple[str, ...]:
+    versions = []
+    for name in _RENDER_LIBRARIES:
+        try:
+            versions.append(importlib.metadata.version(name))
+        except importlib.metadata.PackageNotFoundError:
+            versions.append("")
+    return tuple(versions)
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 class Pipeline:
@@ -250,8 +296,17 @@ class Pipeline:
     def _fingerprint(self) -> str:
         """What, besides the data, shapes the rendered bytes."""
         s = self.settings
+        # The libraries too: a build reuses entry bytes an earlier one wrote,
+        # which must be what this renderer would write.
+        libraries = _library_versions()
         blob = orjson.dumps(
-            [__version__, s.site.model_dump(), s.feeds.max_entries, s.websub.model_dump()]
+            [
+                __version__,
+                libraries,
+                s.site.model_dump(),
+                s.feeds.max_entries,
+                s.websub.model_dump(),
+            ]
         )
         return hashlib.sha256(blob).hexdigest()
 
@@ -279,33 +334,45 @@ class Pipeline:
             dirty |= {name for name in rows if not self._complete(name)}
             if not (self.output.exists(INDEX_PATH) and self.output.exists(OPML_PATH)):
                 dirty.add(ALL_TOPIC)
-        result = BuildResult()
         if not dirty:
             self._checked_output = True
-            return result
-        html_cache: dict[tuple[str, str], str] = {}
-        pending: list[tuple[Published, FeedManifest | None]] = []
+            return BuildResult()
+        topics = [topic for topic in sorted(dirty) if topic in rows]
         # A full build renders every entry from the store, trusting no earlier file.
-        manifests = None if full else self.store.manifests(sorted(dirty))
-        for topic in sorted(dirty):
-            row = rows.get(topic)
-            if row is None:
-                continue
-            result.topics.append(topic)
-            pending.extend(
-                self._render_topic(
-                    topic, row.changed_at or _EPOCH, html_cache, manifests, fingerprint, result
+        manifests = None if full else self.store.manifests(topics)
+        # Reading, checking and splitting the previous files of the next topics,
+        # and hashing the new ones, run beside the rendering: file reads and
+        # SHA-256 release the GIL.
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="build") as pool:
+            run = _Run(now, fingerprint, keep_documents, pool)
+            ahead: dict[int, Future[_Reusable]] = {}
+
+            def read_ahead(index: int) -> None:
+                if manifests is not None and index < len(topics):
+                    ahead[index] = pool.submit(
+                        self._reusable, topics[index], manifests, fingerprint
+                    )
+
+            for index in range(_LOOKAHEAD):
+                read_ahead(index)
+            pending: list[tuple[Published, _Composed | None]] = []
+            for index, topic in enumerate(topics):
+                read_ahead(index + _LOOKAHEAD)
+                reused = ahead.pop(index).result() if index in ahead else None
+                run.result.topics.append(topic)
+                pending.extend(
+                    self._render_topic(topic, rows[topic].changed_at or _EPOCH, reused, run)
                 )
-            )
-            if len(pending) >= _WRITE_BATCH:
-                self._flush(pending, result, keep_documents, html_cache, now)
-                pending = []
-        pending.extend((doc, None) for doc in self._render_listings(list(rows.values())))
-        self._flush(pending, result, keep_documents, html_cache, now)
+                if len(pending) >= _WRITE_BATCH:
+                    self._flush(pending, run)
+                    pending = []
+            pending.extend((doc, None) for doc in self._render_listings(list(rows.values())))
+            self._flush(pending, run)
         self.store.clear_dirty(dirty, now)
         if full:
             self.store.set_meta("render_fingerprint", fingerprint, now)
         self._checked_output = True
+        result = run.result
         log.info(
             "build: %d topics rendered, %d files written, %d entries reused",
             len(result.topics),
@@ -314,45 +381,46 @@ class Pipeline:
         )
         return result
 
-    def _flush(
-        self,
-        docs: list[tuple[Published, FeedManifest | None]],
-        result: BuildResult,
-        keep: bool,
-        html_cache: dict[tuple[str, str], str],
-        now: datetime,
-    ) -> None:
+    def _flush(self, docs: list[tuple[Published, _Composed | None]], run: _Run) -> None:
         """Write a batch of documents, then cache the bodies rendered for them
         and record what each feed file was composed from."""
+        feeds = [(doc, composed) for doc, composed in docs if composed is not None]
+        digests = run.pool.map(_sha256, [doc.body for doc, _ in feeds])
+        result = run.result
         result.written += self.output.write_many([(doc.path, doc.body) for doc, _ in docs])
         result.rendered += len(docs)
-        if keep:
+        if run.keep:
             result.documents.extend(doc for doc, _ in docs)
         # Once stored, later topics read these bodies from the store; a crash
         # before this costs only a second rendering.
-        self.store.save_html([(s, d, h) for (s, d), h in html_cache.items()], now)
-        html_cache.clear()
+        html = run.html_cache
+        self.store.save_html([(s, d, h) for (s, d), h in html.items()], run.now)
+        html.clear()
         # Only now that the files are in place. A crash before this line leaves
         # the previous manifest beside the new file: its size and SHA-256 no
         # longer match the file, so the next build ignores it and renders the
         # feed whole (the topic is still dirty). A manifest that does match is
         # true whoever wrote it: it names the exact bytes of the file, and an
         # entry's key fixes its fragment under one render fingerprint.
-        self.store.save_manifests([m for _, m in docs if m is not None], now)
+        manifests = [
+            FeedManifest(c.topic, c.fmt, c.keys, len(doc.body), digest, run.fingerprint)
+            for (doc, c), digest in zip(feeds, digests, strict=True)
+        ]
+        self.store.save_manifests(manifests, run.now)
 
     def _complete(self, topic: str) -> bool:
         return all(self.output.exists(feed_path(topic, fmt)) for fmt in FEED_FORMATS)
 
     def _reusable(
         self, topic: str, manifests: Mapping[tuple[str, str], FeedManifest], fingerprint: str
-    ) -> dict[str, dict[FeedKey, bytes]]:
+    ) -> _Reusable:
         """Per format, the entry fragments of the topic's current file, by key.
 
         Only a file whose bytes are exactly those its manifest describes is
         split; anything else (no manifest, another renderer, a file changed,
         replaced or deleted since) gives nothing to reuse.
         """
-        found: dict[str, dict[FeedKey, bytes]] = {}
+        found: _Reusable = {}
         for fmt in FEED_FORMATS:
             found[fmt] = {}
             manifest = manifests.get((topic, fmt))
@@ -361,7 +429,7 @@ class Pipeline:
             data = self.output.read(feed_path(topic, fmt))
             if data is None or len(data) != manifest.size:
                 continue
-            if hashlib.sha256(data).hexdigest() != manifest.sha256:
+            if _sha256(data) != manifest.sha256:
                 continue
             parts = split_feed(fmt, data)
             if parts is not None and len(parts) == len(manifest.entries):
@@ -416,27 +484,21 @@ class Pipeline:
         return keys, loaded
 
     def _render_topic(
-        self,
-        topic: str,
-        updated: datetime,
-        html_cache: dict[tuple[str, str], str],
-        manifests: Mapping[tuple[str, str], FeedManifest] | None,
-        fingerprint: str,
-        result: BuildResult,
-    ) -> list[tuple[Published, FeedManifest]]:
-        """The topic's feeds, and the manifest of each.
+        self, topic: str, updated: datetime, reused: _Reusable | None, run: _Run
+    ) -> list[tuple[Published, _Composed]]:
+        """The topic's feeds, and what each was composed from.
 
-        With `manifests`, entries whose fragments the current files hold are
-        taken from there and only the others are read and rendered; the bytes
-        are the same either way (a fragment depends on its entry alone).
+        With fragments `reused` from the current files, only the entries some
+        format lacks one for are read and rendered; the bytes are the same
+        either way (a fragment depends on its entry alone).
         """
-        reused: dict[str, dict[FeedKey, bytes]] = {fmt: {} for fmt in FEED_FORMATS}
-        if manifests is not None:
-            reused = self._reusable(topic, manifests, fingerprint)
         loaded = None
-        if any(reused.values()):
-            loaded = self._load_missing(topic, reused, html_cache)
-        keys, items = loaded if loaded is not None else self._load_all(topic, html_cache)
+        if reused is not None and any(reused.values()):
+            loaded = self._load_missing(topic, reused, run.html_cache)
+        if loaded is None:
+            reused = None
+            loaded = self._load_all(topic, run.html_cache)
+        keys, items = loaded
         info = FeedInfo(
             site_title=self.settings.site.title,
             base_url=self.settings.site.base_url,
@@ -445,10 +507,10 @@ class Pipeline:
             hub_urls=self.hub_urls(),
             language=self.settings.site.language,
         )
-        out: list[tuple[Published, FeedManifest]] = []
+        out: list[tuple[Published, _Composed]] = []
         reused_here = 0
         for fmt in FEED_FORMATS:
-            parts = reused[fmt] if loaded is not None else {}
+            parts = {} if reused is None else reused[fmt]
             entries: list[RenderedArticle | bytes] = []
             for key in keys:
                 part = parts.get(key)
@@ -459,13 +521,10 @@ class Pipeline:
             except FragmentsUnusable:
                 # Never seen: the shell is not laid out as the composition
                 # expects. Render this topic from the store instead.
-                return self._render_topic(topic, updated, html_cache, None, fingerprint, result)
-            digest = hashlib.sha256(body).hexdigest()
-            manifest = FeedManifest(topic, fmt, tuple(keys), len(body), digest, fingerprint)
-            out.append(
-                (Published(feed_path(topic, fmt), body, CONTENT_TYPES[fmt], updated), manifest)
-            )
-        result.reused_entries += reused_here
+                return self._render_topic(topic, updated, None, run)
+            doc = Published(feed_path(topic, fmt), body, CONTENT_TYPES[fmt], updated)
+            out.append((doc, _Composed(topic, fmt, tuple(keys))))
+        run.result.reused_entries += reused_here
         return out
 
     def _render_listings(self, rows: list[TopicRow]) -> list[Published]:
