@@ -99,6 +99,7 @@ def _build_figures(result: BuildResult) -> dict[str, Any]:
         "topics_rendered": len(result.topics),
         "feeds_rendered": len(result.topics) * len(FEED_FORMATS),
         "files_written": result.written,
+        "entries_reused": result.reused_entries,
     }
 
 

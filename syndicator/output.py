@@ -32,6 +32,13 @@ class OutputDir:
         """Whether the file is present."""
         return (self.root / relpath).is_file()
 
+    def read(self, relpath: str) -> bytes | None:
+        """The file's bytes; None when it cannot be read."""
+        try:
+            return (self.root / relpath).read_bytes()
+        except OSError:
+            return None
+
     def write_many(self, files: Sequence[tuple[str, bytes]]) -> int:
         """Replace several files, each atomically; return how many changed.
 

@@ -9,10 +9,12 @@ a crash in between just renders them again.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import importlib.metadata
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -38,19 +40,29 @@ from syndicator.models import (
 )
 from syndicator.output import OutputDir
 from syndicator.ports import ArticleSource, Clock, SourceItem
-from syndicator.render.cache import set_fragment_budget
+from syndicator.render.cache import FragmentsUnusable, set_fragment_budget
 from syndicator.render.feeds import (
     CONTENT_TYPES,
     INDEX_PATH,
     OPML_PATH,
     FeedInfo,
     TopicSummary,
-    render_feed,
+    compose_feed,
     render_index,
     render_opml,
+    split_feed,
 )
 from syndicator.render.html import render_markdown
-from syndicator.store.store import Change, PollRecord, Store, TopicRow, Tx
+from syndicator.store.store import (
+    Change,
+    FeedKey,
+    FeedManifest,
+    PollRecord,
+    Store,
+    TopicRow,
+    Tx,
+    feed_key,
+)
 
 __all__ = ["BuildResult", "Pipeline", "Progress", "Published"]
 
@@ -58,6 +70,9 @@ log = logging.getLogger(__name__)
 
 _CHUNK = 1000
 _WRITE_BATCH = 150  # documents written (and fsynced) together
+_LOOKAHEAD = 4  # topics whose previous files are read ahead of rendering
+# Distributions whose output is in the feed bytes (Markdown, sanitiser, XML, JSON).
+_RENDER_LIBRARIES = ("pyromark", "nh3", "feedgen", "lxml", "orjson")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -89,6 +104,48 @@ class BuildResult:
     documents: list[Published] = field(default_factory=list)
     rendered: int = 0
     written: int = 0
+    #: Entries whose bytes were taken from the previous file instead of rendered.
+    reused_entries: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Composed:
+    """What a feed document was composed from: its manifest, once written."""
+
+    topic: str
+    fmt: str
+    keys: tuple[FeedKey, ...]
+
+
+@dataclass(slots=True)
+class _Run:
+    """The state of one build."""
+
+    now: datetime
+    fingerprint: str
+    keep: bool
+    pool: ThreadPoolExecutor
+    result: BuildResult = field(default_factory=BuildResult)
+    html_cache: dict[tuple[str, str], str] = field(default_factory=dict)
+
+
+#: Per format, the entry fragments a feed's previous file holds, by key.
+_Reusable = dict[str, dict[FeedKey, bytes]]
+
+
+@functools.cache
+def _library_versions() -> tuple[str, ...]:
+    versions = []
+    for name in _RENDER_LIBRARIES:
+        try:
+            versions.append(importlib.metadata.version(name))
+        except importlib.metadata.PackageNotFoundError:
+            versions.append("")
+    return tuple(versions)
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 @dataclass(slots=True)
@@ -263,8 +320,17 @@ class Pipeline:
     def _fingerprint(self) -> str:
         """What, besides the data, shapes the rendered bytes."""
         s = self.settings
+        # The libraries too: a build reuses entry bytes an earlier one wrote,
+        # which must be what this renderer would write.
+        libraries = _library_versions()
         blob = orjson.dumps(
-            [__version__, s.site.model_dump(), s.feeds.max_entries, s.websub.model_dump()]
+            [
+                __version__,
+                libraries,
+                s.site.model_dump(),
+                s.feeds.max_entries,
+                s.websub.model_dump(),
+            ]
         )
         return hashlib.sha256(blob).hexdigest()
 
@@ -292,67 +358,171 @@ class Pipeline:
             dirty |= {name for name in rows if not self._complete(name)}
             if not (self.output.exists(INDEX_PATH) and self.output.exists(OPML_PATH)):
                 dirty.add(ALL_TOPIC)
-        result = BuildResult()
         if not dirty:
             self._checked_output = True
-            return result
-        html_cache: dict[tuple[str, str], str] = {}
-        pending: list[Published] = []
-        for topic in sorted(dirty):
-            row = rows.get(topic)
-            if row is None:
-                continue
-            result.topics.append(topic)
-            pending.extend(self._render_topic(topic, row.changed_at or _EPOCH, html_cache))
-            if len(pending) >= _WRITE_BATCH:
-                self._flush(pending, result, keep_documents, html_cache, now)
-                pending = []
-        pending.extend(self._render_listings(list(rows.values())))
-        self._flush(pending, result, keep_documents, html_cache, now)
+            return BuildResult()
+        topics = [topic for topic in sorted(dirty) if topic in rows]
+        # A full build renders every entry from the store, trusting no earlier file.
+        manifests = None if full else self.store.manifests(topics)
+        # Reading, checking and splitting the previous files of the next topics,
+        # and hashing the new ones, run beside the rendering: file reads and
+        # SHA-256 release the GIL.
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="build") as pool:
+            run = _Run(now, fingerprint, keep_documents, pool)
+            ahead: dict[int, Future[_Reusable]] = {}
+
+            def read_ahead(index: int) -> None:
+                if manifests is not None and index < len(topics):
+                    ahead[index] = pool.submit(
+                        self._reusable, topics[index], manifests, fingerprint
+                    )
+
+            for index in range(_LOOKAHEAD):
+                read_ahead(index)
+            pending: list[tuple[Published, _Composed | None]] = []
+            for index, topic in enumerate(topics):
+                read_ahead(index + _LOOKAHEAD)
+                reused = ahead.pop(index).result() if index in ahead else None
+                run.result.topics.append(topic)
+                pending.extend(
+                    self._render_topic(topic, rows[topic].changed_at or _EPOCH, reused, run)
+                )
+                if len(pending) >= _WRITE_BATCH:
+                    self._flush(pending, run)
+                    pending = []
+            pending.extend((doc, None) for doc in self._render_listings(list(rows.values())))
+            self._flush(pending, run)
         self.store.clear_dirty(dirty, now)
         if full:
             self.store.set_meta("render_fingerprint", fingerprint, now)
         self._checked_output = True
+        result = run.result
         log.info(
-            "build: %d topics rendered, %d files written",
+            "build: %d topics rendered, %d files written, %d entries reused",
             len(result.topics),
             result.written,
+            result.reused_entries,
         )
         return result
 
-    def _flush(
-        self,
-        docs: list[Published],
-        result: BuildResult,
-        keep: bool,
-        html_cache: dict[tuple[str, str], str],
-        now: datetime,
-    ) -> None:
-        """Write a batch of documents, and cache the bodies rendered for them."""
-        result.written += self.output.write_many([(doc.path, doc.body) for doc in docs])
+    def _flush(self, docs: list[tuple[Published, _Composed | None]], run: _Run) -> None:
+        """Write a batch of documents, then cache the bodies rendered for them
+        and record what each feed file was composed from."""
+        feeds = [(doc, composed) for doc, composed in docs if composed is not None]
+        digests = run.pool.map(_sha256, [doc.body for doc, _ in feeds])
+        result = run.result
+        result.written += self.output.write_many([(doc.path, doc.body) for doc, _ in docs])
         result.rendered += len(docs)
-        if keep:
-            result.documents.extend(docs)
+        if run.keep:
+            result.documents.extend(doc for doc, _ in docs)
         # Once stored, later topics read these bodies from the store; a crash
         # before this costs only a second rendering.
-        self.store.save_html([(s, d, h) for (s, d), h in html_cache.items()], now)
-        html_cache.clear()
+        html = run.html_cache
+        self.store.save_html([(s, d, h) for (s, d), h in html.items()], run.now)
+        html.clear()
+        # Only now that the files are in place. A crash before this line leaves
+        # the previous manifest beside the new file: its size and SHA-256 no
+        # longer match the file, so the next build ignores it and renders the
+        # feed whole (the topic is still dirty). A manifest that does match is
+        # true whoever wrote it: it names the exact bytes of the file, and an
+        # entry's key fixes its fragment under one render fingerprint.
+        manifests = [
+            FeedManifest(c.topic, c.fmt, c.keys, len(doc.body), digest, run.fingerprint)
+            for (doc, c), digest in zip(feeds, digests, strict=True)
+        ]
+        self.store.save_manifests(manifests, run.now)
 
     def _complete(self, topic: str) -> bool:
         return all(self.output.exists(feed_path(topic, fmt)) for fmt in FEED_FORMATS)
 
+    def _reusable(
+        self, topic: str, manifests: Mapping[tuple[str, str], FeedManifest], fingerprint: str
+    ) -> _Reusable:
+        """Per format, the entry fragments of the topic's current file, by key.
+
+        Only a file whose bytes are exactly those its manifest describes is
+        split; anything else (no manifest, another renderer, a file changed,
+        replaced or deleted since) gives nothing to reuse.
+        """
+        found: _Reusable = {}
+        for fmt in FEED_FORMATS:
+            found[fmt] = {}
+            manifest = manifests.get((topic, fmt))
+            if manifest is None or manifest.fingerprint != fingerprint:
+                continue
+            data = self.output.read(feed_path(topic, fmt))
+            if data is None or len(data) != manifest.size:
+                continue
+            if _sha256(data) != manifest.sha256:
+                continue
+            parts = split_feed(fmt, data)
+            if parts is not None and len(parts) == len(manifest.entries):
+                found[fmt] = dict(zip(manifest.entries, parts, strict=True))
+        return found
+
+    def _rendered(
+        self,
+        article: Article,
+        html: str | None,
+        digest: str,
+        html_cache: dict[tuple[str, str], str],
+    ) -> RenderedArticle:
+        if html is None and article.body_md:
+            key = (article.slug, digest)
+            html = html_cache.get(key)
+            if html is None:
+                html = html_cache[key] = render_markdown(article.body_md)
+        return RenderedArticle(article, html, digest)
+
+    def _load_all(
+        self, topic: str, html_cache: dict[tuple[str, str], str]
+    ) -> tuple[list[FeedKey], dict[FeedKey, RenderedArticle]]:
+        """Every entry of the topic's feed, from the store."""
+        keys: list[FeedKey] = []
+        loaded: dict[FeedKey, RenderedArticle] = {}
+        for article, html, digest in self.store.feed_entries(
+            topic, self.settings.feeds.max_entries
+        ):
+            key = feed_key(article, digest)
+            keys.append(key)
+            loaded[key] = self._rendered(article, html, digest, html_cache)
+        return keys, loaded
+
+    def _load_missing(
+        self,
+        topic: str,
+        reused: Mapping[str, Mapping[FeedKey, bytes]],
+        html_cache: dict[tuple[str, str], str],
+    ) -> tuple[list[FeedKey], dict[FeedKey, RenderedArticle]] | None:
+        """The feed's keys, and the entries some format has no fragment for;
+        None when the store changed between the two reads."""
+        keys = self.store.feed_keys(topic, self.settings.feeds.max_entries)
+        needed = [k for k in keys if any(k not in reused[fmt] for fmt in FEED_FORMATS)]
+        found = self.store.articles_by_slug([slug for slug, _, _ in needed])
+        loaded: dict[FeedKey, RenderedArticle] = {}
+        for key in needed:
+            row = found.get(key[0])
+            if row is None or feed_key(row[0], row[2]) != key:
+                return None  # a concurrent poll: read the feed again in one query
+            loaded[key] = self._rendered(*row, html_cache)
+        return keys, loaded
+
     def _render_topic(
-        self, topic: str, updated: datetime, html_cache: dict[tuple[str, str], str]
-    ) -> Iterator[Published]:
-        entries = self.store.feed_entries(topic, self.settings.feeds.max_entries)
-        rendered = []
-        for article, html, digest in entries:
-            if html is None and article.body_md:
-                key = (article.slug, digest)
-                html = html_cache.get(key)
-                if html is None:
-                    html = html_cache[key] = render_markdown(article.body_md)
-            rendered.append(RenderedArticle(article, html, digest))
+        self, topic: str, updated: datetime, reused: _Reusable | None, run: _Run
+    ) -> list[tuple[Published, _Composed]]:
+        """The topic's feeds, and what each was composed from.
+
+        With fragments `reused` from the current files, only the entries some
+        format lacks one for are read and rendered; the bytes are the same
+        either way (a fragment depends on its entry alone).
+        """
+        loaded = None
+        if reused is not None and any(reused.values()):
+            loaded = self._load_missing(topic, reused, run.html_cache)
+        if loaded is None:
+            reused = None
+            loaded = self._load_all(topic, run.html_cache)
+        keys, items = loaded
         info = FeedInfo(
             site_title=self.settings.site.title,
             base_url=self.settings.site.base_url,
@@ -361,9 +531,25 @@ class Pipeline:
             hub_urls=self.hub_urls(),
             language=self.settings.site.language,
         )
+        out: list[tuple[Published, _Composed]] = []
+        reused_here = 0
         for fmt in FEED_FORMATS:
-            body = render_feed(fmt, info, rendered)
-            yield Published(feed_path(topic, fmt), body, CONTENT_TYPES[fmt], updated)
+            parts = {} if reused is None else reused[fmt]
+            entries: list[RenderedArticle | bytes] = []
+            for key in keys:
+                part = parts.get(key)
+                entries.append(items[key] if part is None else part)
+                reused_here += part is not None
+            try:
+                body = compose_feed(fmt, info, entries)
+            except FragmentsUnusable:
+                # Never seen: the shell is not laid out as the composition
+                # expects. Render this topic from the store instead.
+                return self._render_topic(topic, updated, None, run)
+            doc = Published(feed_path(topic, fmt), body, CONTENT_TYPES[fmt], updated)
+            out.append((doc, _Composed(topic, fmt, tuple(keys))))
+        run.result.reused_entries += reused_here
+        return out
 
     def _render_listings(self, rows: list[TopicRow]) -> list[Published]:
         summaries = [TopicSummary(r.name, r.articles, r.changed_at) for r in rows]

@@ -27,6 +27,7 @@ from syndicator.models import RenderedArticle
 
 __all__ = [
     "FRAGMENTS",
+    "FragmentsUnusable",
     "SHELLS",
     "DEFAULT_FRAGMENT_BYTES",
     "ByteCache",
@@ -182,23 +183,42 @@ def entry_key(item: RenderedArticle) -> EntryKey | None:
     return (item.article.slug, item.digest, item.article.updated_at, body)
 
 
+class FragmentsUnusable(Exception):
+    """Fragments reused from an earlier document cannot go into this one: the
+    shell is not laid out as the composition expects (the caller renders every
+    entry instead)."""
+
+
 def entry_fragments(
     fmt: str,
-    entries: Sequence[RenderedArticle],
+    entries: Sequence[RenderedArticle | bytes],
     render: Callable[[Sequence[RenderedArticle]], list[bytes]],
 ) -> list[bytes]:
     """Each entry's bytes in `fmt`: from the cache when it holds them, the rest
-    from one `render` call (one bytes value per entry it is given, in order)."""
+    from one `render` call (one bytes value per entry it is given, in order).
+
+    An entry given as bytes already is its fragment, reused from an earlier
+    document of the same format, and is passed through as it is.
+    """
     cache = FRAGMENTS[fmt]
-    keys = [entry_key(item) for item in entries]
-    found = [None if key is None else cache.get(key) for key in keys]
-    missing = [i for i, data in enumerate(found) if data is None]
-    fresh = dict(zip(missing, render([entries[i] for i in missing]), strict=True))
-    for i, data in fresh.items():
-        key = keys[i]
-        if key is not None:
-            cache.put(key, data)
-    return [data if data is not None else fresh[i] for i, data in enumerate(found)]
+    found: list[bytes | None] = []
+    missing: list[tuple[int, EntryKey | None, RenderedArticle]] = []
+    for item in entries:
+        if isinstance(item, bytes):
+            found.append(item)
+            continue
+        key = entry_key(item)
+        data = None if key is None else cache.get(key)
+        if data is None:
+            missing.append((len(found), key, item))
+        found.append(data)
+    if missing:
+        fresh = render([item for _, _, item in missing])
+        for (i, key, _), data in zip(missing, fresh, strict=True):
+            found[i] = data
+            if key is not None:
+                cache.put(key, data)
+    return [data for data in found if data is not None]
 
 
 def cached(cache: ByteCache, key: Hashable, render: Callable[[], bytes]) -> bytes:

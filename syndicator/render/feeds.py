@@ -24,7 +24,7 @@ from lxml import etree
 
 from syndicator.errors import RenderError
 from syndicator.models import RenderedArticle
-from syndicator.render.cache import SHELLS, cached, entry_fragments
+from syndicator.render.cache import SHELLS, FragmentsUnusable, cached, entry_fragments
 from syndicator.render.common import (
     CONTENT_TYPES,
     FORMATS,
@@ -43,7 +43,7 @@ from syndicator.render.common import (
     xml_text,
 )
 from syndicator.render.index import render_index
-from syndicator.render.jsonfeed import render_json
+from syndicator.render.jsonfeed import compose_json, render_json, split_json
 from syndicator.render.opml import render_opml
 
 __all__ = [
@@ -53,6 +53,7 @@ __all__ = [
     "OPML_PATH",
     "FeedInfo",
     "TopicSummary",
+    "compose_feed",
     "entry_id",
     "feed_path",
     "feed_url",
@@ -63,6 +64,7 @@ __all__ = [
     "render_opml",
     "render_rss",
     "reference_render",
+    "split_feed",
 ]
 
 _ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -298,21 +300,45 @@ def _shell(fmt: str, info: FeedInfo) -> bytes:
         raise _failure(fmt, info, exc) from exc
 
 
-def _render(fmt: str, info: FeedInfo, entries: Sequence[RenderedArticle]) -> bytes:
+def _compose(fmt: str, info: FeedInfo, entries: Sequence[RenderedArticle | bytes]) -> bytes:
     shell = cached(SHELLS, (fmt, info), lambda: _shell(fmt, info))
     if not entries:
         return shell
     closing = _EDGES[fmt][2]  # the shell ends as the skeleton does
+    if not shell.endswith(closing):
+        raise _UnexpectedShape(fmt)
     try:
-        if not shell.endswith(closing):
-            raise _UnexpectedShape(fmt)
         parts = entry_fragments(fmt, entries, lambda items: _fragments(fmt, items))
-    except _UnexpectedShape:
-        return reference_render(fmt, info, entries)
     except ValueError as exc:
         raise _failure(fmt, info, exc) from exc
     cut = len(shell) - len(closing)
     return b"".join((shell[:cut], *parts, closing))
+
+
+def _render(fmt: str, info: FeedInfo, entries: Sequence[RenderedArticle]) -> bytes:
+    try:
+        return _compose(fmt, info, entries)
+    except _UnexpectedShape:
+        return reference_render(fmt, info, entries)
+
+
+def _split(fmt: str, document: bytes) -> list[bytes] | None:
+    _, opener, closing = _EDGES[fmt]
+    if not document.endswith(closing):
+        return None
+    # As in `_fragments`: each entry, and nothing else, starts a line with
+    # `opener`. The shell's own lines never do; were one ever to, the caller
+    # sees one fragment too many and renders everything.
+    marker = b"\n" + opener
+    starts = []
+    found = document.find(marker)
+    while found != -1:
+        starts.append(found + 1)
+        found = document.find(marker, found + 1)
+    if not starts:
+        return []
+    ends = [*starts[1:], len(document) - len(closing)]
+    return [document[start:end] for start, end in zip(starts, ends, strict=True)]
 
 
 def render_rss(info: FeedInfo, entries: Sequence[RenderedArticle]) -> bytes:
@@ -341,3 +367,34 @@ def render_feed(fmt: str, info: FeedInfo, entries: Sequence[RenderedArticle]) ->
             f"unknown feed format {fmt!r}; expected one of {', '.join(FORMATS)}"
         ) from None
     return renderer(info, entries)
+
+
+def compose_feed(fmt: str, info: FeedInfo, entries: Sequence[RenderedArticle | bytes]) -> bytes:
+    """`render_feed`, where an entry may instead be given as its fragment, the
+    bytes `split_feed` took from an earlier document of the same format.
+
+    Same bytes as rendering every entry, since a fragment depends on its entry
+    alone. Raises `FragmentsUnusable` when the shell is not laid out as the
+    composition expects; the caller then renders every entry.
+    """
+    if all(isinstance(entry, RenderedArticle) for entry in entries):
+        return render_feed(fmt, info, [e for e in entries if isinstance(e, RenderedArticle)])
+    if fmt == "json":
+        return compose_json(info, entries)
+    if fmt not in _EDGES:
+        raise RenderError(f"unknown feed format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    try:
+        return _compose(fmt, info, entries)
+    except _UnexpectedShape as exc:
+        raise FragmentsUnusable(fmt) from exc
+
+
+def split_feed(fmt: str, document: bytes) -> list[bytes] | None:
+    """The entry fragments of a document this module composed, in order, each
+    byte for byte as `compose_feed` takes it; None when `document` is not laid
+    out that way."""
+    if fmt == "json":
+        return split_json(document)
+    if fmt not in _EDGES:
+        raise RenderError(f"unknown feed format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    return _split(fmt, document)

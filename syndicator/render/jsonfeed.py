@@ -14,7 +14,7 @@ import orjson
 
 from syndicator.errors import RenderError
 from syndicator.models import RenderedArticle
-from syndicator.render.cache import SHELLS, cached, entry_fragments
+from syndicator.render.cache import SHELLS, FragmentsUnusable, cached, entry_fragments
 from syndicator.render.common import (
     FeedInfo,
     entry_id,
@@ -27,7 +27,13 @@ from syndicator.render.common import (
     xml_text,
 )
 
-__all__ = ["JSON_FEED_VERSION", "reference_render_json", "render_json"]
+__all__ = [
+    "JSON_FEED_VERSION",
+    "compose_json",
+    "reference_render_json",
+    "render_json",
+    "split_json",
+]
 
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 
@@ -65,6 +71,12 @@ _INDENT = orjson.OPT_INDENT_2
 _EMPTY_ITEMS_END = b"[]\n}\n"
 # Items sit two levels deep, inside the document object and the array.
 _ITEM_INDENT = b"    "
+# How a document with items lays them out: the `items` key (the only line
+# that starts with it, since strings never hold a raw newline), the items
+# joined by `_ITEM_JOIN`, and the closing lines.
+_ITEMS_OPEN = b'\n  "items": [\n'
+_ITEM_JOIN = b",\n"
+_ITEMS_CLOSE = b"\n  ]\n}\n"
 
 
 def _document(info: FeedInfo, items: list[dict[str, Any]]) -> dict[str, Any]:
@@ -106,16 +118,52 @@ def _fragment(info: FeedInfo, item: RenderedArticle) -> bytes:
     return _ITEM_INDENT + data.replace(b"\n", b"\n" + _ITEM_INDENT)
 
 
-def render_json(info: FeedInfo, entries: Sequence[RenderedArticle]) -> bytes:
-    """JSON Feed 1.1 document for one topic; `entries` newest first, already limited."""
-    shell = cached(
+def _shell(info: FeedInfo) -> bytes:
+    return cached(
         SHELLS,
         ("json", info),
         lambda: _dumps(info, _document(info, []), _INDENT | orjson.OPT_APPEND_NEWLINE),
     )
+
+
+def _compose(shell: bytes, info: FeedInfo, entries: Sequence[RenderedArticle | bytes]) -> bytes:
+    parts = entry_fragments("json", entries, lambda items: [_fragment(info, i) for i in items])
+    head = shell[: -len(_EMPTY_ITEMS_END)]
+    return b"".join((head, b"[\n", _ITEM_JOIN.join(parts), _ITEMS_CLOSE))
+
+
+def render_json(info: FeedInfo, entries: Sequence[RenderedArticle]) -> bytes:
+    """JSON Feed 1.1 document for one topic; `entries` newest first, already limited."""
+    shell = _shell(info)
     if not entries:
         return shell
     if not shell.endswith(_EMPTY_ITEMS_END):
         return reference_render_json(info, entries)
-    parts = entry_fragments("json", entries, lambda items: [_fragment(info, i) for i in items])
-    return b"".join((shell[: -len(_EMPTY_ITEMS_END)], b"[\n", b",\n".join(parts), b"\n  ]\n}\n"))
+    return _compose(shell, info, entries)
+
+
+def compose_json(info: FeedInfo, entries: Sequence[RenderedArticle | bytes]) -> bytes:
+    """`render_json` where entries may be fragments from `split_json` (see
+    `syndicator.render.feeds.compose_feed`)."""
+    shell = _shell(info)
+    if not entries:
+        return shell
+    if not shell.endswith(_EMPTY_ITEMS_END):
+        raise FragmentsUnusable("json")
+    return _compose(shell, info, entries)
+
+
+def split_json(document: bytes) -> list[bytes] | None:
+    """The item fragments of a document `render_json` wrote, in order; None
+    when it is not laid out that way."""
+    if document.endswith(_EMPTY_ITEMS_END) and _ITEMS_OPEN not in document:
+        return []
+    start = document.find(_ITEMS_OPEN)
+    if start == -1 or not document.endswith(_ITEMS_CLOSE):
+        return None
+    body = document[start + len(_ITEMS_OPEN) : -len(_ITEMS_CLOSE)]
+    # Items hold no nested objects and their own lines are indented deeper,
+    # so a line that opens an object at the items' depth starts the next item.
+    opener = _ITEM_INDENT + b"{"
+    pieces = body.split(_ITEM_JOIN + opener)
+    return [pieces[0], *(opener + piece for piece in pieces[1:])]

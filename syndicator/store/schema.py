@@ -19,6 +19,7 @@ __all__ = [
     "documents",
     "endpoints",
     "dirty_feeds",
+    "feed_manifests",
     "events",
     "meta",
     "polls",
@@ -182,6 +183,20 @@ documents = Table(
     Column("version", BigInteger),
 )
 
+# What each written feed file was composed from, so a later build can reuse the
+# bytes of its unchanged entries (see `syndicator.pipeline`).
+feed_manifests = Table(
+    "feed_manifests",
+    metadata,
+    Column("topic", Text, primary_key=True),
+    Column("format", Text, primary_key=True),
+    Column("entries", Text),
+    Column("file_size", BigInteger),
+    Column("file_sha256", Text),
+    Column("render_fingerprint", Text),
+    Column("written_at", Text),
+)
+
 # `{serial}` becomes the dialect's auto-incrementing primary key, `{blob}` its byte string.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
@@ -307,5 +322,18 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             last_modified TEXT NOT NULL,
             version BIGINT NOT NULL)""",
         "CREATE INDEX documents_version ON documents (version)",
+    ),
+    (
+        # One row per feed file: its entries' keys in feed order, as JSON
+        # [[slug, content_hash, updated_at], ...], and the file as written.
+        """CREATE TABLE feed_manifests (
+            topic TEXT NOT NULL,
+            format TEXT NOT NULL,
+            entries TEXT NOT NULL,
+            file_size BIGINT NOT NULL,
+            file_sha256 TEXT NOT NULL,
+            render_fingerprint TEXT NOT NULL,
+            written_at TEXT NOT NULL,
+            PRIMARY KEY (topic, format))""",
     ),
 )

@@ -28,7 +28,16 @@ from syndicator.models import ALL_TOPIC, Article, ChangeKind, Quarantined, Rende
 from syndicator.store import schema as t
 from syndicator.store.database import Checkpointer, create_db_engine, migrate, sqlite_path
 
-__all__ = ["Change", "PollRecord", "Store", "TopicRow", "Tx"]
+__all__ = [
+    "Change",
+    "FeedKey",
+    "FeedManifest",
+    "PollRecord",
+    "Store",
+    "TopicRow",
+    "Tx",
+    "feed_key",
+]
 
 _CHUNK = 500  # bound on bind parameters per IN (...) query
 
@@ -42,6 +51,29 @@ class Change:
     digest: str
     old_topics: tuple[str, ...]
     record: str  # the article as stored: `article_to_dict` as JSON
+
+
+#: What an entry's bytes in a feed depend on, besides the renderer: slug,
+#: content hash (every field but `updated_at`; the HTML body is a function of
+#: `body_md`) and `updated_at` as stored (`db_time` text).
+FeedKey = tuple[str, str, str]
+
+
+def feed_key(article: Article, digest: str) -> FeedKey:
+    """The key of a stored article version, as `Store.feed_keys` reads it."""
+    return (article.slug, digest, db_time(article.updated_at))
+
+
+@dataclass(frozen=True, slots=True)
+class FeedManifest:
+    """What one written feed file was composed from, and the file as written."""
+
+    topic: str
+    fmt: str
+    entries: tuple[FeedKey, ...]  # in feed order
+    size: int
+    sha256: str  # hex digest of the file's bytes
+    fingerprint: str  # the pipeline's render fingerprint
 
 
 @dataclass(frozen=True, slots=True)
@@ -409,6 +441,86 @@ class Store:
         with self._read() as conn:
             rows = conn.execute(query).all()
         return [(article_from_dict(orjson.loads(r[0])), r[1], r[2]) for r in rows]
+
+    def feed_keys(self, topic: str, limit: int) -> list[FeedKey]:
+        """The keys of the entries `feed_entries` returns, in the same order;
+        reads no record or HTML."""
+        a, at = t.articles, t.article_topics
+        query = select(a.c.slug, a.c.content_hash, a.c.updated_at)
+        if topic == ALL_TOPIC:
+            query = query.order_by(a.c.updated_at.desc(), a.c.slug).limit(limit)
+        else:
+            query = (
+                query.join(at, at.c.slug == a.c.slug)
+                .where(at.c.topic == topic)
+                .order_by(at.c.updated_at.desc(), at.c.slug)
+                .limit(limit)
+            )
+        with self._read() as conn:
+            return [(r[0], r[1], r[2]) for r in conn.execute(query)]
+
+    def articles_by_slug(self, slugs: Sequence[str]) -> dict[str, tuple[Article, str | None, str]]:
+        """The given articles that exist: (article, cached HTML, content hash) by slug."""
+        a = t.articles
+        found: dict[str, tuple[Article, str | None, str]] = {}
+        with self._read() as conn:
+            for start in range(0, len(slugs), _CHUNK):
+                query = select(a.c.slug, a.c.record, a.c.content_html, a.c.content_hash).where(
+                    a.c.slug.in_(slugs[start : start + _CHUNK])
+                )
+                for slug, record, html, digest in conn.execute(query):
+                    found[slug] = (article_from_dict(orjson.loads(record)), html, digest)
+        return found
+
+    def manifests(self, topics: Sequence[str]) -> dict[tuple[str, str], FeedManifest]:
+        """The stored manifests of these topics' feed files, by (topic, format)."""
+        m = t.feed_manifests
+        found: dict[tuple[str, str], FeedManifest] = {}
+        with self._read() as conn:
+            for start in range(0, len(topics), _CHUNK):
+                query = select(
+                    m.c.topic,
+                    m.c.format,
+                    m.c.entries,
+                    m.c.file_size,
+                    m.c.file_sha256,
+                    m.c.render_fingerprint,
+                ).where(m.c.topic.in_(topics[start : start + _CHUNK]))
+                for topic, fmt, entries, size, sha, fingerprint in conn.execute(query):
+                    keys = tuple((k[0], k[1], k[2]) for k in orjson.loads(entries))
+                    found[(topic, fmt)] = FeedManifest(
+                        topic, fmt, keys, int(size), sha, fingerprint
+                    )
+        return found
+
+    def save_manifests(self, manifests: Sequence[FeedManifest], now: datetime) -> None:
+        """Replace the manifests of these feed files."""
+        if not manifests:
+            return
+        m = t.feed_manifests
+        stamp = db_time(now)
+        with self.transaction(now) as tx:
+            tx.conn.execute(
+                delete(m).where(
+                    m.c.topic == bindparam("b_topic"), m.c.format == bindparam("b_fmt")
+                ),
+                [{"b_topic": x.topic, "b_fmt": x.fmt} for x in manifests],
+            )
+            tx.conn.execute(
+                insert(m),
+                [
+                    {
+                        "topic": x.topic,
+                        "format": x.fmt,
+                        "entries": orjson.dumps(x.entries).decode(),
+                        "file_size": x.size,
+                        "file_sha256": x.sha256,
+                        "render_fingerprint": x.fingerprint,
+                        "written_at": stamp,
+                    }
+                    for x in manifests
+                ],
+            )
 
     def save_html(self, rendered: Sequence[tuple[str, str, str]], now: datetime) -> None:
         """Cache rendered bodies: (slug, content hash, html); stale versions are skipped."""

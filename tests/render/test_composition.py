@@ -255,3 +255,42 @@ def test_any_text_composes_to_the_same_bytes(
         expected = reference(fmt, info, entries)
         assert render_feed(fmt, info, entries) == expected
         assert render_feed(fmt, info, entries) == expected  # warm
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_split_gives_back_each_entrys_fragment(fmt: str) -> None:
+    articles = _articles()
+    for info in _infos():
+        for entries in ([], articles[:1], articles, list(reversed(articles))):
+            document = render_feed(fmt, info, entries)
+            parts = feeds.split_feed(fmt, document)
+            assert parts is not None and len(parts) == len(entries)
+            assert feeds.compose_feed(fmt, info, parts) == document
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_fragments_reused_in_another_feed_equal_rendering(fmt: str) -> None:
+    """Fragments split from one topic's document, mixed with rendered entries
+    into another feed (other shell, order, neighbours), give the reference bytes."""
+    articles = _articles()
+    infos = _infos()
+    old = feeds.split_feed(fmt, render_feed(fmt, infos[0], articles))
+    assert old is not None
+    # The test articles share slugs; the digest tells their versions apart.
+    by_key = dict(zip(((a.article.slug, a.digest) for a in articles), old, strict=True))
+    new_entries = [with_digest(rendered(make_article("fresh")), "f"), *reversed(articles[2:])]
+    for info in infos[1:]:
+        cache.clear_caches()
+        mixed: list[RenderedArticle | bytes] = [
+            by_key.get((item.article.slug, item.digest), item) if i % 2 else item
+            for i, item in enumerate(new_entries)
+        ]
+        assert any(isinstance(entry, bytes) for entry in mixed)
+        assert feeds.compose_feed(fmt, info, mixed) == reference(fmt, info, new_entries)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_split_refuses_what_it_did_not_compose(fmt: str) -> None:
+    document = render_feed(fmt, _infos()[0], _articles())
+    assert feeds.split_feed(fmt, document[:-3]) is None
+    assert feeds.split_feed(fmt, b"") is None

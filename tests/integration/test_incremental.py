@@ -1,0 +1,286 @@
+"""Incremental builds reuse the entry bytes of the files they replace.
+
+After every step the feeds on disk must equal the whole-document reference
+render of what the store holds now; `reused_entries` shows the reuse happened
+(or, where the previous file cannot be trusted, that it did not).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import update
+
+from syndicator.models import RenderedArticle
+from syndicator.pipeline import BuildResult, Pipeline
+from syndicator.render import cache
+from syndicator.render.feeds import FORMATS, FeedInfo, feed_path, reference_render
+from syndicator.render.html import render_markdown
+from syndicator.render.jsonfeed import reference_render_json
+from syndicator.store import schema
+from tests.integration.conftest import Deployment
+
+Make = Callable[..., dict[str, Any]]
+Run = Callable[[], Pipeline]
+
+MAX_ENTRIES = 4
+TOPICS = ("energy", "space", "climate")
+
+
+def expected_feeds(pipeline: Pipeline) -> dict[str, bytes]:
+    """Every feed rendered whole from the store, nothing cached or reused."""
+    settings = pipeline.settings
+    out: dict[str, bytes] = {}
+    for row in pipeline.store.topics():
+        entries = [
+            RenderedArticle(article, render_markdown(article.body_md) if article.body_md else None)
+            for article, _html, _digest in pipeline.store.feed_entries(
+                row.name, settings.feeds.max_entries
+            )
+        ]
+        info = FeedInfo(
+            site_title=settings.site.title,
+            base_url=settings.site.base_url,
+            topic=row.name,
+            updated=row.changed_at or datetime(1970, 1, 1, tzinfo=UTC),
+            hub_urls=pipeline.hub_urls(),
+            language=settings.site.language,
+        )
+        for fmt in FORMATS:
+            path = feed_path(row.name, fmt)
+            if fmt == "json":
+                out[path] = reference_render_json(info, entries)
+            else:
+                out[path] = reference_render(fmt, info, entries)
+    return out
+
+
+def assert_feeds_match_store(deployment: Deployment, pipeline: Pipeline) -> None:
+    expected = expected_feeds(pipeline)
+    actual = {path: (deployment.output / path).read_bytes() for path in expected}
+    mismatched = sorted(path for path in expected if actual[path] != expected[path])
+    assert mismatched == []
+
+
+def build_fresh(run_pipeline: Run, **kwargs: Any) -> tuple[Pipeline, BuildResult]:
+    """Poll and build in a new pipeline with empty in-memory caches, as a new process."""
+    cache.clear_caches()
+    pipeline = run_pipeline()
+    pipeline.poll()
+    return pipeline, pipeline.build(**kwargs)
+
+
+def stamp(hour: int) -> str:
+    return f"2026-06-01T{hour:02d}:00:00Z"
+
+
+@pytest.fixture
+def seeded(deployment: Deployment, run_pipeline: Run, make_record: Make) -> Pipeline:
+    """Twelve articles over three topics, four entries a feed, every feed written."""
+    deployment.config.write_text(
+        deployment.config.read_text().replace("max_entries = 50", f"max_entries = {MAX_ENTRIES}")
+    )
+    deployment.write_jsonl(
+        "a.jsonl",
+        [make_record(f"a{i:02d}", topics=[TOPICS[i % 3]], updated_at=stamp(i)) for i in range(12)],
+    )
+    pipeline, result = build_fresh(run_pipeline)
+    assert result.reused_entries == 0
+    assert_feeds_match_store(deployment, pipeline)
+    return pipeline
+
+
+def test_every_written_feed_has_a_manifest(seeded: Pipeline) -> None:
+    manifests = seeded.store.manifests(["all", *TOPICS])
+    assert sorted(manifests) == sorted((t, f) for t in ("all", *TOPICS) for f in FORMATS)
+    energy = manifests[("energy", "rss")]
+    assert [slug for slug, _, _ in energy.entries] == ["a09", "a06", "a03", "a00"]
+
+
+def test_edited_entry_is_the_only_one_rendered(
+    deployment: Deployment, seeded: Pipeline, run_pipeline: Run, make_record: Make
+) -> None:
+    deployment.write_jsonl(
+        "b.jsonl",
+        [make_record("a06", topics=["energy"], body_md="Edited *body*.", updated_at=stamp(13))],
+    )
+    pipeline, result = build_fresh(run_pipeline)
+    assert sorted(result.topics) == ["all", "energy"]
+    # energy: a06 moved first, a09, a03, a00 reused; all: a06 new on top, a11, a10, a09 reused.
+    assert result.reused_entries == 6 * len(FORMATS)
+    assert_feeds_match_store(deployment, pipeline)
+
+
+def test_new_entry_pushes_the_oldest_out(
+    deployment: Deployment, seeded: Pipeline, run_pipeline: Run, make_record: Make
+) -> None:
+    deployment.write_jsonl("b.jsonl", [make_record("new", topics=["space"], updated_at=stamp(20))])
+    pipeline, result = build_fresh(run_pipeline)
+    assert sorted(result.topics) == ["all", "space"]
+    assert result.reused_entries == 6 * len(FORMATS)
+    assert_feeds_match_store(deployment, pipeline)
+    rss = (deployment.output / "feeds" / "space.rss").read_bytes()
+    assert b"Title of a01" not in rss and b"Title of new" in rss
+
+
+def test_topic_move_brings_older_entries_into_the_window(
+    deployment: Deployment, seeded: Pipeline, run_pipeline: Run, make_record: Make
+) -> None:
+    # a11 (climate, newest) moves to space: climate's window gains a02 from below.
+    deployment.write_jsonl("b.jsonl", [make_record("a11", topics=["space"], updated_at=stamp(21))])
+    pipeline, result = build_fresh(run_pipeline)
+    assert sorted(result.topics) == ["all", "climate", "space"]
+    assert result.reused_entries > 0
+    assert_feeds_match_store(deployment, pipeline)
+
+
+def test_emptied_topic_and_its_return(
+    deployment: Deployment, seeded: Pipeline, run_pipeline: Run, make_record: Make
+) -> None:
+    moved = [f"a{i:02d}" for i in range(12) if i % 3 == 2]
+    deployment.write_jsonl(
+        "b.jsonl",
+        [make_record(slug, topics=["space"], updated_at=stamp(14)) for slug in moved],
+    )
+    pipeline, _ = build_fresh(run_pipeline)
+    assert_feeds_match_store(deployment, pipeline)
+    assert pipeline.store.manifests(["climate"])[("climate", "atom")].entries == ()
+    deployment.write_jsonl(
+        "c.jsonl", [make_record("a02", topics=["climate"], updated_at=stamp(22))]
+    )
+    pipeline, result = build_fresh(run_pipeline)
+    assert "climate" in result.topics
+    assert_feeds_match_store(deployment, pipeline)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_file_changed_behind_the_manifest_is_not_reused(
+    deployment: Deployment, seeded: Pipeline, run_pipeline: Run, make_record: Make, fmt: str
+) -> None:
+    path = deployment.output / "feeds" / f"energy.{fmt}"
+    # Same size, an unchanged entry's text altered: only the digest can tell.
+    data = path.read_bytes()
+    assert data.count(b"Title of a03") == 1
+    path.write_bytes(data.replace(b"Title of a03", b"Title of X03"))
+    deployment.write_jsonl(
+        "b.jsonl", [make_record("a06", topics=["energy"], body_md="Edited.", updated_at=stamp(13))]
+    )
+    pipeline, result = build_fresh(run_pipeline)
+    assert_feeds_match_store(deployment, pipeline)
+    # The other two formats of energy, and `all`, still reuse theirs.
+    assert result.reused_entries == 3 * (len(FORMATS) - 1) + 3 * len(FORMATS)
+
+
+def test_deleted_file_is_rendered_whole(
+    deployment: Deployment, seeded: Pipeline, run_pipeline: Run, make_record: Make
+) -> None:
+    (deployment.output / "feeds" / "space.json").unlink()
+    (deployment.output / "feeds" / "space.rss").write_bytes(b"")
+    deployment.write_jsonl(
+        "b.jsonl", [make_record("a07", topics=["space"], body_md="Edited.", updated_at=stamp(13))]
+    )
+    pipeline, result = build_fresh(run_pipeline)
+    assert_feeds_match_store(deployment, pipeline)
+    # space.atom and the three `all` feeds reuse their three unchanged entries.
+    assert result.reused_entries == 3 + 3 * len(FORMATS)
+
+
+def test_manifest_of_another_renderer_is_ignored(
+    deployment: Deployment, seeded: Pipeline, run_pipeline: Run, make_record: Make
+) -> None:
+    m = schema.feed_manifests
+    with seeded.store.transaction(datetime.now(UTC)) as tx:
+        tx.conn.execute(update(m).values(render_fingerprint="an older renderer"))
+    deployment.write_jsonl(
+        "b.jsonl", [make_record("a06", topics=["energy"], body_md="Edited.", updated_at=stamp(13))]
+    )
+    pipeline, result = build_fresh(run_pipeline)
+    assert result.reused_entries == 0
+    assert_feeds_match_store(deployment, pipeline)
+
+
+def test_render_settings_change_renders_everything(
+    deployment: Deployment, seeded: Pipeline, run_pipeline: Run
+) -> None:
+    deployment.config.write_text(
+        deployment.config.read_text().replace('title = "Test Desk"', 'title = "Other Desk"')
+    )
+    pipeline, result = build_fresh(run_pipeline)
+    assert result.reused_entries == 0 and len(result.topics) == 4
+    assert_feeds_match_store(deployment, pipeline)
+    assert {m.fingerprint for m in pipeline.store.manifests(["all", *TOPICS]).values()} == {
+        pipeline._fingerprint()
+    }
+
+
+def test_crash_between_file_write_and_manifest_write(
+    deployment: Deployment,
+    seeded: Pipeline,
+    run_pipeline: Run,
+    make_record: Make,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    deployment.write_jsonl(
+        "b.jsonl", [make_record("a06", topics=["energy"], body_md="New.", updated_at=stamp(13))]
+    )
+    cache.clear_caches()
+    crashing = run_pipeline()
+    crashing.poll()
+
+    def die(*_args: object) -> None:
+        raise SystemExit("killed")
+
+    monkeypatch.setattr(crashing.store, "save_manifests", die)
+    with pytest.raises(SystemExit):
+        crashing.build()
+    monkeypatch.undo()
+    # The new files are in place beside the old manifests, and still dirty.
+    assert set(crashing.store.dirty_topics()) >= {"all", "energy"}
+    deployment.write_jsonl(
+        "c.jsonl", [make_record("a09", topics=["energy"], body_md="Later.", updated_at=stamp(14))]
+    )
+    pipeline, result = build_fresh(run_pipeline)
+    assert sorted(result.topics) == ["all", "energy"]
+    assert_feeds_match_store(deployment, pipeline)
+    # Nothing trusted from the files written without a manifest.
+    assert result.reused_entries == 0
+    # The next edit reuses again.
+    deployment.write_jsonl(
+        "d.jsonl", [make_record("a03", topics=["energy"], body_md="Edited.", updated_at=stamp(15))]
+    )
+    pipeline, result = build_fresh(run_pipeline)
+    assert result.reused_entries > 0
+    assert_feeds_match_store(deployment, pipeline)
+
+
+def test_full_build_renders_everything_and_refreshes_manifests(
+    deployment: Deployment, seeded: Pipeline, run_pipeline: Run
+) -> None:
+    before = seeded.store.manifests(["all", *TOPICS])
+    cache.clear_caches()
+    pipeline = run_pipeline()
+    result = pipeline.build(full=True)
+    assert result.reused_entries == 0 and result.written == 0
+    assert pipeline.store.manifests(["all", *TOPICS]) == before
+    assert_feeds_match_store(deployment, pipeline)
+
+
+def test_other_output_folder_renders_whole(
+    deployment: Deployment, seeded: Pipeline, run_pipeline: Run, make_record: Make
+) -> None:
+    """A builder whose folder does not hold the files the manifests describe
+    (another host sharing a PostgreSQL store) renders from the store."""
+    elsewhere = deployment.root / "elsewhere"
+    deployment.config.write_text(
+        deployment.config.read_text().replace(str(deployment.output), str(elsewhere))
+    )
+    deployment.write_jsonl(
+        "b.jsonl", [make_record("a06", topics=["energy"], body_md="Edited.", updated_at=stamp(13))]
+    )
+    pipeline, result = build_fresh(run_pipeline)
+    assert len(result.topics) == 4 and result.reused_entries == 0
+    deployment.output = elsewhere
+    assert_feeds_match_store(deployment, pipeline)
