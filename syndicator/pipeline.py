@@ -224,27 +224,16 @@ class Pipeline:
         changes = ChangeSet()
         horizon = now + timedelta(seconds=self.settings.poll.future_tolerance_seconds)
         newest = watermark
-        # Validation (CPU) of one chunk overlaps the database writes of the
-        # previous one, which run on a writer thread: SQLite and psycopg
-        # release the GIL while they work. Only that thread touches `tx`.
-        with (
-            self.store.transaction(now) as tx,
-            ThreadPoolExecutor(1, thread_name_prefix="ingest") as writer,
-        ):
+        with self.store.transaction(now) as tx:
             forgotten = 0
-            in_flight: Future[None] | None = None
             for chunk in _chunks(batch.items, _CHUNK):
                 prepared = self._prepare(chunk, horizon, batch.refreshed[forgotten:])
                 forgotten = len(batch.refreshed)
                 if prepared.newest is not None and (newest is None or prepared.newest > newest):
                     newest = prepared.newest
-                if in_flight is not None:
-                    in_flight.result()
-                in_flight = writer.submit(self._write, tx, prepared, changes)
+                self._write(tx, prepared, changes)
                 if self.progress is not None:
                     self.progress.update(batch.read_bytes, batch.total_bytes)
-            if in_flight is not None:
-                in_flight.result()
             for origin, line in batch.refreshed[forgotten:]:
                 tx.forget_quarantine(self.source.name, origin, line)
             tx.set_source(self.source.name, newest, batch.cursor)
