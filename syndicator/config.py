@@ -125,6 +125,15 @@ class FeedSettings(_Section):
             "a daemon re-renders a changed topic from cached entries instead of from scratch"
         ),
     )
+    build_processes: int = Field(
+        default=0,
+        ge=0,
+        le=64,
+        description=(
+            "Processes that render a build of many topics (a first import, a full rebuild): "
+            "0 means one per CPU core, up to 4; 1 renders in the daemon's process only"
+        ),
+    )
 
 
 class ServerSettings(_Section):

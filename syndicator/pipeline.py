@@ -13,12 +13,15 @@ import functools
 import hashlib
 import importlib.metadata
 import logging
+import multiprocessing
+import os
 import time
 from collections.abc import Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 import orjson
 
@@ -39,7 +42,7 @@ from syndicator.models import (
     RenderedArticle,
 )
 from syndicator.output import OutputDir
-from syndicator.ports import ArticleSource, Clock, SourceItem
+from syndicator.ports import ArticleSource, Clock, SourceBatch, SourceItem
 from syndicator.render.cache import FragmentsUnusable, set_fragment_budget
 from syndicator.render.feeds import (
     CONTENT_TYPES,
@@ -71,6 +74,9 @@ log = logging.getLogger(__name__)
 _CHUNK = 1000
 _WRITE_BATCH = 150  # documents written (and fsynced) together
 _LOOKAHEAD = 4  # topics whose previous files are read ahead of rendering
+# A build of at least this many topics is split between processes: below it
+# a worker's start-up (~1 s of imports) costs more than it saves.
+_PARALLEL_MIN_TOPICS = 200
 # Distributions whose output is in the feed bytes (Markdown, sanitiser, XML, JSON).
 _RENDER_LIBRARIES = ("pyromark", "nh3", "feedgen", "lxml", "orjson")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -106,6 +112,14 @@ class BuildResult:
     written: int = 0
     #: Entries whose bytes were taken from the previous file instead of rendered.
     reused_entries: int = 0
+
+    def merge(self, other: BuildResult) -> None:
+        """Add what another process rendered of the same build."""
+        self.topics.extend(other.topics)
+        self.documents.extend(other.documents)
+        self.rendered += other.rendered
+        self.written += other.written
+        self.reused_entries += other.reused_entries
 
 
 @dataclass(frozen=True, slots=True)
@@ -351,13 +365,96 @@ class Pipeline:
             self._checked_output = True
             return BuildResult()
         topics = [topic for topic in sorted(dirty) if topic in rows]
+        updated = {topic: rows[topic].changed_at or _EPOCH for topic in topics}
+        listings = self._render_listings(list(rows.values()))
+        shares = self._shares(topics)
+        if len(shares) == 1:
+            result = self._render_topics(topics, updated, full, keep_documents, now, listings)
+        else:
+            result = self._render_in_processes(shares, updated, full, keep_documents, now, listings)
+        result.topics.sort()
+        self.store.clear_dirty(dirty, now)
+        if full:
+            self.store.set_meta("render_fingerprint", fingerprint, now)
+        self._checked_output = True
+        log.info(
+            "build: %d topics rendered, %d files written, %d entries reused",
+            len(result.topics),
+            result.written,
+            result.reused_entries,
+        )
+        return result
+
+    def _shares(self, topics: list[str]) -> list[list[str]]:
+        """The topics split between processes: one share unless the build is big."""
+        wanted = self.settings.feeds.build_processes or min(os.cpu_count() or 1, 4)
+        if wanted < 2 or len(topics) < _PARALLEL_MIN_TOPICS:
+            return [topics]
+        # Interleaved: neighbours in name order are no more alike than any two.
+        return [topics[i::wanted] for i in range(wanted)]
+
+    def _render_in_processes(
+        self,
+        shares: list[list[str]],
+        updated: Mapping[str, datetime],
+        full: bool,
+        keep: bool,
+        now: datetime,
+        listings: list[Published],
+    ) -> BuildResult:
+        """Render the first share here and the others in worker processes.
+
+        Rendering is CPU-bound Python, so threads would share one core. Each
+        worker reads the store and writes its topics' files, HTML and
+        manifests itself, exactly as this process does; a share whose worker
+        fails is rendered here instead (writes are idempotent).
+        """
+        budget = self.settings.feeds.render_cache_mb * 1024 * 1024 // len(shares)
+        context = multiprocessing.get_context("spawn")  # safe beside the daemon's threads
+        with ProcessPoolExecutor(len(shares) - 1, mp_context=context) as workers:
+            futures = [
+                (
+                    share,
+                    workers.submit(
+                        _render_share,
+                        self.settings,
+                        share,
+                        {topic: updated[topic] for topic in share},
+                        full,
+                        keep,
+                        now,
+                        budget,
+                    ),
+                )
+                for share in shares[1:]
+            ]
+            result = self._render_topics(shares[0], updated, full, keep, now, listings)
+            for share, future in futures:
+                try:
+                    result.merge(future.result())
+                except (BrokenProcessPool, OSError) as exc:
+                    log.warning("render worker failed (%s); rendering its topics here", exc)
+                    result.merge(self._render_topics(share, updated, full, keep, now, []))
+        return result
+
+    def _render_topics(
+        self,
+        topics: list[str],
+        updated: Mapping[str, datetime],
+        full: bool,
+        keep: bool,
+        now: datetime,
+        extra: list[Published],
+    ) -> BuildResult:
+        """Render and write the feeds of `topics`, and the `extra` documents."""
+        fingerprint = self._fingerprint()
         # A full build renders every entry from the store, trusting no earlier file.
         manifests = None if full else self.store.manifests(topics)
         # Reading, checking and splitting the previous files of the next topics,
         # and hashing the new ones, run beside the rendering: file reads and
         # SHA-256 release the GIL.
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="build") as pool:
-            run = _Run(now, fingerprint, keep_documents, pool)
+            run = _Run(now, fingerprint, keep, pool)
             ahead: dict[int, Future[_Reusable]] = {}
 
             def read_ahead(index: int) -> None:
@@ -373,26 +470,13 @@ class Pipeline:
                 read_ahead(index + _LOOKAHEAD)
                 reused = ahead.pop(index).result() if index in ahead else None
                 run.result.topics.append(topic)
-                pending.extend(
-                    self._render_topic(topic, rows[topic].changed_at or _EPOCH, reused, run)
-                )
+                pending.extend(self._render_topic(topic, updated[topic], reused, run))
                 if len(pending) >= _WRITE_BATCH:
                     self._flush(pending, run)
                     pending = []
-            pending.extend((doc, None) for doc in self._render_listings(list(rows.values())))
+            pending.extend((doc, None) for doc in extra)
             self._flush(pending, run)
-        self.store.clear_dirty(dirty, now)
-        if full:
-            self.store.set_meta("render_fingerprint", fingerprint, now)
-        self._checked_output = True
-        result = run.result
-        log.info(
-            "build: %d topics rendered, %d files written, %d entries reused",
-            len(result.topics),
-            result.written,
-            result.reused_entries,
-        )
-        return result
+        return run.result
 
     def _flush(self, docs: list[tuple[Published, _Composed | None]], run: _Run) -> None:
         """Write a batch of documents, then cache the bodies rendered for them
@@ -582,3 +666,31 @@ def _chunks(items: Iterator[SourceItem], size: int) -> Iterator[list[SourceItem]
             chunk = []
     if chunk:
         yield chunk
+
+
+class _NoSource:
+    """The source of a render worker's pipeline, which never polls."""
+
+    name = "render-worker"
+
+    def poll(self, since: datetime | None, cursor: Any) -> SourceBatch:
+        raise SourceUnavailable("a render worker does not poll")
+
+
+def _render_share(
+    settings: Settings,
+    topics: list[str],
+    updated: dict[str, datetime],
+    full: bool,
+    keep: bool,
+    now: datetime,
+    cache_bytes: int,
+) -> BuildResult:
+    """A worker process's part of a build (see `Pipeline._render_in_processes`)."""
+    store = Store(settings.database.url)
+    try:
+        pipeline = Pipeline(settings, store, _NoSource(), lambda: now)
+        set_fragment_budget(cache_bytes)
+        return pipeline._render_topics(topics, updated, full, keep, now, [])
+    finally:
+        store.close()
