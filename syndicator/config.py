@@ -110,6 +110,16 @@ class PollSettings(_Section):
     #: A record dated further than this in the future is quarantined, so one
     #: bad clock cannot push the watermark past every later record.
     future_tolerance_seconds: float = Field(default=86_400.0, ge=0)
+    processes: int = Field(
+        default=0,
+        ge=0,
+        le=64,
+        description=(
+            "Processes for large work: validating a big poll, rendering a build of many "
+            "topics (a first import, a full rebuild). 0 means one per CPU core, up to 4; "
+            "1 keeps everything in the daemon's process"
+        ),
+    )
 
 
 class FeedSettings(_Section):
@@ -123,15 +133,6 @@ class FeedSettings(_Section):
         description=(
             "Memory for rendered feed entries kept between builds (0 turns the cache off); "
             "a daemon re-renders a changed topic from cached entries instead of from scratch"
-        ),
-    )
-    build_processes: int = Field(
-        default=0,
-        ge=0,
-        le=64,
-        description=(
-            "Processes that render a build of many topics (a first import, a full rebuild): "
-            "0 means one per CPU core, up to 4; 1 renders in the daemon's process only"
         ),
     )
 

@@ -10,11 +10,12 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = [
     "ALL_TOPIC",
     "Article",
+    "ArticleVersion",
     "ChangeKind",
     "ChangeSet",
     "Event",
@@ -45,6 +46,22 @@ class Article:
     alternates: Mapping[str, str] = field(default_factory=dict)
     #: Unknown fields of the source record, kept as they came.
     extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+class ArticleVersion(NamedTuple):
+    """A validated record reduced to what storing and announcing it needs.
+
+    A plain tuple: a large poll makes these in worker processes, and tuples
+    of strings cross a process boundary several times cheaper than articles.
+    """
+
+    slug: str
+    updated_at: datetime
+    published_at: datetime
+    topics: tuple[str, ...]
+    digest: str  # content hash: everything but updated_at
+    record: str  # the article as stored (`article_to_dict` as JSON)
+    event_data: str  # the `data` of its webhook payload, as JSON
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ import logging
 import multiprocessing
 import os
 import time
+from collections import deque
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -27,14 +28,15 @@ import orjson
 
 from syndicator import __version__
 from syndicator.config import Settings
-from syndicator.core.changes import StoredState, classify, content_version
-from syndicator.core.records import parse_record
+from syndicator.core.changes import StoredState, article_version, classify
+from syndicator.core.records import RecordLimits, parse_record
 from syndicator.core.routing import Route
 from syndicator.core.urls import FEED_FORMATS, feed_path
 from syndicator.errors import RecordInvalid, SourceUnavailable
 from syndicator.models import (
     ALL_TOPIC,
     Article,
+    ArticleVersion,
     ChangeKind,
     ChangeSet,
     PollOutcome,
@@ -56,6 +58,7 @@ from syndicator.render.feeds import (
     split_feed,
 )
 from syndicator.render.html import render_markdown
+from syndicator.sources.decode import decoded
 from syndicator.store.store import (
     Change,
     FeedKey,
@@ -77,6 +80,8 @@ _LOOKAHEAD = 4  # topics whose previous files are read ahead of rendering
 # A build of at least this many topics is split between processes: below it
 # a worker's start-up (~1 s of imports) costs more than it saves.
 _PARALLEL_MIN_TOPICS = 200
+# A poll reading at least this much is validated in worker processes too.
+_PARALLEL_MIN_POLL_BYTES = 32 * 1024 * 1024
 # Distributions whose output is in the feed bytes (Markdown, sanitiser, XML, JSON).
 _RENDER_LIBRARIES = ("pyromark", "nh3", "feedgen", "lxml", "orjson")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -166,12 +171,48 @@ def _sha256(data: bytes) -> str:
 class _Prepared:
     """A validated chunk of a poll, ready to be classified and written."""
 
-    #: Quarantine ranges being re-read, to forget before this chunk's rejections.
-    refreshed: list[tuple[str, int]]
     rejected: list[tuple[str, int | None, Quarantined]] = field(default_factory=list)
-    #: (article, content hash, record as stored)
-    valid: list[tuple[Article, str, str]] = field(default_factory=list)
+    valid: list[ArticleVersion] = field(default_factory=list)
     newest: datetime | None = None
+    #: How many of the batch's `refreshed` ranges had begun when the chunk was
+    #: read: their old quarantine entries go before this chunk's rejections.
+    refreshed: int = 0
+    read_bytes: int = 0  # the batch's progress when the chunk was read
+
+    def seen(self, batch: SourceBatch) -> _Prepared:
+        """Note where the batch stood when this chunk was read; return self."""
+        self.refreshed, self.read_bytes = len(batch.refreshed), batch.read_bytes
+        return self
+
+
+def _prepare_chunk(
+    items: list[SourceItem], limits: RecordLimits, horizon: datetime, base_url: str
+) -> _Prepared:
+    """Decode and validate a chunk of records; no store access (runs in workers)."""
+    prepared = _Prepared()
+    rejected, valid = prepared.rejected, prepared.valid
+    for raw_item in items:
+        item = decoded(raw_item)
+        if item.error is not None:
+            rejected.append((item.origin, item.line, Quarantined(item.location, item.error)))
+            continue
+        try:
+            article = parse_record(item.data, limits, clean=item.clean)
+        except RecordInvalid as exc:
+            rejected.append(
+                (item.origin, item.line, Quarantined(item.location, exc.reason, exc.slug))
+            )
+            continue
+        if article.updated_at > horizon:
+            reason = "updated_at: too far in the future (beyond poll.future_tolerance_seconds)"
+            rejected.append(
+                (item.origin, item.line, Quarantined(item.location, reason, article.slug))
+            )
+            continue
+        valid.append(article_version(article, base_url))
+        if prepared.newest is None or article.updated_at > prepared.newest:
+            prepared.newest = article.updated_at
+    return prepared
 
 
 class Pipeline:
@@ -240,14 +281,15 @@ class Pipeline:
         newest = watermark
         with self.store.transaction(now) as tx:
             forgotten = 0
-            for chunk in _chunks(batch.items, _CHUNK):
-                prepared = self._prepare(chunk, horizon, batch.refreshed[forgotten:])
-                forgotten = len(batch.refreshed)
+            for prepared in self._prepared(_chunks(batch.items, _CHUNK), horizon, batch):
+                for origin, line in batch.refreshed[forgotten : prepared.refreshed]:
+                    tx.forget_quarantine(self.source.name, origin, line)
+                forgotten = max(forgotten, prepared.refreshed)
                 if prepared.newest is not None and (newest is None or prepared.newest > newest):
                     newest = prepared.newest
                 self._write(tx, prepared, changes)
                 if self.progress is not None:
-                    self.progress.update(batch.read_bytes, batch.total_bytes)
+                    self.progress.update(prepared.read_bytes, batch.total_bytes)
             for origin, line in batch.refreshed[forgotten:]:
                 tx.forget_quarantine(self.source.name, origin, line)
             tx.set_source(self.source.name, newest, batch.cursor)
@@ -255,68 +297,83 @@ class Pipeline:
             self.progress.close()
         return changes
 
-    def _prepare(
-        self, chunk: list[SourceItem], horizon: datetime, refreshed: list[tuple[str, int]]
-    ) -> _Prepared:
-        """Validate a chunk of records (no database access)."""
-        prepared = _Prepared(refreshed=refreshed)
+    def _prepared(
+        self, chunks: Iterator[list[SourceItem]], horizon: datetime, batch: SourceBatch
+    ) -> Iterator[_Prepared]:
+        """Each chunk validated, in order: here, or in worker processes when the
+        poll is large (validation is CPU-bound Python; the store's writes stay
+        in this process and transaction)."""
         limits = self.settings.source.limits
-        rejected, valid = prepared.rejected, prepared.valid
-        for item in chunk:
-            if item.error is not None:
-                rejected.append((item.origin, item.line, Quarantined(item.location, item.error)))
-                continue
-            try:
-                article = parse_record(item.data, limits, clean=item.clean)
-            except RecordInvalid as exc:
-                rejected.append(
-                    (item.origin, item.line, Quarantined(item.location, exc.reason, exc.slug))
-                )
-                continue
-            if article.updated_at > horizon:
-                reason = "updated_at: too far in the future (beyond poll.future_tolerance_seconds)"
-                rejected.append(
-                    (item.origin, item.line, Quarantined(item.location, reason, article.slug))
-                )
-                continue
-            valid.append((article, *content_version(article)))
-            if prepared.newest is None or article.updated_at > prepared.newest:
-                prepared.newest = article.updated_at
-        return prepared
+        base_url = self.settings.site.base_url
+        processes = self._processes() - 1
+        if processes < 1 or (batch.total_bytes or 0) < _PARALLEL_MIN_POLL_BYTES:
+            for chunk in chunks:
+                yield _prepare_chunk(chunk, limits, horizon, base_url).seen(batch)
+            return
+        context = multiprocessing.get_context("spawn")  # safe beside the daemon's threads
+        with ProcessPoolExecutor(processes, mp_context=context) as workers:
+            ahead: deque[tuple[Future[_Prepared] | None, list[SourceItem], int, int]] = deque()
+            broken: list[BaseException] = []
+
+            def finished() -> _Prepared:
+                future, chunk, refreshed, read_bytes = ahead.popleft()
+                prepared = None
+                if future is not None and not broken:
+                    try:
+                        prepared = future.result()
+                    except (BrokenProcessPool, OSError) as exc:
+                        log.warning("validation workers failed (%s); validating here", exc)
+                        broken.append(exc)
+                if prepared is None:
+                    prepared = _prepare_chunk(chunk, limits, horizon, base_url)
+                prepared.refreshed, prepared.read_bytes = refreshed, read_bytes
+                return prepared
+
+            for chunk in chunks:
+                future: Future[_Prepared] | None = None
+                if not broken:
+                    try:
+                        future = workers.submit(_prepare_chunk, chunk, limits, horizon, base_url)
+                    except (BrokenProcessPool, RuntimeError) as exc:
+                        broken.append(exc)
+                ahead.append((future, chunk, len(batch.refreshed), batch.read_bytes))
+                if len(ahead) > 2 * processes:
+                    yield finished()
+            while ahead:
+                yield finished()
+
+    def _processes(self) -> int:
+        return self.settings.poll.processes or min(os.cpu_count() or 1, 4)
 
     def _write(self, tx: Tx, prepared: _Prepared, changes: ChangeSet) -> None:
         """Classify a validated chunk against the store and write what changed."""
-        for origin, line in prepared.refreshed:
-            tx.forget_quarantine(self.source.name, origin, line)
         rejected = prepared.rejected
         tx.add_quarantine(self.source.name, rejected)
         changes.quarantined += len(rejected)
         for _origin, _line, what in rejected:
             log.warning("quarantined %s: %s", what.source, what.reason)
-        states = tx.states(sorted({article.slug for article, _, _ in prepared.valid}))
+        states = tx.states(sorted({version.slug for version in prepared.valid}))
         pending: list[Change] = []
         pending_slugs: set[str] = set()
-        for article, digest, record in prepared.valid:
-            if article.slug in pending_slugs:
+        for version in prepared.valid:
+            if version.slug in pending_slugs:
                 # A later version in the same chunk: write the earlier one first.
-                changes.touched_topics |= tx.apply(
-                    pending, self.settings.site.base_url, self.routes
-                )
+                changes.touched_topics |= tx.apply(pending, self.routes)
                 pending, pending_slugs = [], set()
-            stored = states.get(article.slug)
-            kind = classify(stored, article, digest)
+            stored = states.get(version.slug)
+            kind = classify(stored, version, version.digest)
             if kind is ChangeKind.IGNORED:
                 changes.ignored += 1
                 continue
             old_topics = stored.topics if stored else ()
-            pending.append(Change(kind, article, digest, old_topics, record))
-            pending_slugs.add(article.slug)
-            states[article.slug] = StoredState(article.updated_at, digest, article.topics)
+            pending.append(Change(kind, version, old_topics))
+            pending_slugs.add(version.slug)
+            states[version.slug] = StoredState(version.updated_at, version.digest, version.topics)
             if kind is ChangeKind.CREATED:
                 changes.created += 1
             else:
                 changes.updated += 1
-        changes.touched_topics |= tx.apply(pending, self.settings.site.base_url, self.routes)
+        changes.touched_topics |= tx.apply(pending, self.routes)
 
     # -- build --------------------------------------------------------------
 
@@ -387,7 +444,7 @@ class Pipeline:
 
     def _shares(self, topics: list[str]) -> list[list[str]]:
         """The topics split between processes: one share unless the build is big."""
-        wanted = self.settings.feeds.build_processes or min(os.cpu_count() or 1, 4)
+        wanted = self._processes()
         if wanted < 2 or len(topics) < _PARALLEL_MIN_TOPICS:
             return [topics]
         # Interleaved: neighbours in name order are no more alike than any two.

@@ -22,6 +22,9 @@ class SourceItem:
     error: str | None = None
     #: True when the raw text is known to hold no XML-illegal character.
     clean: bool = False
+    #: The record's JSON text, left for the consumer to decode (in a worker
+    #: process when the poll is large); `data` and `error` are then unset.
+    raw: bytes | None = None
 
     @property
     def location(self) -> str:

@@ -12,17 +12,21 @@ from typing import Any
 import orjson
 
 from syndicator.core.urls import FEED_FORMATS, feed_url
-from syndicator.models import Article, ChangeKind
+from syndicator.models import Article, ArticleVersion, ChangeKind
 
 __all__ = [
     "StoredState",
+    "article_version",
     "article_from_dict",
     "article_to_dict",
     "classify",
     "content_hash",
     "content_version",
     "db_time",
+    "event_data",
+    "event_json",
     "event_payload",
+    "event_timestamp",
     "format_time",
 ]
 
@@ -120,7 +124,9 @@ def _topic_feeds(base_url: str, topic: str) -> dict[str, str]:
     return {fmt: feed_url(base_url, topic, fmt) for fmt in FEED_FORMATS}
 
 
-def classify(stored: StoredState | None, article: Article, digest: str) -> ChangeKind:
+def classify(
+    stored: StoredState | None, article: Article | ArticleVersion, digest: str
+) -> ChangeKind:
     """New slug → created; later and different → updated; anything else → ignored."""
     if stored is None:
         return ChangeKind.CREATED
@@ -131,21 +137,50 @@ def classify(stored: StoredState | None, article: Article, digest: str) -> Chang
 
 def event_payload(kind: ChangeKind, article: Article, base_url: str) -> dict[str, Any]:
     """The webhook body of an article event (SPEC §6)."""
-    feeds = {topic: _topic_feeds(base_url, topic) for topic in article.topics}
     return {
         "type": str(kind),
-        "timestamp": format_time(article.updated_at.replace(microsecond=0)),
-        "data": {
-            "slug": article.slug,
-            "title": article.title,
-            "summary": article.summary,
-            "url": article.url,
-            "canonical_source": article.canonical_source,
-            "published_at": format_time(article.published_at),
-            "updated_at": format_time(article.updated_at),
-            "lang": article.lang,
-            "topics": list(article.topics),
-            "entities": list(article.entities),
-            "feeds": feeds,
-        },
+        "timestamp": event_timestamp(article.updated_at),
+        "data": event_data(article, base_url),
     }
+
+
+def event_timestamp(updated_at: datetime) -> str:
+    """An event's `timestamp`: the article's `updated_at` to the second."""
+    return format_time(updated_at.replace(microsecond=0))
+
+
+def event_data(article: Article, base_url: str) -> dict[str, Any]:
+    """The `data` object of an article event."""
+    return {
+        "slug": article.slug,
+        "title": article.title,
+        "summary": article.summary,
+        "url": article.url,
+        "canonical_source": article.canonical_source,
+        "published_at": format_time(article.published_at),
+        "updated_at": format_time(article.updated_at),
+        "lang": article.lang,
+        "topics": list(article.topics),
+        "entities": list(article.entities),
+        "feeds": {topic: _topic_feeds(base_url, topic) for topic in article.topics},
+    }
+
+
+def event_json(kind: ChangeKind, timestamp: str, data_json: str) -> str:
+    """`event_payload` serialized, from its `data` already in JSON: the same
+    bytes as ``orjson.dumps(event_payload(...))`` (the tests check)."""
+    return f'{{"type":"{kind}","timestamp":"{timestamp}","data":{data_json}}}'
+
+
+def article_version(article: Article, base_url: str) -> ArticleVersion:
+    """Everything storing and announcing `article` needs, computed once."""
+    digest, record = content_version(article)
+    return ArticleVersion(
+        article.slug,
+        article.updated_at,
+        article.published_at,
+        article.topics,
+        digest,
+        record,
+        orjson.dumps(event_data(article, base_url)).decode(),
+    )

@@ -21,7 +21,7 @@ from typing import Any
 from syndicator.core.records import RecordLimits, may_hold_xml_illegal
 from syndicator.errors import SourceUnavailable
 from syndicator.ports import SourceBatch, SourceItem
-from syndicator.sources.decode import loads
+from syndicator.sources.decode import decode_line, loads
 
 __all__ = ["FolderSource"]
 
@@ -199,9 +199,11 @@ class FolderSource:
                     item = SourceItem(origin, line_no, error=self._too_big())
                     stripped = b""  # reported; do not decode
                     yield item
-                if stripped:
-                    item = self._decode_line(stripped, origin, line_no)
-                    if not complete and item.error is not None:
+                if stripped and complete:
+                    yield SourceItem(origin, line_no, raw=stripped)  # decoded by the consumer
+                elif stripped:
+                    item = decode_line(stripped, origin, line_no)
+                    if item.error is not None:
                         # Possibly half-written: report it, but read it again next time.
                         yield item
                         return consumed, line_no - 1
@@ -209,19 +211,6 @@ class FolderSource:
                 consumed += len(raw)
                 line_no += 1
         return consumed, line_no - 1
-
-    @staticmethod
-    def _decode_line(raw: bytes, origin: str, line_no: int) -> SourceItem:
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            return SourceItem(origin, line_no, error=f"not valid UTF-8 (byte {exc.start})")
-        try:
-            return SourceItem(
-                origin, line_no, data=loads(text), clean=not may_hold_xml_illegal(raw)
-            )
-        except ValueError as exc:
-            return SourceItem(origin, line_no, error=f"invalid JSON: {exc}")
 
     def _too_big(self) -> str:
         return f"record larger than the limit of {self.limits.max_record_bytes} bytes"

@@ -19,12 +19,20 @@ from syndicator.core.changes import (
     StoredState,
     article_from_dict,
     db_time,
-    event_payload,
+    event_json,
+    event_timestamp,
 )
 from syndicator.core.routing import Route
 from syndicator.core.signing import new_message_id
 from syndicator.errors import StoreError
-from syndicator.models import ALL_TOPIC, Article, ChangeKind, Quarantined, RenderedArticle
+from syndicator.models import (
+    ALL_TOPIC,
+    Article,
+    ArticleVersion,
+    ChangeKind,
+    Quarantined,
+    RenderedArticle,
+)
 from syndicator.store import schema as t
 from syndicator.store.database import Checkpointer, create_db_engine, migrate, sqlite_path
 
@@ -47,10 +55,8 @@ class Change:
     """One accepted record, ready to be written."""
 
     kind: ChangeKind
-    article: Article
-    digest: str
+    version: ArticleVersion
     old_topics: tuple[str, ...]
-    record: str  # the article as stored: `article_to_dict` as JSON
 
 
 #: What an entry's bytes in a feed depend on, besides the renderer: slug,
@@ -208,20 +214,18 @@ class Tx:
                 found[slug] = StoredState(datetime.fromisoformat(updated_at), digest, topics)
         return found
 
-    def apply(
-        self, changes: Sequence[Change], base_url: str, routes: Sequence[Route] = ()
-    ) -> set[str]:
+    def apply(self, changes: Sequence[Change], routes: Sequence[Route] = ()) -> set[str]:
         """Write articles, topics, events and their deliveries; return touched topics."""
         if not changes:
             return set()
         touched: set[str] = {ALL_TOPIC}
         rows = [
             {
-                "b_slug": c.article.slug,
-                "updated_at": db_time(c.article.updated_at),
-                "published_at": db_time(c.article.published_at),
-                "content_hash": c.digest,
-                "record": c.record,
+                "b_slug": c.version.slug,
+                "updated_at": db_time(c.version.updated_at),
+                "published_at": db_time(c.version.published_at),
+                "content_hash": c.version.digest,
+                "record": c.version.record,
                 "content_html": None,
             }
             for c in changes
@@ -229,7 +233,8 @@ class Tx:
         created = [r for r, c in zip(rows, changes, strict=True) if c.kind is ChangeKind.CREATED]
         updated = [r for r, c in zip(rows, changes, strict=True) if c.kind is ChangeKind.UPDATED]
         a = t.articles
-        _INSERT_ARTICLE.run(self.conn, created)
+        # In key order: neighbouring inserts touch the same index pages.
+        _INSERT_ARTICLE.run(self.conn, sorted(created, key=lambda row: row["b_slug"]))
         if updated:
             self.conn.execute(update(a).where(a.c.slug == bindparam("b_slug")), updated)
         self._apply_topics(changes, touched)
@@ -238,9 +243,11 @@ class Tx:
             {
                 "event_id": f"evt_{uuid.uuid4().hex}",
                 "type": str(c.kind),
-                "slug": c.article.slug,
-                "timestamp": db_time(c.article.updated_at),
-                "payload": orjson.dumps(event_payload(c.kind, c.article, base_url)).decode(),
+                "slug": c.version.slug,
+                "timestamp": db_time(c.version.updated_at),
+                "payload": event_json(
+                    c.kind, event_timestamp(c.version.updated_at), c.version.event_data
+                ),
                 "created_at": created_at,
             }
             for c in changes
@@ -251,7 +258,7 @@ class Tx:
             new_delivery(row["event_id"], route.endpoint, row["type"], row["slug"], created_at)
             for row, c in zip(event_rows, changes, strict=True)
             for route in routes
-            if route.matches(row["type"], c.article.topics)
+            if route.matches(row["type"], c.version.topics)
         ]
         _INSERT_DELIVERY.run(self.conn, delivery_rows)
         self.mark_dirty(touched)
@@ -262,14 +269,15 @@ class Tx:
         removed: list[dict[str, Any]] = []
         upserts: list[dict[str, Any]] = []
         changed_topics: dict[str, str] = {}
-        known = {c.article.slug for c in changes if c.kind is not ChangeKind.CREATED}
+        known = {c.version.slug for c in changes if c.kind is not ChangeKind.CREATED}
         for c in changes:
-            stamp = db_time(c.article.updated_at)
-            old, new = set(c.old_topics), set(c.article.topics)
+            slug = c.version.slug
+            stamp = db_time(c.version.updated_at)
+            old, new = set(c.old_topics), set(c.version.topics)
             for topic in old - new:
-                removed.append({"b_topic": topic, "b_slug": c.article.slug})
+                removed.append({"b_topic": topic, "b_slug": slug})
             for topic in new:
-                upserts.append({"b_topic": topic, "b_slug": c.article.slug, "b_at": stamp})
+                upserts.append({"b_topic": topic, "b_slug": slug, "b_at": stamp})
             for topic in old | new:
                 changed_topics[topic] = max(stamp, changed_topics.get(topic, ""))
         if removed:
@@ -290,6 +298,7 @@ class Tx:
                     ),
                     [{"b_topic": u["b_topic"], "b_slug": u["b_slug"]} for u in existing],
                 )
+            upserts.sort(key=lambda row: (row["b_topic"], row["b_slug"]))
             _INSERT_ARTICLE_TOPIC.run(self.conn, upserts)
         self._touch_topics(changed_topics)
         touched.update(changed_topics)

@@ -7,13 +7,18 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
+import orjson
+
 from syndicator.core.changes import (
     StoredState,
     article_from_dict,
     article_to_dict,
     classify,
     content_hash,
+    event_data,
+    event_json,
     event_payload,
+    event_timestamp,
 )
 from syndicator.core.records import parse_record
 from syndicator.models import ChangeKind
@@ -76,3 +81,13 @@ def test_stored_times_sort_as_text() -> None:
         datetime(999, 1, 1, tzinfo=UTC),
     ]
     assert sorted(times, key=db_time) == sorted(times)
+
+
+def test_event_json_is_the_payload_serialized(seed_record: dict[str, Any]) -> None:
+    # Large polls serialize `data` in a worker and assemble the payload later.
+    article = parse_record({**seed_record, "summary": 'quote " and \\ and \u2028'})
+    base = "https://feeds.example.com"
+    for kind in (ChangeKind.CREATED, ChangeKind.UPDATED):
+        data = orjson.dumps(event_data(article, base)).decode()
+        assembled = event_json(kind, event_timestamp(article.updated_at), data)
+        assert assembled == orjson.dumps(event_payload(kind, article, base)).decode()

@@ -10,12 +10,13 @@ import pytest
 
 from syndicator.errors import SourceUnavailable
 from syndicator.ports import SourceBatch, SourceItem
+from syndicator.sources.decode import decoded
 from syndicator.sources.folder import FolderSource
 
 
 def read(source: FolderSource, cursor: Any = None) -> tuple[list[SourceItem], SourceBatch]:
     batch = source.poll(None, cursor)
-    items = list(batch.items)
+    items = [decoded(item) for item in batch.items]
     return items, batch
 
 

@@ -1,0 +1,141 @@
+"""Large polls and builds are split between worker processes, with the same result."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from syndicator import pipeline as pipeline_module
+from syndicator.pipeline import Pipeline
+from syndicator.render import cache
+from tests.integration.conftest import Deployment
+from tests.integration.test_incremental import assert_feeds_match_store
+
+Make = Callable[..., dict[str, Any]]
+Run = Callable[[], Pipeline]
+
+TOPICS = [f"topic-{i}" for i in range(9)]
+
+
+def _records(make_record: Make, edit: bool = False) -> list[dict[str, Any]]:
+    return [
+        make_record(
+            f"a{i:03d}",
+            topics=[TOPICS[i % len(TOPICS)], TOPICS[(i * 7) % len(TOPICS)]],
+            body_md=f"Body **{i}** {'edited' if edit and i % 10 == 0 else ''}",
+            updated_at=f"2026-06-0{2 if edit else 1}T{i // 60:02d}:{i % 60:02d}:00Z",
+        )
+        for i in range(120)
+    ]
+
+
+@pytest.fixture
+def parallel(deployment: Deployment, monkeypatch: pytest.MonkeyPatch) -> Deployment:
+    """Builds of three or more topics use two processes."""
+    monkeypatch.setattr(pipeline_module, "_PARALLEL_MIN_TOPICS", 3)
+    text = deployment.config.read_text().replace("max_entries = 50", "max_entries = 8")
+    deployment.config.write_text(text.replace("[feeds]\n", "[poll]\nprocesses = 2\n\n[feeds]\n"))
+    return deployment
+
+
+def test_split_build_writes_what_one_process_writes(
+    parallel: Deployment, run_pipeline: Run, make_record: Make, tmp_path: Any
+) -> None:
+    parallel.write_jsonl("a.jsonl", _records(make_record))
+    cache.clear_caches()
+    pipeline = run_pipeline()
+    assert len(pipeline._shares(["all", *TOPICS])) == 2
+    pipeline.poll()
+    result = pipeline.build()
+    assert result.topics == sorted(["all", *TOPICS])
+    # Every feed and the two listings, from both processes, kept for serving.
+    assert len(result.documents) == 3 * (len(TOPICS) + 1) + 2
+    assert result.written == len(result.documents)
+    assert_feeds_match_store(parallel, pipeline)
+    # The worker stored what it rendered: HTML and manifests for its topics.
+    manifests = pipeline.store.manifests(TOPICS)
+    assert len(manifests) == 3 * len(TOPICS)
+    assert pipeline.store.dirty_topics() == []
+
+    # Nothing changed: a full rebuild in two processes rewrites nothing.
+    again = run_pipeline().build(full=True)
+    assert again.written == 0 and len(again.topics) == len(TOPICS) + 1
+
+    # An edit after a split build reuses what both processes wrote.
+    parallel.write_jsonl("b.jsonl", _records(make_record, edit=True)[:30])
+    cache.clear_caches()
+    later = run_pipeline()
+    later.poll()
+    edited = later.build()
+    assert len(edited.topics) > 3  # again split
+    assert edited.reused_entries > 0
+    assert_feeds_match_store(parallel, later)
+
+
+def test_small_builds_stay_in_one_process(deployment: Deployment, run_pipeline: Run) -> None:
+    pipeline = run_pipeline()
+    assert pipeline._shares(["all", "x", "y"]) == [["all", "x", "y"]]
+
+
+# -- polls validated in worker processes ----------------------------------------------------
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_large_poll_validated_in_workers_gives_the_same_state(
+    deployment: Deployment,
+    run_pipeline: Run,
+    make_record: Make,
+    monkeypatch: pytest.MonkeyPatch,
+    processes: int,
+) -> None:
+    # Every poll counts as large; with 1 process the same code runs inline.
+    monkeypatch.setattr(pipeline_module, "_PARALLEL_MIN_POLL_BYTES", 0)
+    monkeypatch.setattr(pipeline_module, "_CHUNK", 7)  # many chunks in flight
+    text = deployment.config.read_text()
+    deployment.config.write_text(
+        text.replace("[feeds]\n", f"[poll]\nprocesses = {processes}\n\n[feeds]\n")
+    )
+    good = [make_record(f"s{i:02d}", topics=["t"], updated_at=stamp(i)) for i in range(40)]
+    lines = [json.dumps(r) for r in good]
+    lines[5] = "{broken json"
+    lines[9] = json.dumps(make_record("bad-url", url="ftp://nope"))
+    lines[12] = json.dumps({**good[3], "title": "again, later", "updated_at": stamp(50)})
+    lines[20] = json.dumps(make_record("ctl", title="a\u0001b"))  # cleaned, not rejected
+    (deployment.source / "a.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    submitted: list[int] = []
+
+    class Counting(ProcessPoolExecutor):
+        def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+            submitted.append(1)
+            return super().submit(fn, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline_module, "ProcessPoolExecutor", Counting)
+    pipeline = run_pipeline()
+    changes = pipeline.poll()
+    assert len(submitted) == (6 if processes == 2 else 0)  # 40 lines in chunks of 7
+    assert (changes.created, changes.updated, changes.quarantined) == (37, 1, 2)
+    store = pipeline.store
+    quarantined = sorted(q["source"].rsplit(":", 1)[1] for q in store.quarantined())
+    assert quarantined == ["10", "6"]
+    events = store.events()
+    assert [e["slug"] for e in events][:6] == ["s00", "s01", "s02", "s03", "s04", "s06"]
+    assert [e["type"] for e in store.events("s03")] == ["article.created", "article.updated"]
+    assert store.events("ctl")[0]["payload"]["data"]["title"] == "ab"
+    assert store.source_state("dir")[0] == datetime(2026, 6, 1, 10, tzinfo=UTC)  # "ctl"
+
+    # A fixed line is read again and its quarantine entry goes.
+    lines[5] = json.dumps(make_record("fixed", updated_at=stamp(51)))
+    (deployment.source / "a.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    again = run_pipeline().poll()
+    assert (again.created, again.quarantined) == (1, 1)
+    assert [q["source"].rsplit(":", 1)[1] for q in store.quarantined()] == ["10"]
+
+
+def stamp(minute: int) -> str:
+    return f"2026-06-01T02:{minute:02d}:00Z"
