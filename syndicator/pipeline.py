@@ -313,8 +313,14 @@ class Pipeline:
             for chunk in chunks:
                 yield _prepare_chunk(chunk, limits, horizon, base_url).seen(batch)
             return
-        context = multiprocessing.get_context("spawn")  # safe beside the daemon's threads
-        with ProcessPoolExecutor(processes, mp_context=context) as workers:
+        try:
+            workers = _process_pool(processes)
+        except OSError as exc:  # no process support here (e.g. no /dev/shm)
+            log.warning("cannot start validation workers (%s); validating here", exc)
+            for chunk in chunks:
+                yield _prepare_chunk(chunk, limits, horizon, base_url).seen(batch)
+            return
+        with workers:
             ahead: deque[tuple[Future[_Prepared] | None, list[SourceItem], int, int]] = deque()
             broken: list[BaseException] = []
 
@@ -337,7 +343,7 @@ class Pipeline:
                 if not broken:
                     try:
                         future = workers.submit(_prepare_chunk, chunk, limits, horizon, base_url)
-                    except (BrokenProcessPool, RuntimeError) as exc:
+                    except (BrokenProcessPool, RuntimeError, OSError) as exc:
                         broken.append(exc)
                 ahead.append((future, chunk, len(batch.refreshed), batch.read_bytes))
                 if len(ahead) > 2 * processes:
@@ -487,8 +493,9 @@ class Pipeline:
         listings: list[Published],
         budget: int,
     ) -> BuildResult:
-        context = multiprocessing.get_context("spawn")  # safe beside the daemon's threads
-        with ProcessPoolExecutor(len(shares) - 1, mp_context=context) as workers:
+        workers = None
+        try:
+            workers = _process_pool(len(shares) - 1)
             futures = [
                 (
                     share,
@@ -505,6 +512,13 @@ class Pipeline:
                 )
                 for share in shares[1:]
             ]
+        except (BrokenProcessPool, RuntimeError, OSError) as exc:  # no worker could start
+            log.warning("cannot start render workers (%s); rendering here", exc)
+            if workers is not None:
+                workers.shutdown(cancel_futures=True)
+            everything = [topic for share in shares for topic in share]
+            return self._render_topics(everything, updated, full, keep, now, listings)
+        with workers:
             result = self._render_topics(shares[0], updated, full, keep, now, listings)
             for share, future in futures:
                 try:
@@ -744,6 +758,11 @@ def _chunks(items: Iterator[SourceItem], size: int) -> Iterator[list[SourceItem]
             chunk = []
     if chunk:
         yield chunk
+
+
+def _process_pool(workers: int) -> ProcessPoolExecutor:
+    # `spawn`: a fresh interpreter never inherits the daemon's threads and locks.
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
 
 
 def _return_freed_memory() -> None:

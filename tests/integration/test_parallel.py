@@ -139,3 +139,19 @@ def test_large_poll_validated_in_workers_gives_the_same_state(
 
 def stamp(minute: int) -> str:
     return f"2026-06-01T02:{minute:02d}:00Z"
+
+
+def test_without_worker_processes_everything_runs_here(
+    parallel: Deployment, run_pipeline: Run, make_record: Make, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_processes(workers: int) -> ProcessPoolExecutor:
+        raise OSError("no /dev/shm")
+
+    monkeypatch.setattr(pipeline_module, "_process_pool", no_processes)
+    monkeypatch.setattr(pipeline_module, "_PARALLEL_MIN_POLL_BYTES", 0)
+    parallel.write_jsonl("a.jsonl", _records(make_record))
+    pipeline = run_pipeline()
+    assert pipeline.poll().created == 120
+    result = pipeline.build()
+    assert result.topics == sorted(["all", *TOPICS])
+    assert_feeds_match_store(parallel, pipeline)
