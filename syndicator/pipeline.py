@@ -420,8 +420,12 @@ class Pipeline:
         fingerprint = self._fingerprint()
         if self.store.get_meta("render_fingerprint") != fingerprint:
             full = True
+        dirty = set() if full else set(self.store.dirty_topics())
+        if not (full or dirty or not self._checked_output):
+            return BuildResult()  # the usual poll with nothing new: no need to count topics
         rows = {row.name: row for row in self.store.topics()}
-        dirty = set(rows) if full else set(self.store.dirty_topics())
+        if full:
+            dirty = set(rows)
         if not self._checked_output:
             self.output.prepare()
             dirty |= {name for name in rows if not self._complete(name)}

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import uuid
+import secrets
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -187,6 +188,16 @@ _INSERT_DELIVERY = _Bulk(
 )
 
 
+def new_event_id() -> str:
+    """A unique event id that sorts by creation time.
+
+    Time first: each insert lands at the end of the unique index instead of
+    at a random page, which at a million events is the difference between
+    appending and rewriting index pages all over the WAL.
+    """
+    return f"evt_{time.time_ns():016x}{secrets.token_hex(8)}"
+
+
 def _dt(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value)
 
@@ -241,7 +252,7 @@ class Tx:
         created_at = db_time(self.now)
         event_rows = [
             {
-                "event_id": f"evt_{uuid.uuid4().hex}",
+                "event_id": new_event_id(),
                 "type": str(c.kind),
                 "slug": c.version.slug,
                 "timestamp": db_time(c.version.updated_at),
