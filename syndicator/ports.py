@@ -48,6 +48,9 @@ class SourceBatch:
     total_bytes: int | None = None
     #: Bytes read so far (advances while `items` is consumed).
     read_bytes: int = 0
+    #: True when `cursor`, at any point while `items` is consumed, describes
+    #: only records already yielded: a poll may then commit in parts.
+    resumable: bool = False
 
 
 class ArticleSource(Protocol):

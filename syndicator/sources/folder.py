@@ -106,7 +106,8 @@ class FolderSource:
         """Plan a poll over the files that changed; `since` is not needed here."""
         previous: dict[str, Any] = cursor if isinstance(cursor, dict) else {}
         files = self._list()
-        batch = SourceBatch(items=iter(()), cursor={})
+        # Resumable: a file enters the cursor only once all its records were read.
+        batch = SourceBatch(items=iter(()), cursor={}, resumable=True)
         plan: list[tuple[str, Path, os.stat_result, _Seen | None]] = []
         present = set()
         for name, path, st in files:

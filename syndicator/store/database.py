@@ -101,11 +101,13 @@ class Checkpointer:
                     )
                     self._thread.start()
 
-    def checkpoint(self) -> None:
-        """Checkpoint now, on the calling thread."""
+    def checkpoint(self, *, truncate: bool = False) -> None:
+        """Checkpoint now, on the calling thread; with `truncate`, wait for
+        readers and empty the WAL, so the next writer starts it afresh."""
         conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         try:
-            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            mode = "TRUNCATE" if truncate else "PASSIVE"
+            conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchall()
         finally:
             conn.close()
 

@@ -405,6 +405,11 @@ class Store:
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot migrate database: {exc}") from exc
 
+    def checkpoint(self) -> None:
+        """Fold SQLite's WAL back into the database now (nothing for PostgreSQL)."""
+        if self._checkpointer is not None:
+            self._checkpointer.checkpoint(truncate=True)
+
     def close(self) -> None:
         """Release every connection."""
         if self._checkpointer is not None:

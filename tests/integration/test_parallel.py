@@ -155,3 +155,52 @@ def test_without_worker_processes_everything_runs_here(
     result = pipeline.build()
     assert result.topics == sorted(["all", *TOPICS])
     assert_feeds_match_store(parallel, pipeline)
+
+
+# -- huge polls commit in parts ---------------------------------------------------------------
+
+
+def test_huge_poll_commits_in_parts_and_resumes_after_a_crash(
+    deployment: Deployment, run_pipeline: Run, make_record: Make, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pipeline_module, "_CHUNK", 5)
+    monkeypatch.setattr(pipeline_module, "_RECORDS_PER_COMMIT", 10)
+    for f in range(4):
+        deployment.write_jsonl(
+            f"part-{f}.jsonl",
+            [make_record(f"f{f}-{i}", updated_at=stamp(f * 10 + i)) for i in range(8)],
+        )
+    (deployment.source / "part-1.jsonl").write_text(
+        (deployment.source / "part-1.jsonl").read_text() + "{broken\n"
+    )
+    real_write = Pipeline._write
+    calls: list[int] = []
+
+    def crash_on_fourth(self: Pipeline, tx: Any, prepared: Any, changes: Any) -> None:
+        calls.append(1)
+        if len(calls) == 4:
+            raise RuntimeError("crash")
+        real_write(self, tx, prepared, changes)
+
+    monkeypatch.setattr(Pipeline, "_write", crash_on_fourth)
+    with pytest.raises(RuntimeError):
+        run_pipeline().poll()
+    # Chunks 1-2 (part-0 and two records of part-1) were committed, with a
+    # cursor naming part-0 only; chunk 3 was rolled back by the crash.
+    store = run_pipeline().store
+    assert store.counts()["articles"] == 10
+    cursor = store.source_state("dir")[1]
+    assert sorted(cursor) == ["part-0.jsonl"]
+
+    monkeypatch.setattr(Pipeline, "_write", real_write)
+    changes = run_pipeline().poll()
+    # part-1 is read again whole: its first two records are already known.
+    assert (changes.created, changes.ignored, changes.quarantined) == (22, 2, 1)
+    events = store.events()
+    slugs = [e["slug"] for e in events]
+    assert len(slugs) == len(set(slugs)) == 32  # each article created exactly once
+    assert {e["type"] for e in events} == {"article.created"}
+    assert sorted(store.source_state("dir")[1]) == [f"part-{f}.jsonl" for f in range(4)]
+    assert [q["source"].rsplit("/", 1)[1] for q in store.quarantined()] == ["part-1.jsonl:9"]
+    # Nothing new: the next poll reads nothing.
+    assert run_pipeline().poll().changed == 0
