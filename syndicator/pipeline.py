@@ -149,6 +149,8 @@ class _Run:
     pool: ThreadPoolExecutor
     result: BuildResult = field(default_factory=BuildResult)
     html_cache: dict[tuple[str, str], str] = field(default_factory=dict)
+    #: Each topic's entry keys, read for all topics at once (incremental builds).
+    keys: dict[str, list[FeedKey]] = field(default_factory=dict)
 
 
 #: Per format, the entry fragments a feed's previous file holds, by key.
@@ -576,8 +578,25 @@ class Pipeline:
         # Reading, checking and splitting the previous files of the next topics,
         # and hashing the new ones, run beside the rendering: file reads and
         # SHA-256 release the GIL.
-        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="build") as pool:
+        with (
+            ThreadPoolExecutor(max_workers=2, thread_name_prefix="build") as pool,
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="flush") as flusher,
+        ):
             run = _Run(now, fingerprint, keep, pool)
+            flushing: Future[None] | None = None
+
+            def flush(docs: list[tuple[Published, _Composed | None]]) -> None:
+                # Files are written and synced on the flush thread while the
+                # next topics render; one batch at a time, so they land in order.
+                nonlocal flushing
+                if flushing is not None:
+                    flushing.result()
+                html, run.html_cache = run.html_cache, {}
+                flushing = flusher.submit(self._flush, docs, run, html)
+
+            if manifests:
+                # One read for every topic instead of a transaction each.
+                run.keys = self.store.feed_keys_many(topics, self.settings.feeds.max_entries)
             ahead: dict[int, Future[_Reusable]] = {}
 
             def read_ahead(index: int) -> None:
@@ -595,16 +614,23 @@ class Pipeline:
                 run.result.topics.append(topic)
                 pending.extend(self._render_topic(topic, updated[topic], reused, run))
                 if len(pending) >= _WRITE_BATCH:
-                    self._flush(pending, run)
+                    flush(pending)
                     pending = []
                     _return_freed_memory()  # a big build: keep the peak down
             pending.extend((doc, None) for doc in extra)
-            self._flush(pending, run)
+            flush(pending)
+            if flushing is not None:
+                flushing.result()
         return run.result
 
-    def _flush(self, docs: list[tuple[Published, _Composed | None]], run: _Run) -> None:
+    def _flush(
+        self,
+        docs: list[tuple[Published, _Composed | None]],
+        run: _Run,
+        html: dict[tuple[str, str], str],
+    ) -> None:
         """Write a batch of documents, then cache the bodies rendered for them
-        and record what each feed file was composed from."""
+        (`html`) and record what each feed file was composed from."""
         feeds = [(doc, composed) for doc, composed in docs if composed is not None]
         digests = run.pool.map(_sha256, [doc.body for doc, _ in feeds])
         result = run.result
@@ -614,9 +640,7 @@ class Pipeline:
             result.documents.extend(doc for doc, _ in docs)
         # Once stored, later topics read these bodies from the store; a crash
         # before this costs only a second rendering.
-        html = run.html_cache
         self.store.save_html([(s, d, h) for (s, d), h in html.items()], run.now)
-        html.clear()
         # Only now that the files are in place. A crash before this line leaves
         # the previous manifest beside the new file: its size and SHA-256 no
         # longer match the file, so the next build ignores it and renders the
@@ -690,10 +714,12 @@ class Pipeline:
         topic: str,
         reused: Mapping[str, Mapping[FeedKey, bytes]],
         html_cache: dict[tuple[str, str], str],
+        keys: list[FeedKey] | None = None,
     ) -> tuple[list[FeedKey], dict[FeedKey, RenderedArticle]] | None:
         """The feed's keys, and the entries some format has no fragment for;
         None when the store changed between the two reads."""
-        keys = self.store.feed_keys(topic, self.settings.feeds.max_entries)
+        if keys is None:
+            keys = self.store.feed_keys(topic, self.settings.feeds.max_entries)
         needed = [k for k in keys if any(k not in reused[fmt] for fmt in FEED_FORMATS)]
         found = self.store.articles_by_slug([slug for slug, _, _ in needed])
         loaded: dict[FeedKey, RenderedArticle] = {}
@@ -715,7 +741,7 @@ class Pipeline:
         """
         loaded = None
         if reused is not None and any(reused.values()):
-            loaded = self._load_missing(topic, reused, run.html_cache)
+            loaded = self._load_missing(topic, reused, run.html_cache, run.keys.get(topic))
         if loaded is None:
             reused = None
             loaded = self._load_all(topic, run.html_cache)
