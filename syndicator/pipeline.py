@@ -76,7 +76,7 @@ __all__ = ["BuildResult", "Pipeline", "Progress", "Published"]
 log = logging.getLogger(__name__)
 
 _CHUNK = 1000
-_WRITE_BATCH = 150  # documents written (and fsynced) together
+_WRITE_BATCH = 75  # documents written (and fsynced) together; two batches may be in memory
 _LOOKAHEAD = 4  # topics whose previous files are read ahead of rendering
 # A build of at least this many topics is split between processes: below it
 # a worker's start-up (~1 s of imports) costs more than it saves.
