@@ -513,54 +513,42 @@ class Pipeline:
         budget = full_budget // len(shares)  # `render_cache_mb` bounds all processes together
         set_fragment_budget(budget)
         try:
-            return self._render_shares(shares, updated, full, keep, now, listings, budget)
+            workers = None
+            try:
+                workers = _process_pool(len(shares) - 1)
+                futures = [
+                    (
+                        share,
+                        workers.submit(
+                            _render_share,
+                            self.settings,
+                            share,
+                            {topic: updated[topic] for topic in share},
+                            full,
+                            keep,
+                            now,
+                            budget,
+                        ),
+                    )
+                    for share in shares[1:]
+                ]
+            except (BrokenProcessPool, RuntimeError, OSError) as exc:  # no worker could start
+                log.warning("cannot start render workers (%s); rendering here", exc)
+                if workers is not None:
+                    workers.shutdown(cancel_futures=True)
+                everything = [topic for share in shares for topic in share]
+                return self._render_topics(everything, updated, full, keep, now, listings)
+            with workers:
+                result = self._render_topics(shares[0], updated, full, keep, now, listings)
+                for share, future in futures:
+                    try:
+                        result.merge(future.result())
+                    except (BrokenProcessPool, OSError) as exc:
+                        log.warning("render worker failed (%s); rendering its topics here", exc)
+                        result.merge(self._render_topics(share, updated, full, keep, now, []))
+            return result
         finally:
             set_fragment_budget(full_budget)
-
-    def _render_shares(
-        self,
-        shares: list[list[str]],
-        updated: Mapping[str, datetime],
-        full: bool,
-        keep: bool,
-        now: datetime,
-        listings: list[Published],
-        budget: int,
-    ) -> BuildResult:
-        workers = None
-        try:
-            workers = _process_pool(len(shares) - 1)
-            futures = [
-                (
-                    share,
-                    workers.submit(
-                        _render_share,
-                        self.settings,
-                        share,
-                        {topic: updated[topic] for topic in share},
-                        full,
-                        keep,
-                        now,
-                        budget,
-                    ),
-                )
-                for share in shares[1:]
-            ]
-        except (BrokenProcessPool, RuntimeError, OSError) as exc:  # no worker could start
-            log.warning("cannot start render workers (%s); rendering here", exc)
-            if workers is not None:
-                workers.shutdown(cancel_futures=True)
-            everything = [topic for share in shares for topic in share]
-            return self._render_topics(everything, updated, full, keep, now, listings)
-        with workers:
-            result = self._render_topics(shares[0], updated, full, keep, now, listings)
-            for share, future in futures:
-                try:
-                    result.merge(future.result())
-                except (BrokenProcessPool, OSError) as exc:
-                    log.warning("render worker failed (%s); rendering its topics here", exc)
-                    result.merge(self._render_topics(share, updated, full, keep, now, []))
-        return result
 
     def _render_topics(
         self,
