@@ -338,14 +338,13 @@ class Pipeline:
         limits = self.settings.source.limits
         base_url = self.settings.site.base_url
         processes = self._processes() - 1
-        if processes < 1 or (batch.total_bytes or 0) < _PARALLEL_MIN_POLL_BYTES:
-            for chunk in chunks:
-                yield _prepare_chunk(chunk, limits, horizon, base_url).seen(batch)
-            return
-        try:
-            workers = _process_pool(processes)
-        except OSError as exc:  # no process support here (e.g. no /dev/shm)
-            log.warning("cannot start validation workers (%s); validating here", exc)
+        workers = None
+        if processes >= 1 and (batch.total_bytes or 0) >= _PARALLEL_MIN_POLL_BYTES:
+            try:
+                workers = _process_pool(processes)
+            except OSError as exc:  # no process support here (e.g. no /dev/shm)
+                log.warning("cannot start validation workers (%s); validating here", exc)
+        if workers is None:
             for chunk in chunks:
                 yield _prepare_chunk(chunk, limits, horizon, base_url).seen(batch)
             return

@@ -106,16 +106,20 @@ def article_from_dict(data: Mapping[str, Any]) -> Article:
 
 def content_hash(article: Article) -> str:
     """Hash of everything but `updated_at`: a newer timestamp alone is no change."""
-    return content_version(article)[0]
+    return _hash_content(article_to_dict(article))
 
 
 def content_version(article: Article) -> tuple[str, str]:
     """The content hash and the record as stored (`article_to_dict` as JSON), in one pass."""
     data = article_to_dict(article)
-    record = orjson.dumps(data).decode()
-    del data["updated_at"]
-    blob = orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
-    return hashlib.blake2b(blob, digest_size=16).hexdigest(), record
+    return _hash_content(data), orjson.dumps(data).decode()
+
+
+def _hash_content(data: dict[str, Any]) -> str:
+    blob = orjson.dumps(
+        {k: v for k, v in data.items() if k != "updated_at"}, option=orjson.OPT_SORT_KEYS
+    )
+    return hashlib.blake2b(blob, digest_size=16).hexdigest()
 
 
 @functools.lru_cache(maxsize=4096)
