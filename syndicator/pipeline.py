@@ -18,7 +18,7 @@ import multiprocessing
 import os
 import time
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -78,6 +78,7 @@ log = logging.getLogger(__name__)
 _CHUNK = 1000
 _WRITE_BATCH = 75  # documents written (and fsynced) together; two batches may be in memory
 _LOOKAHEAD = 4  # topics whose previous files are read ahead of rendering
+_PREFETCH = 32  # topics whose missing articles are read from the store in one query
 # A build of at least this many topics is split between processes: below it
 # a worker's start-up (~1 s of imports) costs more than it saves.
 _PARALLEL_MIN_TOPICS = 200
@@ -151,6 +152,8 @@ class _Run:
     html_cache: dict[tuple[str, str], str] = field(default_factory=dict)
     #: Each topic's entry keys, read for all topics at once (incremental builds).
     keys: dict[str, list[FeedKey]] = field(default_factory=dict)
+    #: Articles the next topics' previous files lack, read together by slug.
+    articles: dict[str, tuple[Article, str | None, str]] = field(default_factory=dict)
 
 
 #: Per format, the entry fragments a feed's previous file holds, by key.
@@ -597,6 +600,11 @@ class Pipeline:
             pending: list[tuple[Published, _Composed | None]] = []
             for index, topic in enumerate(topics):
                 read_ahead(index + _LOOKAHEAD)
+                if manifests and index % _PREFETCH == 0:
+                    window = topics[index : index + _PREFETCH]
+                    run.articles = self.store.articles_by_slug(
+                        _missing_slugs(window, run.keys, manifests, fingerprint)
+                    )
                 reused = ahead.pop(index).result() if index in ahead else None
                 run.result.topics.append(topic)
                 pending.extend(self._render_topic(topic, updated[topic], reused, run))
@@ -702,13 +710,19 @@ class Pipeline:
         reused: Mapping[str, Mapping[FeedKey, bytes]],
         html_cache: dict[tuple[str, str], str],
         keys: list[FeedKey] | None = None,
+        known: Mapping[str, tuple[Article, str | None, str]] | None = None,
     ) -> tuple[list[FeedKey], dict[FeedKey, RenderedArticle]] | None:
-        """The feed's keys, and the entries some format has no fragment for;
-        None when the store changed between the two reads."""
+        """The feed's keys, and the entries some format has no fragment for
+        (taken from `known` articles when there); None when the store changed
+        between the reads."""
+        known = known or {}
         if keys is None:
             keys = self.store.feed_keys(topic, self.settings.feeds.max_entries)
         needed = [k for k in keys if any(k not in reused[fmt] for fmt in FEED_FORMATS)]
-        found = self.store.articles_by_slug([slug for slug, _, _ in needed])
+        found = {k[0]: known[k[0]] for k in needed if k[0] in known}
+        unknown = [slug for slug, _, _ in needed if slug not in found]
+        if unknown:
+            found.update(self.store.articles_by_slug(unknown))
         loaded: dict[FeedKey, RenderedArticle] = {}
         for key in needed:
             row = found.get(key[0])
@@ -728,7 +742,9 @@ class Pipeline:
         """
         loaded = None
         if reused is not None and any(reused.values()):
-            loaded = self._load_missing(topic, reused, run.html_cache, run.keys.get(topic))
+            loaded = self._load_missing(
+                topic, reused, run.html_cache, run.keys.get(topic), run.articles
+            )
         if loaded is None:
             reused = None
             loaded = self._load_all(topic, run.html_cache)
@@ -808,6 +824,29 @@ def _chunks(items: Iterator[SourceItem], size: int) -> Iterator[list[SourceItem]
 def _process_pool(workers: int) -> ProcessPoolExecutor:
     # `spawn`: a fresh interpreter never inherits the daemon's threads and locks.
     return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+
+
+def _missing_slugs(
+    topics: Sequence[str],
+    keys: Mapping[str, list[FeedKey]],
+    manifests: Mapping[tuple[str, str], FeedManifest],
+    fingerprint: str,
+) -> list[str]:
+    """The articles the topics' previous files lack, going by their manifests.
+
+    One query for a window of topics instead of one each; a file that then
+    turns out not to match its manifest is rendered from the store anyway.
+    """
+    slugs: set[str] = set()
+    for topic in topics:
+        held = [
+            set(m.entries) if m is not None and m.fingerprint == fingerprint else set()
+            for m in (manifests.get((topic, fmt)) for fmt in FEED_FORMATS)
+        ]
+        if not any(held):
+            continue  # nothing to reuse: the topic is read whole
+        slugs.update(k[0] for k in keys.get(topic, ()) if any(k not in h for h in held))
+    return sorted(slugs)
 
 
 def _return_freed_memory() -> None:
