@@ -611,11 +611,17 @@ class Pipeline:
                 if len(pending) >= _WRITE_BATCH:
                     flush(pending)
                     pending = []
-                    _return_freed_memory()  # a big build: keep the peak down
+                    if len(topics) >= _PARALLEL_MIN_TOPICS:
+                        # A big build: keep the peak down. A smaller one trims
+                        # once at the end; each trim costs the next batch
+                        # page faults on fresh memory.
+                        _return_freed_memory()
             pending.extend((doc, None) for doc in extra)
             flush(pending)
             if flushing is not None:
                 flushing.result()
+        if run.result.rendered > _WRITE_BATCH:
+            _return_freed_memory()
         return run.result
 
     def _flush(
