@@ -16,7 +16,8 @@ measures, each step in a fresh process:
 4. HTTP requests/s for 200 and 304 of a 50-entry feed (``bench/http_bench.py``,
    wrk), against nginx serving the same bytes;
 5. webhook fan-out to 100 endpoints with durability on, against bare aiohttp and
-   httpx loops, and event→delivery latency with no backlog (``bench/webhooks.py``);
+   httpx loops (fan-out and aiohttp interleaved over ``--webhook-rounds``, medians
+   compared), and event→delivery latency with no backlog (``bench/webhooks.py``);
 6. only with ``--only scaleout`` (needs PostgreSQL's server binaries): delivery
    throughput of 1, 2 and 3 daemons over PostgreSQL beside 1 over SQLite
    (``bench/scaleout.py``, also written to ``bench/out/scaleout.json``).
@@ -168,7 +169,7 @@ def _http(seconds: int, out_dir: Path) -> dict[str, Any]:
 
 
 def _webhooks(
-    corpus: Corpus, work: Path, events: int, samples: int, endpoints: int
+    corpus: Corpus, work: Path, events: int, samples: int, endpoints: int, rounds: int
 ) -> dict[str, Any]:
     if importlib.util.find_spec("aiohttp") is None:
         return {"skipped": "aiohttp missing: pip install -e '.[bench]'"}
@@ -179,9 +180,15 @@ def _webhooks(
     )
     try:
         http_bench._wait_listening(port, receiver)
-        return _webhook_steps(corpus, work, port, events, samples, endpoints)
+        return _webhook_steps(corpus, work, port, events, samples, endpoints, rounds)
     finally:
         http_bench._stop(receiver)
+
+
+def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run with the median rate (the lower middle one of an even count)."""
+    ordered = sorted(runs, key=lambda run: float(run["rate"]))
+    return ordered[(len(ordered) - 1) // 2]
 
 
 def _first_records(corpus: Corpus, count: int) -> list[bytes]:
@@ -196,20 +203,41 @@ def _first_records(corpus: Corpus, count: int) -> list[bytes]:
 
 
 def _webhook_steps(
-    corpus: Corpus, work: Path, port: int, events: int, samples: int, endpoints: int
+    corpus: Corpus,
+    work: Path,
+    port: int,
+    events: int,
+    samples: int,
+    endpoints: int,
+    rounds: int = 3,
 ) -> dict[str, Any]:
-    fan = work / "webhooks-fanout"
-    (fan / "source").mkdir(parents=True)
-    (fan / "source" / "events.jsonl").write_bytes(b"".join(_first_records(corpus, events)))
-    write_config(fan, fan / "source", hooks_config(port, endpoints))
-    _say(f"webhooks: durable fan-out of {events} events x {endpoints} endpoints ...")
-    durable = _child("webhooks.py", "fanout", "--workdir", str(fan))
-    common = ["--workdir", str(fan), "--port", str(port), "--endpoints", str(endpoints)]
-    concurrency = str(durable["max_concurrency"])
-    _say("webhooks: bare aiohttp loop ...")
-    aio = _child(
-        "webhooks.py", "bare", *common, "--client", "aiohttp", "--concurrency", concurrency
-    )
+    records = b"".join(_first_records(corpus, events))
+    durables: list[dict[str, Any]] = []
+    aios: list[dict[str, Any]] = []
+    # Interleaved rounds, medians compared: the bare loop's rate alone swings
+    # by half between runs on a small shared machine.
+    for n in range(rounds):
+        fan = work / f"webhooks-fanout-{n}"
+        (fan / "source").mkdir(parents=True)
+        (fan / "source" / "events.jsonl").write_bytes(records)
+        write_config(fan, fan / "source", hooks_config(port, endpoints))
+        _say(f"webhooks: durable fan-out of {events} events x {endpoints} endpoints ...")
+        durables.append(_child("webhooks.py", "fanout", "--workdir", str(fan)))
+        common = ["--workdir", str(fan), "--port", str(port), "--endpoints", str(endpoints)]
+        concurrency = str(durables[-1]["max_concurrency"])
+        _say("webhooks: bare aiohttp loop ...")
+        aios.append(
+            _child(
+                "webhooks.py",
+                "bare",
+                *common,
+                "--client",
+                "aiohttp",
+                "--concurrency",
+                concurrency,
+            )  # fmt: skip
+        )
+    durable, aio = _median_run(durables), _median_run(aios)
     _say("webhooks: bare httpx loop ...")
     limit = str(min(3000, events * endpoints))
     hx = _child(
@@ -232,6 +260,7 @@ def _webhook_steps(
         "durable": durable,
         "aiohttp": aio,
         "httpx": hx,
+        "rounds": {"durable": [d["rate"] for d in durables], "aiohttp": [a["rate"] for a in aios]},
         "ratio_to_aiohttp": durable["rate"] / aio["rate"] if aio["rate"] else None,
         "ratio_to_httpx": durable["rate"] / hx["rate"] if hx["rate"] else None,
         "latency": latency,
@@ -441,7 +470,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         results["http"] = _http(args.http_seconds, out_dir)
     if "webhooks" in only:
         results["webhooks"] = _webhooks(
-            corpus, work, args.webhook_events, args.latency_samples, args.endpoints
+            corpus,
+            work,
+            args.webhook_events,
+            args.latency_samples,
+            args.endpoints,
+            args.webhook_rounds,
         )
     if "scaleout" in only:
         results["scaleout"] = scaleout.section(work, out_dir / "scaleout.json")
@@ -462,6 +496,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--http-seconds", type=int, default=5, help="seconds per wrk run")
     parser.add_argument("--webhook-events", type=int, default=100, help="events to fan out")
     parser.add_argument("--endpoints", type=int, default=ENDPOINTS, help="webhook endpoints")
+    parser.add_argument(
+        "--webhook-rounds", type=int, default=3, help="interleaved fan-out/aiohttp rounds"
+    )
     parser.add_argument("--latency-samples", type=int, default=200)
     parser.add_argument(
         "--work-dir", type=Path, default=BENCH / "out", help="corpus cache and scratch space"

@@ -73,4 +73,7 @@ def test_webhook_benchmark_runs(tmp_path: Path) -> None:
     hooks = results["webhooks"]
     assert hooks["durable"]["delivered"] == hooks["durable"]["deliveries_queued"] == 12
     assert hooks["aiohttp"]["ok"] == 12
+    # Three interleaved rounds by default; the figures are the median ones.
+    assert len(hooks["rounds"]["durable"]) == len(hooks["rounds"]["aiohttp"]) == 3
+    assert hooks["durable"]["rate"] == sorted(hooks["rounds"]["durable"])[1]
     assert all(lat["deliveries"] == lat["expected"] for lat in hooks["latency"].values())
