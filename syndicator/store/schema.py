@@ -62,6 +62,7 @@ topics = Table(
     metadata,
     Column("name", Text, primary_key=True),
     Column("changed_at", Text),
+    Column("articles", Integer),  # rows in article_topics, kept with them
 )
 dirty_feeds = Table("dirty_feeds", metadata, Column("topic", Text, primary_key=True))
 events = Table(
@@ -335,5 +336,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             render_fingerprint TEXT NOT NULL,
             written_at TEXT NOT NULL,
             PRIMARY KEY (topic, format))""",
+    ),
+    (
+        # Each topic's article count, updated in the transaction that changes
+        # its article_topics rows: a build no longer counts every row.
+        "ALTER TABLE topics ADD COLUMN articles INTEGER NOT NULL DEFAULT 0",
+        """UPDATE topics SET articles = (
+            SELECT count(*) FROM article_topics WHERE article_topics.topic = topics.name)""",
     ),
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -280,6 +281,7 @@ class Tx:
         removed: list[dict[str, Any]] = []
         upserts: list[dict[str, Any]] = []
         changed_topics: dict[str, str] = {}
+        counts: Counter[str] = Counter()  # article_topics rows gained (+) or lost (-)
         known = {c.version.slug for c in changes if c.kind is not ChangeKind.CREATED}
         for c in changes:
             slug = c.version.slug
@@ -287,6 +289,9 @@ class Tx:
             old, new = set(c.old_topics), set(c.version.topics)
             for topic in old - new:
                 removed.append({"b_topic": topic, "b_slug": slug})
+                counts[topic] -= 1
+            for topic in new - old:
+                counts[topic] += 1
             for topic in new:
                 upserts.append({"b_topic": topic, "b_slug": slug, "b_at": stamp})
             for topic in old | new:
@@ -311,10 +316,16 @@ class Tx:
                 )
             upserts.sort(key=lambda row: (row["b_topic"], row["b_slug"]))
             _INSERT_ARTICLE_TOPIC.run(self.conn, upserts)
-        self._touch_topics(changed_topics)
+        self._touch_topics(changed_topics, counts)
         touched.update(changed_topics)
 
-    def _touch_topics(self, changed: dict[str, str]) -> None:
+    def _touch_topics(self, changed: dict[str, str], counts: Counter[str]) -> None:
+        """Create or update the topics' rows: time of last change, article count.
+
+        Each slug comes once per call (`Pipeline._write` splits a chunk at a
+        repeated slug), and its old topics are those its stored record lists,
+        so `counts` is exactly the change in each topic's article_topics rows.
+        """
         if not changed:
             return
         names = sorted(changed)
@@ -325,16 +336,33 @@ class Tx:
                 select(t.topics.c.name, t.topics.c.changed_at).where(t.topics.c.name.in_(chunk))
             )
             existing.update((row[0], row[1]) for row in rows)
-        new = [{"name": n, "changed_at": changed[n]} for n in names if n not in existing]
-        later = [
-            {"b_name": n, "changed_at": changed[n]}
+        new = [
+            {"name": n, "changed_at": changed[n], "articles": counts[n]}
             for n in names
-            if n in existing and changed[n] > existing[n]
+            if n not in existing
+        ]
+        later = [
+            {
+                "b_name": n,
+                "changed_at": max(changed[n], existing[n]),
+                "b_delta": counts[n],
+            }
+            for n in names
+            if n in existing and (changed[n] > existing[n] or counts[n])
         ]
         if new:
             self.conn.execute(insert(t.topics), new)
         if later:
-            self.conn.execute(update(t.topics).where(t.topics.c.name == bindparam("b_name")), later)
+            tp = t.topics
+            self.conn.execute(
+                update(tp)
+                .where(tp.c.name == bindparam("b_name"))
+                .values(
+                    changed_at=bindparam("changed_at"),
+                    articles=tp.c.articles + bindparam("b_delta"),
+                ),
+                later,
+            )
 
     def mark_dirty(self, topics: Iterable[str]) -> None:
         """Queue feeds for rendering; the queue survives a crash."""
@@ -571,17 +599,13 @@ class Store:
 
     def topics(self) -> list[TopicRow]:
         """Every topic ever seen (including emptied ones), with counts; plus `all`."""
-        at = t.article_topics
+        tp = t.topics
         with self._read() as conn:
-            counts = {
-                row[0]: row[1]
-                for row in conn.execute(select(at.c.topic, func.count()).group_by(at.c.topic))
-            }
-            changed = conn.execute(select(t.topics.c.name, t.topics.c.changed_at)).all()
+            named = conn.execute(select(tp.c.name, tp.c.articles, tp.c.changed_at)).all()
             total = conn.execute(select(func.count()).select_from(t.articles)).scalar_one()
             newest = conn.execute(select(func.max(t.articles.c.updated_at))).scalar()
         rows = [TopicRow(ALL_TOPIC, total, _dt(newest))]
-        rows += [TopicRow(name, counts.get(name, 0), _dt(at_)) for name, at_ in sorted(changed)]
+        rows += [TopicRow(name, int(n or 0), _dt(at_)) for name, n, at_ in sorted(named)]
         return rows
 
     def dirty_topics(self) -> list[str]:
