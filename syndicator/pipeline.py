@@ -18,7 +18,7 @@ import multiprocessing
 import os
 import time
 from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -468,7 +468,12 @@ class Pipeline:
             return BuildResult()
         topics = [topic for topic in sorted(dirty) if topic in rows]
         updated = {topic: rows[topic].changed_at or _EPOCH for topic in topics}
-        listings = self._render_listings(list(rows.values()))
+        listed = list(rows.values())
+
+        def listings() -> list[Published]:
+            # Rendered after the topics, while their last batch is written.
+            return self._render_listings(listed)
+
         shares = self._shares(topics)
         if len(shares) == 1:
             result = self._render_topics(topics, updated, full, keep_documents, now, listings)
@@ -502,7 +507,7 @@ class Pipeline:
         full: bool,
         keep: bool,
         now: datetime,
-        listings: list[Published],
+        listings: Callable[[], list[Published]],
     ) -> BuildResult:
         """Render the first share here and the others in worker processes.
 
@@ -547,7 +552,7 @@ class Pipeline:
                         result.merge(future.result())
                     except (BrokenProcessPool, OSError) as exc:
                         log.warning("render worker failed (%s); rendering its topics here", exc)
-                        result.merge(self._render_topics(share, updated, full, keep, now, []))
+                        result.merge(self._render_topics(share, updated, full, keep, now, list))
             return result
         finally:
             set_fragment_budget(full_budget)
@@ -559,9 +564,9 @@ class Pipeline:
         full: bool,
         keep: bool,
         now: datetime,
-        extra: list[Published],
+        extra: Callable[[], list[Published]],
     ) -> BuildResult:
-        """Render and write the feeds of `topics`, and the `extra` documents."""
+        """Render and write the feeds of `topics`, and the documents `extra` gives."""
         fingerprint = self._fingerprint()
         # A full build renders every entry from the store, trusting no earlier file.
         manifests = None if full else self.store.manifests(topics)
@@ -584,9 +589,6 @@ class Pipeline:
                 html, run.html_cache = run.html_cache, {}
                 flushing = flusher.submit(self._flush, docs, run, html)
 
-            if manifests:
-                # One read for every topic instead of a transaction each.
-                run.keys = self.store.feed_keys_many(topics, self.settings.feeds.max_entries)
             ahead: dict[int, Future[_Reusable]] = {}
 
             def read_ahead(index: int) -> None:
@@ -596,7 +598,10 @@ class Pipeline:
                     )
 
             for index in range(_LOOKAHEAD):
-                read_ahead(index)
+                read_ahead(index)  # the first files are read while the keys are
+            if manifests:
+                # One read for every topic instead of a transaction each.
+                run.keys = self.store.feed_keys_many(topics, self.settings.feeds.max_entries)
             pending: list[tuple[Published, _Composed | None]] = []
             for index, topic in enumerate(topics):
                 read_ahead(index + _LOOKAHEAD)
@@ -616,7 +621,7 @@ class Pipeline:
                         # once at the end; each trim costs the next batch
                         # page faults on fresh memory.
                         _return_freed_memory()
-            pending.extend((doc, None) for doc in extra)
+            pending.extend((doc, None) for doc in extra())
             flush(pending)
             if flushing is not None:
                 flushing.result()
@@ -892,6 +897,6 @@ def _render_share(
     try:
         pipeline = Pipeline(settings, store, _NoSource(), lambda: now)
         set_fragment_budget(cache_bytes)
-        return pipeline._render_topics(topics, updated, full, keep, now, [])
+        return pipeline._render_topics(topics, updated, full, keep, now, list)
     finally:
         store.close()
