@@ -33,6 +33,7 @@ fmt: $(STAMP)
 	$(BIN)/ruff format .
 
 bench: $(STAMP)  ## benchmarks (not in CI); SIZE=1000000 for the linear-growth run
+	bench/tools.sh
 	$(BIN)/python bench/run.py --size $(SIZE)
 
 # New inputs go to $(FUZZ_OUT) (untracked); fuzz/corpus holds the seeds. A crash
