@@ -54,7 +54,8 @@ class OutputDir:
         ]
         if not changed:
             return 0
-        for folder in {target.parent for target, _ in changed}:
+        folders = {target.parent for target, _ in changed}
+        for folder in folders:
             folder.mkdir(parents=True, exist_ok=True)
         staged: list[Path] = []
         try:
@@ -69,7 +70,7 @@ class OutputDir:
                 with contextlib.suppress(FileNotFoundError):
                     tmp.unlink()
             raise
-        for folder in {target.parent for target, _ in changed}:
+        for folder in folders:
             _fsync_path(folder)
         return len(changed)
 
