@@ -111,10 +111,14 @@ class _Handler(BaseHTTPRequestHandler):
             client_port=int(self.client_address[1]),
         )
         reply = receiver._record(request)
-        try:
-            self._answer(reply, receiver._stopping)
-        finally:
+        if reply.delay and receiver._stopping.wait(reply.delay):
             receiver._done()
+            self.close_connection = True
+            return
+        # Out of flight once the answer starts: the client may send its next
+        # request as soon as the last byte lands, before this thread runs again.
+        receiver._done()
+        self._answer(reply, receiver._stopping)
 
     do_POST = do_GET = do_PUT = do_DELETE = do_PATCH = _handle
 
@@ -134,9 +138,6 @@ class _Handler(BaseHTTPRequestHandler):
         return body if len(body) == length else None
 
     def _answer(self, reply: Reply, stopping: threading.Event) -> None:
-        if reply.delay and stopping.wait(reply.delay):
-            self.close_connection = True
-            return
         size = reply.body_size if reply.body_size is not None else len(reply.body)
         self.send_response(reply.status)
         for name, value in reply.headers.items():
