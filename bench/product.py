@@ -8,12 +8,12 @@ the SQLite file and ``feeds.output_dir`` inside it.
 Steps:
 
 - ``cold``: the first poll of the whole source, then the build that writes
-  every feed (``Pipeline.poll`` + ``Pipeline.build``, as ``syndicator once`` does).
+  every feed (``Poller.poll`` + ``Builder.build``, as ``syndicator once`` does).
 - ``incremental``: a no-change poll and build first (what a daemon did before
   the edit; this also settles the start-up output check), then
   ``--drop FILE`` is copied into the source folder and one poll and build are
   timed, from poll start to feeds written.
-- ``rebuild``: ``Pipeline.build(full=True)``, every feed from the store.
+- ``rebuild``: ``Builder.build(full=True)``, every feed from the store.
 
 ``--profile OUT`` wraps the timed part in cProfile and writes the stats there.
 """
@@ -37,10 +37,11 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from syndicator.build import Builder, BuildResult  # noqa: E402
 from syndicator.config import load_settings  # noqa: E402
 from syndicator.core.urls import FEED_FORMATS  # noqa: E402
-from syndicator.pipeline import BuildResult, Pipeline  # noqa: E402
-from syndicator.wiring import make_pipeline, open_store  # noqa: E402
+from syndicator.ingest import Poller  # noqa: E402
+from syndicator.wiring import make_builder, make_poller, open_store  # noqa: E402
 
 __all__ = ["DROPPED_NAME", "write_config"]
 
@@ -147,19 +148,19 @@ def _build_figures(result: BuildResult) -> dict[str, Any]:
     }
 
 
-def _build(pipeline: Pipeline, *, full: bool = False) -> BuildResult:
+def _build(builder: Builder, *, full: bool = False) -> BuildResult:
     # As `syndicator once` builds: files written, documents not kept in memory.
-    return pipeline.build(full=full, keep_documents=False)
+    return builder.build(full=full, keep_documents=False)
 
 
-def _cold(pipeline: Pipeline, profile: Path | None) -> dict[str, Any]:
+def _cold(poller: Poller, builder: Builder, profile: Path | None) -> dict[str, Any]:
     peaks: list[float] = []
 
     def step() -> tuple[Any, float, BuildResult]:
-        changes = pipeline.poll()
+        changes = poller.poll()
         polled = time.perf_counter()
         peaks.append(_hwm_mb())
-        return changes, polled, _build(pipeline)
+        return changes, polled, _build(builder)
 
     started = time.perf_counter()
     (changes, polled, built), seconds = _timed(profile, step)
@@ -173,17 +174,19 @@ def _cold(pipeline: Pipeline, profile: Path | None) -> dict[str, Any]:
     }
 
 
-def _incremental(pipeline: Pipeline, drop: Path, profile: Path | None) -> dict[str, Any]:
+def _incremental(
+    poller: Poller, builder: Builder, drop: Path, profile: Path | None
+) -> dict[str, Any]:
     tick = time.perf_counter()
-    noop = pipeline.poll()
-    _build(pipeline)
+    noop = poller.poll()
+    _build(builder)
     noop_seconds = time.perf_counter() - tick
-    shutil.copyfile(drop, pipeline.settings.source.path / DROPPED_NAME)
+    shutil.copyfile(drop, poller.settings.source.path / DROPPED_NAME)
 
     def step() -> tuple[Any, float, BuildResult]:
-        changes = pipeline.poll()
+        changes = poller.poll()
         polled = time.perf_counter()
-        return changes, polled, _build(pipeline)
+        return changes, polled, _build(builder)
 
     started = time.perf_counter()
     (changes, polled, built), seconds = _timed(profile, step)
@@ -199,8 +202,8 @@ def _incremental(pipeline: Pipeline, drop: Path, profile: Path | None) -> dict[s
     }
 
 
-def _rebuild(pipeline: Pipeline, profile: Path | None) -> dict[str, Any]:
-    built, seconds = _timed(profile, lambda: _build(pipeline, full=True))
+def _rebuild(builder: Builder, profile: Path | None) -> dict[str, Any]:
+    built, seconds = _timed(profile, lambda: _build(builder, full=True))
     return {**_build_figures(built), "seconds": seconds}
 
 
@@ -211,15 +214,15 @@ def run_step(step: str, workdir: Path, drop: Path | None, profile: Path | None) 
     settings = load_settings(workdir / CONFIG_NAME, environ={})
     store = open_store(settings)
     try:
-        pipeline = make_pipeline(settings, store)
+        poller, builder = make_poller(settings, store), make_builder(settings, store)
         if step == "cold":
-            figures = _cold(pipeline, profile)
+            figures = _cold(poller, builder, profile)
         elif step == "incremental":
             if drop is None:
                 raise SystemExit("incremental needs --drop FILE")
-            figures = _incremental(pipeline, drop, profile)
+            figures = _incremental(poller, builder, drop, profile)
         elif step == "rebuild":
-            figures = _rebuild(pipeline, profile)
+            figures = _rebuild(builder, profile)
         else:
             raise SystemExit(f"unknown step {step!r}")
     finally:

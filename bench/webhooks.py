@@ -121,11 +121,11 @@ def receive(port: int, max_seconds: float) -> None:
 
 def _pipeline(workdir: Path) -> tuple[Any, Any, Any]:
     from syndicator.config import load_settings
-    from syndicator.wiring import make_pipeline, open_store
+    from syndicator.wiring import make_poller, open_store
 
     settings = load_settings(workdir / "syndicator.toml", environ={})
     store = open_store(settings)
-    return settings, store, make_pipeline(settings, store)
+    return settings, store, make_poller(settings, store)
 
 
 def _worker(settings: Any, store: Any) -> Any:

@@ -24,7 +24,7 @@ from syndicator.logs import configure_logging
 from syndicator.progress import terminal_progress
 from syndicator.status import collect_status, format_status
 from syndicator.websub.commands import add_websub_parser, websub_command
-from syndicator.wiring import make_pipeline, open_store, utc_now
+from syndicator.wiring import make_builder, make_poller, open_store, utc_now
 
 __all__ = ["main"]
 
@@ -96,15 +96,16 @@ def _check_config(settings: Settings, path: str) -> int:
 def _once(settings: Settings) -> int:
     store = open_store(settings)
     try:
-        pipeline = make_pipeline(settings, store, terminal_progress())
+        poller = make_poller(settings, store, terminal_progress())
+        builder = make_builder(settings, store)
         try:
-            changes = pipeline.poll()
+            changes = poller.poll()
         except SourceUnavailable as exc:
             _error(f"poll failed: {exc}")
-            pipeline.build(keep_documents=False)  # still publish what is known
+            builder.build(keep_documents=False)  # still publish what is known
             deliver_pending(settings, store, utc_now)  # and send what was already queued
             return EXIT_FAILURE
-        result = pipeline.build(keep_documents=False)
+        result = builder.build(keep_documents=False)
         sent = deliver_pending(settings, store, utc_now)
         _print(
             f"poll: {changes.created} created, {changes.updated} updated, "

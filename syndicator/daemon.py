@@ -25,13 +25,15 @@ import orjson
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from syndicator.build import Builder
 from syndicator.config import Settings
 from syndicator.core.changes import format_time
 from syndicator.delivery.outbox import Outbox
 from syndicator.delivery.worker import DeliveryWorker
 from syndicator.errors import SourceUnavailable, StoreError, SyndicatorError
+from syndicator.ingest import Poller
 from syndicator.metrics import Metrics
-from syndicator.pipeline import Pipeline, Published
+from syndicator.models import Published
 from syndicator.progress import terminal_progress
 from syndicator.render.feeds import INDEX_PATH
 from syndicator.store.coordination import (
@@ -45,7 +47,7 @@ from syndicator.web.app import create_app
 from syndicator.web.documents import Document, DocumentSet
 from syndicator.web.server import make_server, request_shutdown
 from syndicator.websub import WebSub
-from syndicator.wiring import make_pipeline, open_store, utc_now
+from syndicator.wiring import make_builder, make_poller, open_store, utc_now
 
 __all__ = ["Daemon", "run_daemon"]
 
@@ -77,13 +79,15 @@ class Daemon:
         self,
         settings: Settings,
         store: Store,
-        pipeline: Pipeline,
+        poller: Poller,
+        builder: Builder,
         *,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.settings = settings
         self.store = store
-        self.pipeline = pipeline
+        self.poller = poller
+        self.builder = builder
         self.clock = clock
         self.metrics = Metrics()
         self.documents = DocumentSet()
@@ -167,7 +171,7 @@ class Daemon:
 
     def _run_job(self, started: datetime) -> None:
         try:
-            changes = self.pipeline.poll()
+            changes = self.poller.poll()
         except SourceUnavailable as exc:
             self._poll_failed(started, str(exc))
             self._build()  # a new process still publishes what the store holds
@@ -203,7 +207,7 @@ class Daemon:
 
     def _build(self) -> None:
         try:
-            result = self.pipeline.build()
+            result = self.builder.build()
         except (SyndicatorError, OSError) as exc:
             log.error("build failed: %s", exc)
             return
@@ -279,7 +283,7 @@ class Daemon:
             self._register()
             self.outbox.release_claims(self.clock())
             try:
-                self.documents.update(to_documents(self.pipeline.load_published()))
+                self.documents.update(to_documents(self.builder.load_published()))
             except (SyndicatorError, OSError) as exc:
                 log.warning("could not load published feeds: %s", exc)
         self.scheduler.add_job(
@@ -365,8 +369,8 @@ async def _serve(daemon: Daemon) -> None:
 def run_daemon(settings: Settings) -> int:
     """Run until SIGTERM/SIGINT; return the exit code."""
     store = open_store(settings)
-    pipeline = make_pipeline(settings, store, terminal_progress())
-    daemon = Daemon(settings, store, pipeline)
+    poller = make_poller(settings, store, terminal_progress())
+    daemon = Daemon(settings, store, poller, make_builder(settings, store))
     try:
         asyncio.run(_serve(daemon))
     finally:

@@ -20,6 +20,7 @@ __all__ = [
     "ChangeSet",
     "Event",
     "PollOutcome",
+    "Published",
     "Quarantined",
     "RenderedArticle",
 ]
@@ -101,6 +102,16 @@ class Event:
     slug: str
     timestamp: datetime
     payload: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    """A rendered document and the URL path it is served at."""
+
+    path: str  # relative to the site root and the output folder
+    body: bytes
+    content_type: str
+    last_modified: datetime
 
 
 class PollOutcome(enum.StrEnum):

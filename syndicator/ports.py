@@ -1,13 +1,13 @@
-"""Interfaces between the pipeline and its adapters."""
+"""Interfaces between the poll and build use cases and their adapters."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-__all__ = ["ArticleSource", "Clock", "SourceBatch", "SourceItem"]
+__all__ = ["ArticleSource", "Clock", "SourceChunk", "SourceItem", "SourcePoll"]
 
 Clock = Callable[[], datetime]
 
@@ -32,24 +32,31 @@ class SourceItem:
         return self.origin if self.line is None else f"{self.origin}:{self.line}"
 
 
-@dataclass(slots=True)
-class SourceBatch:
-    """What one poll of a source yields.
+@dataclass(frozen=True, slots=True)
+class SourceChunk:
+    """A run of records from a poll, and where the source stood after it."""
 
-    `items` must be consumed before `cursor` and `refreshed` are final.
-    """
-
-    items: Iterator[SourceItem]
+    items: tuple[SourceItem, ...]
     #: Opaque state to store with the watermark, handed back on the next poll.
-    cursor: Any = None
-    #: (origin, first line) ranges being re-read: their old quarantine entries go.
-    refreshed: list[tuple[str, int]] = field(default_factory=list)
+    #: The last chunk's is the poll's; in a resumable poll every chunk's
+    #: covers only records of this chunk and earlier ones.
+    cursor: Any
+    #: (origin, first line) ranges being read again: their old quarantine
+    #: entries go before this chunk's records are written.
+    forget: tuple[tuple[str, int], ...] = ()
+    #: Bytes of the source read so far, for progress display.
+    bytes_read: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SourcePoll:
+    """What one poll of a source yields: at least one chunk, the last one final."""
+
+    chunks: Iterator[SourceChunk]
     #: Bytes to read, for progress display; None when unknown.
     total_bytes: int | None = None
-    #: Bytes read so far (advances while `items` is consumed).
-    read_bytes: int = 0
-    #: True when `cursor`, at any point while `items` is consumed, describes
-    #: only records already yielded: a poll may then commit in parts.
+    #: True when any chunk's cursor may be committed (a poll may then commit
+    #: in parts and resume after a crash from the last part committed).
     resumable: bool = False
 
 
@@ -58,6 +65,6 @@ class ArticleSource(Protocol):
 
     name: str
 
-    def poll(self, since: datetime | None, cursor: Any) -> SourceBatch:
+    def poll(self, since: datetime | None, cursor: Any) -> SourcePoll:
         """Start a poll; raise `SourceUnavailable` when the source cannot be read at all."""
         ...

@@ -6,15 +6,16 @@ import os
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
+from syndicator.build import Builder
 from syndicator.config import Settings
 from syndicator.errors import ConfigError
-from syndicator.pipeline import Pipeline, Progress
+from syndicator.ingest import Poller, Progress
 from syndicator.ports import ArticleSource
 from syndicator.sources.folder import FolderSource
 from syndicator.sources.http_api import HttpSource
 from syndicator.store.store import Store
 
-__all__ = ["make_pipeline", "make_source", "open_store", "utc_now"]
+__all__ = ["make_builder", "make_poller", "make_source", "open_store", "utc_now"]
 
 
 def utc_now() -> datetime:
@@ -38,6 +39,11 @@ def open_store(settings: Settings) -> Store:
     return store
 
 
-def make_pipeline(settings: Settings, store: Store, progress: Progress | None = None) -> Pipeline:
-    """The poll-and-build pipeline over the configured source."""
-    return Pipeline(settings, store, make_source(settings), utc_now, progress)
+def make_poller(settings: Settings, store: Store, progress: Progress | None = None) -> Poller:
+    """The poll of the configured source."""
+    return Poller(settings, store, make_source(settings), utc_now, progress)
+
+
+def make_builder(settings: Settings, store: Store) -> Builder:
+    """The feed build over the store."""
+    return Builder(settings, store, utc_now)

@@ -26,18 +26,16 @@ from types import MappingProxyType
 from syndicator.models import RenderedArticle
 
 __all__ = [
-    "FRAGMENTS",
-    "FragmentsUnusable",
-    "SHELLS",
     "DEFAULT_FRAGMENT_BYTES",
+    "NO_CACHE",
     "ByteCache",
     "CacheStats",
     "EntryKey",
+    "FragmentsUnusable",
+    "RenderCache",
     "cached",
-    "clear_caches",
     "entry_fragments",
     "entry_key",
-    "set_fragment_budget",
 ]
 
 #: (slug, digest, updated_at, hash of content_html or None), per format.
@@ -143,34 +141,44 @@ DEFAULT_FRAGMENT_BYTES = 64 * 1024 * 1024
 _SHARES = {"rss": 0.4, "atom": 0.4, "json": 0.2}
 _MAX_ITEMS = 60_000  # per format: 3x the ~20k articles inside the feeds of a 100k corpus
 
-# Read-only, so that `FRAGMENTS.clear()` cannot be mistaken for emptying the caches.
-FRAGMENTS: Mapping[str, ByteCache] = MappingProxyType(
-    {
-        fmt: ByteCache(max_items=_MAX_ITEMS, max_bytes=int(DEFAULT_FRAGMENT_BYTES * share))
-        for fmt, share in _SHARES.items()
-    }
-)
-# Shells are ~1 KB and there are three per topic; a shell changes whenever
-# the topic's `updated` does, so this mostly saves work on full rebuilds.
-SHELLS = ByteCache(max_items=4096, max_bytes=16 * 1024 * 1024)
+_SHELL_ITEMS = 4096
+_SHELL_BYTES = 16 * 1024 * 1024
 
 
-def set_fragment_budget(max_bytes: int) -> None:
-    """Bound all entry fragments to about `max_bytes` in total; 0 turns caching off.
+class RenderCache:
+    """Entry fragments per format and feed shells, bounded by bytes.
 
-    Output bytes never depend on it; a one-shot run that renders every feed
-    once gains little from the cache and may prefer the memory.
+    Owned by whoever renders (a builder keeps one across builds); output bytes
+    never depend on it. Shells are ~1 KB and there are three per feed; a shell
+    changes whenever its feed's `updated` does, so they mostly save work on
+    full rebuilds.
     """
-    for fmt, share in _SHARES.items():
-        limit = int(max_bytes * share)
-        FRAGMENTS[fmt].configure(max_items=_MAX_ITEMS if limit > 0 else 0, max_bytes=limit)
+
+    def __init__(self, fragment_bytes: int = DEFAULT_FRAGMENT_BYTES) -> None:
+        self.fragments: Mapping[str, ByteCache] = MappingProxyType(
+            {fmt: ByteCache(max_items=0, max_bytes=0) for fmt in _SHARES}
+        )
+        on = fragment_bytes > 0
+        self.shells = ByteCache(
+            max_items=_SHELL_ITEMS if on else 0, max_bytes=_SHELL_BYTES if on else 0
+        )
+        self.resize(fragment_bytes)
+
+    def resize(self, fragment_bytes: int) -> None:
+        """Bound all entry fragments to about `fragment_bytes`; 0 turns them off."""
+        for fmt, share in _SHARES.items():
+            limit = int(fragment_bytes * share)
+            self.fragments[fmt].configure(max_items=_MAX_ITEMS if limit > 0 else 0, max_bytes=limit)
+
+    def clear(self) -> None:
+        """Drop every cached fragment and shell (and reset the counters)."""
+        for fragments in self.fragments.values():
+            fragments.clear()
+        self.shells.clear()
 
 
-def clear_caches() -> None:
-    """Drop every cached fragment and shell (and reset the counters)."""
-    for fragments in FRAGMENTS.values():
-        fragments.clear()
-    SHELLS.clear()
+#: For one-off renders: caches nothing.
+NO_CACHE = RenderCache(0)
 
 
 def entry_key(item: RenderedArticle) -> EntryKey | None:
@@ -194,6 +202,7 @@ def entry_fragments(
     fmt: str,
     entries: Sequence[RenderedArticle | bytes],
     render: Callable[[Sequence[RenderedArticle]], list[bytes]],
+    caches: RenderCache,
 ) -> list[bytes]:
     """Each entry's bytes in `fmt`: from the cache when it holds them, the rest
     from one `render` call (one bytes value per entry it is given, in order).
@@ -201,7 +210,7 @@ def entry_fragments(
     An entry given as bytes already is its fragment, reused from an earlier
     document of the same format, and is passed through as it is.
     """
-    cache = FRAGMENTS[fmt]
+    cache = caches.fragments[fmt]
     found: list[bytes | None] = []
     missing: list[tuple[int, EntryKey | None, RenderedArticle]] = []
     for item in entries:

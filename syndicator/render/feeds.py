@@ -24,7 +24,13 @@ from lxml import etree
 
 from syndicator.errors import RenderError
 from syndicator.models import RenderedArticle
-from syndicator.render.cache import SHELLS, FragmentsUnusable, cached, entry_fragments
+from syndicator.render.cache import (
+    NO_CACHE,
+    FragmentsUnusable,
+    RenderCache,
+    cached,
+    entry_fragments,
+)
 from syndicator.render.common import (
     CONTENT_TYPES,
     FORMATS,
@@ -300,24 +306,28 @@ def _shell(fmt: str, info: FeedInfo) -> bytes:
         raise _failure(fmt, info, exc) from exc
 
 
-def _compose(fmt: str, info: FeedInfo, entries: Sequence[RenderedArticle | bytes]) -> bytes:
-    shell = cached(SHELLS, (fmt, info), lambda: _shell(fmt, info))
+def _compose(
+    fmt: str, info: FeedInfo, entries: Sequence[RenderedArticle | bytes], caches: RenderCache
+) -> bytes:
+    shell = cached(caches.shells, (fmt, info), lambda: _shell(fmt, info))
     if not entries:
         return shell
     closing = _EDGES[fmt][2]  # the shell ends as the skeleton does
     if not shell.endswith(closing):
         raise _UnexpectedShape(fmt)
     try:
-        parts = entry_fragments(fmt, entries, lambda items: _fragments(fmt, items))
+        parts = entry_fragments(fmt, entries, lambda items: _fragments(fmt, items), caches)
     except ValueError as exc:
         raise _failure(fmt, info, exc) from exc
     cut = len(shell) - len(closing)
     return b"".join((shell[:cut], *parts, closing))
 
 
-def _render(fmt: str, info: FeedInfo, entries: Sequence[RenderedArticle]) -> bytes:
+def _render(
+    fmt: str, info: FeedInfo, entries: Sequence[RenderedArticle], caches: RenderCache
+) -> bytes:
     try:
-        return _compose(fmt, info, entries)
+        return _compose(fmt, info, entries, caches)
     except _UnexpectedShape:
         return reference_render(fmt, info, entries)
 
@@ -341,35 +351,49 @@ def _split(fmt: str, document: bytes) -> list[bytes] | None:
     return [document[start:end] for start, end in zip(starts, ends, strict=True)]
 
 
-def render_rss(info: FeedInfo, entries: Sequence[RenderedArticle]) -> bytes:
+def render_rss(
+    info: FeedInfo, entries: Sequence[RenderedArticle], caches: RenderCache = NO_CACHE
+) -> bytes:
     """RSS 2.0 document for one topic; `entries` newest first, already limited."""
-    return _render("rss", info, entries)
+    return _render("rss", info, entries, caches)
 
 
-def render_atom(info: FeedInfo, entries: Sequence[RenderedArticle]) -> bytes:
+def render_atom(
+    info: FeedInfo, entries: Sequence[RenderedArticle], caches: RenderCache = NO_CACHE
+) -> bytes:
     """Atom 1.0 document for one topic; `entries` newest first, already limited."""
-    return _render("atom", info, entries)
+    return _render("atom", info, entries, caches)
 
 
-_RENDERERS: dict[str, Callable[[FeedInfo, Sequence[RenderedArticle]], bytes]] = {
+_RENDERERS: dict[str, Callable[[FeedInfo, Sequence[RenderedArticle], RenderCache], bytes]] = {
     "rss": render_rss,
     "atom": render_atom,
     "json": render_json,
 }
 
 
-def render_feed(fmt: str, info: FeedInfo, entries: Sequence[RenderedArticle]) -> bytes:
-    """Render `fmt` (one of `FORMATS`) for one topic."""
+def render_feed(
+    fmt: str,
+    info: FeedInfo,
+    entries: Sequence[RenderedArticle],
+    caches: RenderCache = NO_CACHE,
+) -> bytes:
+    """Render `fmt` (one of `FORMATS`) for one topic, reusing what `caches` hold."""
     try:
         renderer = _RENDERERS[fmt]
     except KeyError:
         raise RenderError(
             f"unknown feed format {fmt!r}; expected one of {', '.join(FORMATS)}"
         ) from None
-    return renderer(info, entries)
+    return renderer(info, entries, caches)
 
 
-def compose_feed(fmt: str, info: FeedInfo, entries: Sequence[RenderedArticle | bytes]) -> bytes:
+def compose_feed(
+    fmt: str,
+    info: FeedInfo,
+    entries: Sequence[RenderedArticle | bytes],
+    caches: RenderCache = NO_CACHE,
+) -> bytes:
     """`render_feed`, where an entry may instead be given as its fragment, the
     bytes `split_feed` took from an earlier document of the same format.
 
@@ -378,13 +402,14 @@ def compose_feed(fmt: str, info: FeedInfo, entries: Sequence[RenderedArticle | b
     composition expects; the caller then renders every entry.
     """
     if all(isinstance(entry, RenderedArticle) for entry in entries):
-        return render_feed(fmt, info, [e for e in entries if isinstance(e, RenderedArticle)])
+        items = [e for e in entries if isinstance(e, RenderedArticle)]
+        return render_feed(fmt, info, items, caches)
     if fmt == "json":
-        return compose_json(info, entries)
+        return compose_json(info, entries, caches)
     if fmt not in _EDGES:
         raise RenderError(f"unknown feed format {fmt!r}; expected one of {', '.join(FORMATS)}")
     try:
-        return _compose(fmt, info, entries)
+        return _compose(fmt, info, entries, caches)
     except _UnexpectedShape as exc:
         raise FragmentsUnusable(fmt) from exc
 

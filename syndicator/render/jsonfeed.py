@@ -14,7 +14,13 @@ import orjson
 
 from syndicator.errors import RenderError
 from syndicator.models import RenderedArticle
-from syndicator.render.cache import SHELLS, FragmentsUnusable, cached, entry_fragments
+from syndicator.render.cache import (
+    NO_CACHE,
+    FragmentsUnusable,
+    RenderCache,
+    cached,
+    entry_fragments,
+)
 from syndicator.render.common import (
     FeedInfo,
     entry_id,
@@ -118,39 +124,50 @@ def _fragment(info: FeedInfo, item: RenderedArticle) -> bytes:
     return _ITEM_INDENT + data.replace(b"\n", b"\n" + _ITEM_INDENT)
 
 
-def _shell(info: FeedInfo) -> bytes:
+def _shell(info: FeedInfo, caches: RenderCache) -> bytes:
     return cached(
-        SHELLS,
+        caches.shells,
         ("json", info),
         lambda: _dumps(info, _document(info, []), _INDENT | orjson.OPT_APPEND_NEWLINE),
     )
 
 
-def _compose(shell: bytes, info: FeedInfo, entries: Sequence[RenderedArticle | bytes]) -> bytes:
-    parts = entry_fragments("json", entries, lambda items: [_fragment(info, i) for i in items])
+def _compose(
+    shell: bytes,
+    info: FeedInfo,
+    entries: Sequence[RenderedArticle | bytes],
+    caches: RenderCache,
+) -> bytes:
+    parts = entry_fragments(
+        "json", entries, lambda items: [_fragment(info, i) for i in items], caches
+    )
     head = shell[: -len(_EMPTY_ITEMS_END)]
     return b"".join((head, b"[\n", _ITEM_JOIN.join(parts), _ITEMS_CLOSE))
 
 
-def render_json(info: FeedInfo, entries: Sequence[RenderedArticle]) -> bytes:
+def render_json(
+    info: FeedInfo, entries: Sequence[RenderedArticle], caches: RenderCache = NO_CACHE
+) -> bytes:
     """JSON Feed 1.1 document for one topic; `entries` newest first, already limited."""
-    shell = _shell(info)
+    shell = _shell(info, caches)
     if not entries:
         return shell
     if not shell.endswith(_EMPTY_ITEMS_END):
         return reference_render_json(info, entries)
-    return _compose(shell, info, entries)
+    return _compose(shell, info, entries, caches)
 
 
-def compose_json(info: FeedInfo, entries: Sequence[RenderedArticle | bytes]) -> bytes:
+def compose_json(
+    info: FeedInfo, entries: Sequence[RenderedArticle | bytes], caches: RenderCache = NO_CACHE
+) -> bytes:
     """`render_json` where entries may be fragments from `split_json` (see
     `syndicator.render.feeds.compose_feed`)."""
-    shell = _shell(info)
+    shell = _shell(info, caches)
     if not entries:
         return shell
     if not shell.endswith(_EMPTY_ITEMS_END):
         raise FragmentsUnusable("json")
-    return _compose(shell, info, entries)
+    return _compose(shell, info, entries, caches)
 
 
 def split_json(document: bytes) -> list[bytes] | None:

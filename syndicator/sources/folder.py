@@ -20,7 +20,8 @@ from typing import Any
 
 from syndicator.core.records import RecordLimits, may_hold_xml_illegal
 from syndicator.errors import SourceUnavailable
-from syndicator.ports import SourceBatch, SourceItem
+from syndicator.ports import SourceChunk, SourceItem, SourcePoll
+from syndicator.sources.chunks import Chunker
 from syndicator.sources.decode import decode_line, loads
 
 __all__ = ["FolderSource"]
@@ -102,29 +103,26 @@ class FolderSource:
             raise SourceUnavailable(f"{self.path}: cannot list folder: {exc.strerror}") from exc
         return sorted(found, key=lambda item: item[0])
 
-    def poll(self, since: datetime | None, cursor: Any) -> SourceBatch:
+    def poll(self, since: datetime | None, cursor: Any) -> SourcePoll:
         """Plan a poll over the files that changed; `since` is not needed here."""
         previous: dict[str, Any] = cursor if isinstance(cursor, dict) else {}
         files = self._list()
-        # Resumable: a file enters the cursor only once all its records were read.
-        batch = SourceBatch(items=iter(()), cursor={}, resumable=True)
+        kept: dict[str, Any] = {}
         plan: list[tuple[str, Path, os.stat_result, _Seen | None]] = []
         present = set()
         for name, path, st in files:
             present.add(name)
             seen = _Seen.from_json(previous.get(name))
             if seen is not None and seen.same_file(st):
-                batch.cursor[name] = seen.to_json()
+                kept[name] = seen.to_json()
                 continue
             plan.append((name, path, st, seen))
-        for name in previous:
-            if name not in present:
-                batch.refreshed.append((str(self.path / name), 0))
-        batch.total_bytes = sum(
+        gone = [str(self.path / name) for name in previous if name not in present]
+        total = sum(
             st.st_size - (self._tail_offset(path, st, seen) or 0) for _, path, st, seen in plan
         )
-        batch.items = self._read_all(plan, batch)
-        return batch
+        # Resumable: a file enters the cursor only once all its records were read.
+        return SourcePoll(self._chunks(plan, kept, gone), total_bytes=total, resumable=True)
 
     def _tail_offset(self, path: Path, st: os.stat_result, seen: _Seen | None) -> int | None:
         """Where to resume a JSONL file that only grew, or None to read it whole."""
@@ -137,21 +135,34 @@ class FolderSource:
         except OSError:
             return None
 
-    def _read_all(
-        self, plan: list[tuple[str, Path, os.stat_result, _Seen | None]], batch: SourceBatch
-    ) -> Iterator[SourceItem]:
+    def _chunks(
+        self,
+        plan: list[tuple[str, Path, os.stat_result, _Seen | None]],
+        cursor: dict[str, Any],
+        gone: list[str],
+    ) -> Iterator[SourceChunk]:
+        out = Chunker()
+        for origin in gone:
+            out.forget(origin)
         for name, path, st, seen in plan:
             origin = str(path)
             offset = self._tail_offset(path, st, seen)
             start_line = (seen.lines if seen and offset is not None else 0) + 1
-            batch.refreshed.append((origin, start_line if offset is not None else 0))
+            out.forget(origin, start_line if offset is not None else 0)
             if name.endswith(".jsonl"):
-                reader = self._read_jsonl(path, origin, offset or 0, start_line, batch)
+                reader = self._read_jsonl(path, origin, offset or 0, start_line, out)
             else:
-                reader = self._read_json(path, origin, batch)
-            state = yield from self._bounded(reader, origin)
-            consumed, lines = state
-            batch.cursor[name] = _Seen(
+                reader = self._read_json(path, origin, out)
+            bounded = self._bounded(reader, origin)
+            while True:
+                try:
+                    item = next(bounded)
+                except StopIteration as stop:
+                    consumed, lines = stop.value
+                    break
+                if out.add(item):
+                    yield out.take(cursor)
+            cursor[name] = _Seen(
                 st.st_size,
                 st.st_mtime_ns,
                 st.st_ino,
@@ -160,6 +171,7 @@ class FolderSource:
                 lines,
                 _signature(path, consumed) if consumed else "",
             ).to_json()
+        yield out.take(cursor)
 
     def _bounded(self, reader: _Reader, origin: str) -> _Reader:
         """Pass at most `max_records_per_file` items on; report the excess once."""
@@ -182,7 +194,7 @@ class FolderSource:
                 )
 
     def _read_jsonl(
-        self, path: Path, origin: str, offset: int, line_no: int, batch: SourceBatch
+        self, path: Path, origin: str, offset: int, line_no: int, out: Chunker
     ) -> _Reader:
         try:
             handle = path.open("rb")
@@ -193,7 +205,7 @@ class FolderSource:
         with handle:
             handle.seek(offset)
             for raw in handle:
-                batch.read_bytes += len(raw)
+                out.bytes_read += len(raw)
                 complete = raw.endswith(b"\n")
                 stripped = raw.strip().removeprefix(b"\xef\xbb\xbf")
                 if len(stripped) > self.limits.max_record_bytes:
@@ -216,13 +228,13 @@ class FolderSource:
     def _too_big(self) -> str:
         return f"record larger than the limit of {self.limits.max_record_bytes} bytes"
 
-    def _read_json(self, path: Path, origin: str, batch: SourceBatch) -> _Reader:
+    def _read_json(self, path: Path, origin: str, out: Chunker) -> _Reader:
         try:
             raw = path.read_bytes()
         except OSError as exc:
             yield SourceItem(origin, None, error=f"cannot read file: {exc.strerror}")
             return 0, 0
-        batch.read_bytes += len(raw)
+        out.bytes_read += len(raw)
         try:
             text = raw.decode("utf-8-sig")
         except UnicodeDecodeError as exc:

@@ -20,7 +20,7 @@ Design choices:
 * Quarantine identity. A page URL does not identify a record: it changes with
   the since value and with the API's pagination. A record with a slug is
   reported at ``{url}#{slug}`` (``url`` without the since parameter) and each
-  time the API sends that slug again its old entry is dropped (``refreshed``):
+  time the API sends that slug again its old entry is dropped (``forget``):
   a bad record stays listed until the API sends it again, as a bad line stays
   until its file changes. A record without a usable slug is reported at its
   page URL and position; such entries cannot be matched later, so each full
@@ -56,7 +56,8 @@ from syndicator.config import SourceSettings
 from syndicator.core.changes import format_time
 from syndicator.core.retry import parse_retry_after
 from syndicator.errors import ConfigError, SourceUnavailable
-from syndicator.ports import Clock, SourceBatch, SourceItem
+from syndicator.ports import Clock, SourceChunk, SourceItem, SourcePoll
+from syndicator.sources.chunks import Chunker
 from syndicator.sources.decode import loads
 
 __all__ = ["HttpSource"]
@@ -160,7 +161,7 @@ class HttpSource:
 
     # -- poll ---------------------------------------------------------------
 
-    def poll(self, since: datetime | None, cursor: Any) -> SourceBatch:
+    def poll(self, since: datetime | None, cursor: Any) -> SourcePoll:
         """Fetch every page of this poll; raise `SourceUnavailable` if any cannot be read."""
         previous: dict[str, Any] = cursor if isinstance(cursor, dict) else {}
         since_text = None if since is None else format_time(since)
@@ -187,18 +188,13 @@ class HttpSource:
             page = self._get(client, str(first), conditional, budget)
             if page is None:
                 log.debug("source %s: not modified", self.endpoint)
-                return SourceBatch(items=iter(()), cursor=previous)
+                return SourcePoll(iter([SourceChunk((), previous)]))
             pages = self._follow(client, page, budget)
-        batch = SourceBatch(
-            items=iter(()),
-            cursor={"since": since_text, "etag": page.etag, "last_modified": page.last_modified},
-            total_bytes=sum(len(p.body) for p in pages),
-        )
+        cursor = {"since": since_text, "etag": page.etag, "last_modified": page.last_modified}
         loose = previous.get("loose")
-        if isinstance(loose, list):
-            batch.refreshed.extend((origin, 0) for origin in loose if isinstance(origin, str))
-        batch.items = self._items(pages, batch)
-        return batch
+        forget = [o for o in loose if isinstance(o, str)] if isinstance(loose, list) else []
+        total = sum(len(p.body) for p in pages)
+        return SourcePoll(self._chunks(pages, cursor, forget), total_bytes=total)
 
     def _follow(self, client: httpx.Client, first: _Page, budget: _Budget) -> deque[_Page]:
         pages = deque([first])
@@ -237,8 +233,22 @@ class HttpSource:
             page = fetched_page
             pages.append(page)
 
-    def _items(self, pages: deque[_Page], batch: SourceBatch) -> Iterator[SourceItem]:
+    def _chunks(
+        self, pages: deque[_Page], cursor: dict[str, Any], loose_before: list[str]
+    ) -> Iterator[SourceChunk]:
+        out = Chunker()
+        for origin in loose_before:
+            out.forget(origin)
         loose: set[str] = set()
+        for item in self._items(pages, out, loose):
+            if out.add(item):
+                yield out.take(cursor)
+        # Not resumable: only the last chunk's cursor, which names this poll's
+        # loose origins, is ever stored.
+        cursor["loose"] = sorted(loose)
+        yield out.take(cursor)
+
+    def _items(self, pages: deque[_Page], out: Chunker, loose: set[str]) -> Iterator[SourceItem]:
         while pages:
             page = pages.popleft()  # drop each page's bytes once it is consumed
             records, _ = self._decode(page)
@@ -264,13 +274,12 @@ class HttpSource:
                 data = None if too_big else record
                 if isinstance(slug, str) and 0 < len(slug) <= _MAX_SLUG_KEY:
                     origin = f"{self.endpoint}#{quote(slug, safe='')}"
-                    batch.refreshed.append((origin, 0))
+                    out.forget(origin)
                     yield SourceItem(origin, None, data=data, error=error)
                 else:
                     loose.add(page_origin)
                     yield SourceItem(page_origin, index, data=data, error=error)
-            batch.read_bytes += len(page.body)
-        batch.cursor["loose"] = sorted(loose)
+            out.bytes_read += len(page.body)
 
     # -- one request --------------------------------------------------------
 

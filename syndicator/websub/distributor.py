@@ -27,7 +27,7 @@ import httpx
 
 from syndicator.core.retry import AttemptOutcome
 from syndicator.errors import StoreError
-from syndicator.pipeline import Published
+from syndicator.models import Published
 from syndicator.websub.metrics import WebSubMetrics
 from syndicator.websub.outbound import Answer, RetryQueue, send
 from syndicator.websub.subscriptions import Subscription, Subscriptions

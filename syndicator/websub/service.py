@@ -28,7 +28,7 @@ from syndicator.config import Settings
 from syndicator.delivery.guard import Resolver
 from syndicator.errors import StoreError
 from syndicator.metrics import Metrics
-from syndicator.pipeline import Published
+from syndicator.models import Published
 from syndicator.store.store import Store
 from syndicator.web.documents import DocumentSet
 from syndicator.websub.distributor import Distributor

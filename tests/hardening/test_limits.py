@@ -19,7 +19,8 @@ import pytest
 from syndicator.config import load_settings
 from syndicator.core.records import RecordLimits
 from syndicator.store.store import Store
-from syndicator.wiring import make_pipeline, open_store
+from syndicator.wiring import open_store
+from tests.cycle import make_cycle
 from tests.daemon.conftest import syndicator_command
 from tests.hardening.harness import make_site
 
@@ -85,7 +86,7 @@ def poll(tmp_path: Path, folder: Path) -> Iterator[Poll]:
         settings = load_settings(config, environ={})
         store = open_store(settings)
         stores.append(store)
-        changes = make_pipeline(settings, store).poll()
+        changes = make_cycle(settings, store).poll()
         return changes.as_dict(), store
 
     yield run

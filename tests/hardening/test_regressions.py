@@ -19,7 +19,8 @@ from syndicator.core.changes import article_to_dict, content_hash
 from syndicator.core.records import parse_record
 from syndicator.errors import RecordInvalid
 from syndicator.sources.decode import loads
-from syndicator.wiring import make_pipeline, open_store
+from syndicator.wiring import open_store
+from tests.cycle import make_cycle
 
 BASE = (
     '{"slug": "%s", "title": "t", "url": "https://news.example.org/a", '
@@ -110,7 +111,7 @@ def test_poison_records_are_quarantined_and_the_poll_goes_on(tmp_path: Path) -> 
     settings = load_settings(config, environ={})
     store = open_store(settings)
     try:
-        pipeline = make_pipeline(settings, store)
+        pipeline = make_cycle(settings, store)
         changes = pipeline.poll()
         pipeline.build()
         stored = {a.slug for a, _h, _d in store.feed_entries("all", 100)}

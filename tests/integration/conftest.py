@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from syndicator.config import Settings, load_settings
-from syndicator.pipeline import Pipeline
 from syndicator.store.store import Store
-from syndicator.wiring import make_pipeline, open_store
+from syndicator.wiring import open_store
+from tests.cycle import Cycle, make_cycle
 
 
 @dataclass
@@ -89,15 +89,15 @@ def deployment(request: pytest.FixtureRequest, tmp_path: Path) -> Deployment:
 
 
 @pytest.fixture
-def run_pipeline(deployment: Deployment) -> Iterator[Callable[[], Pipeline]]:
+def run_pipeline(deployment: Deployment) -> Iterator[Callable[[], Cycle]]:
     """Open a fresh store and pipeline (as a new process would) on each call."""
     stores: list[Store] = []
 
-    def make() -> Pipeline:
+    def make() -> Cycle:
         settings = deployment.settings()
         store = open_store(settings)
         stores.append(store)
-        return make_pipeline(settings, store)
+        return make_cycle(settings, store)
 
     yield make
     for store in stores:

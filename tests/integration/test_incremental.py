@@ -14,23 +14,23 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
+from syndicator.build import BuildResult
 from syndicator.models import RenderedArticle
-from syndicator.pipeline import BuildResult, Pipeline
-from syndicator.render import cache
 from syndicator.render.feeds import FORMATS, FeedInfo, feed_path, reference_render
 from syndicator.render.html import render_markdown
 from syndicator.render.jsonfeed import reference_render_json
 from syndicator.store import schema
+from tests.cycle import Cycle
 from tests.integration.conftest import Deployment
 
 Make = Callable[..., dict[str, Any]]
-Run = Callable[[], Pipeline]
+Run = Callable[[], Cycle]
 
 MAX_ENTRIES = 4
 TOPICS = ("energy", "space", "climate")
 
 
-def expected_feeds(pipeline: Pipeline) -> dict[str, bytes]:
+def expected_feeds(pipeline: Cycle) -> dict[str, bytes]:
     """Every feed rendered whole from the store, nothing cached or reused."""
     settings = pipeline.settings
     out: dict[str, bytes] = {}
@@ -46,7 +46,7 @@ def expected_feeds(pipeline: Pipeline) -> dict[str, bytes]:
             base_url=settings.site.base_url,
             topic=row.name,
             updated=row.changed_at or datetime(1970, 1, 1, tzinfo=UTC),
-            hub_urls=pipeline.hub_urls(),
+            hub_urls=pipeline.builder.hub_urls(),
             language=settings.site.language,
         )
         for fmt in FORMATS:
@@ -58,16 +58,15 @@ def expected_feeds(pipeline: Pipeline) -> dict[str, bytes]:
     return out
 
 
-def assert_feeds_match_store(deployment: Deployment, pipeline: Pipeline) -> None:
+def assert_feeds_match_store(deployment: Deployment, pipeline: Cycle) -> None:
     expected = expected_feeds(pipeline)
     actual = {path: (deployment.output / path).read_bytes() for path in expected}
     mismatched = sorted(path for path in expected if actual[path] != expected[path])
     assert mismatched == []
 
 
-def build_fresh(run_pipeline: Run, **kwargs: Any) -> tuple[Pipeline, BuildResult]:
+def build_fresh(run_pipeline: Run, **kwargs: Any) -> tuple[Cycle, BuildResult]:
     """Poll and build in a new pipeline with empty in-memory caches, as a new process."""
-    cache.clear_caches()
     pipeline = run_pipeline()
     pipeline.poll()
     return pipeline, pipeline.build(**kwargs)
@@ -78,7 +77,7 @@ def stamp(hour: int) -> str:
 
 
 @pytest.fixture
-def seeded(deployment: Deployment, run_pipeline: Run, make_record: Make) -> Pipeline:
+def seeded(deployment: Deployment, run_pipeline: Run, make_record: Make) -> Cycle:
     """Twelve articles over three topics, four entries a feed, every feed written."""
     deployment.config.write_text(
         deployment.config.read_text().replace("max_entries = 50", f"max_entries = {MAX_ENTRIES}")
@@ -93,7 +92,7 @@ def seeded(deployment: Deployment, run_pipeline: Run, make_record: Make) -> Pipe
     return pipeline
 
 
-def test_every_written_feed_has_a_manifest(seeded: Pipeline) -> None:
+def test_every_written_feed_has_a_manifest(seeded: Cycle) -> None:
     manifests = seeded.store.manifests(["all", *TOPICS])
     assert sorted(manifests) == sorted((t, f) for t in ("all", *TOPICS) for f in FORMATS)
     energy = manifests[("energy", "rss")]
@@ -101,7 +100,7 @@ def test_every_written_feed_has_a_manifest(seeded: Pipeline) -> None:
 
 
 def test_edited_entry_is_the_only_one_rendered(
-    deployment: Deployment, seeded: Pipeline, run_pipeline: Run, make_record: Make
+    deployment: Deployment, seeded: Cycle, run_pipeline: Run, make_record: Make
 ) -> None:
     deployment.write_jsonl(
         "b.jsonl",
@@ -115,7 +114,7 @@ def test_edited_entry_is_the_only_one_rendered(
 
 
 def test_new_entry_pushes_the_oldest_out(
-    deployment: Deployment, seeded: Pipeline, run_pipeline: Run, make_record: Make
+    deployment: Deployment, seeded: Cycle, run_pipeline: Run, make_record: Make
 ) -> None:
     deployment.write_jsonl("b.jsonl", [make_record("new", topics=["space"], updated_at=stamp(20))])
     pipeline, result = build_fresh(run_pipeline)
@@ -127,7 +126,7 @@ def test_new_entry_pushes_the_oldest_out(
 
 
 def test_topic_move_brings_older_entries_into_the_window(
-    deployment: Deployment, seeded: Pipeline, run_pipeline: Run, make_record: Make
+    deployment: Deployment, seeded: Cycle, run_pipeline: Run, make_record: Make
 ) -> None:
     # a11 (climate, newest) moves to space: climate's window gains a02 from below.
     deployment.write_jsonl("b.jsonl", [make_record("a11", topics=["space"], updated_at=stamp(21))])
@@ -138,7 +137,7 @@ def test_topic_move_brings_older_entries_into_the_window(
 
 
 def test_emptied_topic_and_its_return(
-    deployment: Deployment, seeded: Pipeline, run_pipeline: Run, make_record: Make
+    deployment: Deployment, seeded: Cycle, run_pipeline: Run, make_record: Make
 ) -> None:
     moved = [f"a{i:02d}" for i in range(12) if i % 3 == 2]
     deployment.write_jsonl(
@@ -158,7 +157,7 @@ def test_emptied_topic_and_its_return(
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_file_changed_behind_the_manifest_is_not_reused(
-    deployment: Deployment, seeded: Pipeline, run_pipeline: Run, make_record: Make, fmt: str
+    deployment: Deployment, seeded: Cycle, run_pipeline: Run, make_record: Make, fmt: str
 ) -> None:
     path = deployment.output / "feeds" / f"energy.{fmt}"
     # Same size, an unchanged entry's text altered: only the digest can tell.
@@ -175,7 +174,7 @@ def test_file_changed_behind_the_manifest_is_not_reused(
 
 
 def test_deleted_file_is_rendered_whole(
-    deployment: Deployment, seeded: Pipeline, run_pipeline: Run, make_record: Make
+    deployment: Deployment, seeded: Cycle, run_pipeline: Run, make_record: Make
 ) -> None:
     (deployment.output / "feeds" / "space.json").unlink()
     (deployment.output / "feeds" / "space.rss").write_bytes(b"")
@@ -189,7 +188,7 @@ def test_deleted_file_is_rendered_whole(
 
 
 def test_manifest_of_another_renderer_is_ignored(
-    deployment: Deployment, seeded: Pipeline, run_pipeline: Run, make_record: Make
+    deployment: Deployment, seeded: Cycle, run_pipeline: Run, make_record: Make
 ) -> None:
     m = schema.feed_manifests
     with seeded.store.transaction(datetime.now(UTC)) as tx:
@@ -203,7 +202,7 @@ def test_manifest_of_another_renderer_is_ignored(
 
 
 def test_render_settings_change_renders_everything(
-    deployment: Deployment, seeded: Pipeline, run_pipeline: Run
+    deployment: Deployment, seeded: Cycle, run_pipeline: Run
 ) -> None:
     deployment.config.write_text(
         deployment.config.read_text().replace('title = "Test Desk"', 'title = "Other Desk"')
@@ -212,13 +211,13 @@ def test_render_settings_change_renders_everything(
     assert result.reused_entries == 0 and len(result.topics) == 4
     assert_feeds_match_store(deployment, pipeline)
     assert {m.fingerprint for m in pipeline.store.manifests(["all", *TOPICS]).values()} == {
-        pipeline._fingerprint()
+        pipeline.builder.fingerprint()
     }
 
 
 def test_crash_between_file_write_and_manifest_write(
     deployment: Deployment,
-    seeded: Pipeline,
+    seeded: Cycle,
     run_pipeline: Run,
     make_record: Make,
     monkeypatch: pytest.MonkeyPatch,
@@ -226,7 +225,6 @@ def test_crash_between_file_write_and_manifest_write(
     deployment.write_jsonl(
         "b.jsonl", [make_record("a06", topics=["energy"], body_md="New.", updated_at=stamp(13))]
     )
-    cache.clear_caches()
     crashing = run_pipeline()
     crashing.poll()
 
@@ -257,10 +255,9 @@ def test_crash_between_file_write_and_manifest_write(
 
 
 def test_full_build_renders_everything_and_refreshes_manifests(
-    deployment: Deployment, seeded: Pipeline, run_pipeline: Run
+    deployment: Deployment, seeded: Cycle, run_pipeline: Run
 ) -> None:
     before = seeded.store.manifests(["all", *TOPICS])
-    cache.clear_caches()
     pipeline = run_pipeline()
     result = pipeline.build(full=True)
     assert result.reused_entries == 0 and result.written == 0
@@ -269,7 +266,7 @@ def test_full_build_renders_everything_and_refreshes_manifests(
 
 
 def test_other_output_folder_renders_whole(
-    deployment: Deployment, seeded: Pipeline, run_pipeline: Run, make_record: Make
+    deployment: Deployment, seeded: Cycle, run_pipeline: Run, make_record: Make
 ) -> None:
     """A builder whose folder does not hold the files the manifests describe
     (another host sharing a PostgreSQL store) renders from the store."""

@@ -10,14 +10,18 @@ from typing import Any
 
 import pytest
 
-from syndicator import pipeline as pipeline_module
-from syndicator.pipeline import Pipeline
-from syndicator.render import cache
+from syndicator import processes as processes_module
+from syndicator.build import builder as builder_module
+from syndicator.ingest import Poller
+from syndicator.ingest import poller as poller_module
+from syndicator.ingest import validate as validate_module
+from syndicator.sources import chunks
+from tests.cycle import Cycle
 from tests.integration.conftest import Deployment
 from tests.integration.test_incremental import assert_feeds_match_store
 
 Make = Callable[..., dict[str, Any]]
-Run = Callable[[], Pipeline]
+Run = Callable[[], Cycle]
 
 TOPICS = [f"topic-{i}" for i in range(9)]
 
@@ -37,7 +41,7 @@ def _records(make_record: Make, edit: bool = False) -> list[dict[str, Any]]:
 @pytest.fixture
 def parallel(deployment: Deployment, monkeypatch: pytest.MonkeyPatch) -> Deployment:
     """Builds of three or more topics use two processes."""
-    monkeypatch.setattr(pipeline_module, "_PARALLEL_MIN_TOPICS", 3)
+    monkeypatch.setattr(builder_module, "_PARALLEL_MIN_TOPICS", 3)
     text = deployment.config.read_text().replace("max_entries = 50", "max_entries = 8")
     deployment.config.write_text(text.replace("[feeds]\n", "[poll]\nprocesses = 2\n\n[feeds]\n"))
     return deployment
@@ -47,9 +51,8 @@ def test_split_build_writes_what_one_process_writes(
     parallel: Deployment, run_pipeline: Run, make_record: Make, tmp_path: Any
 ) -> None:
     parallel.write_jsonl("a.jsonl", _records(make_record))
-    cache.clear_caches()
     pipeline = run_pipeline()
-    assert len(pipeline._shares(["all", *TOPICS])) == 2
+    assert len(pipeline.builder._shares(["all", *TOPICS])) == 2
     pipeline.poll()
     result = pipeline.build()
     assert result.topics == sorted(["all", *TOPICS])
@@ -68,7 +71,6 @@ def test_split_build_writes_what_one_process_writes(
 
     # An edit after a split build reuses what both processes wrote.
     parallel.write_jsonl("b.jsonl", _records(make_record, edit=True)[:30])
-    cache.clear_caches()
     later = run_pipeline()
     later.poll()
     edited = later.build()
@@ -79,7 +81,7 @@ def test_split_build_writes_what_one_process_writes(
 
 def test_small_builds_stay_in_one_process(deployment: Deployment, run_pipeline: Run) -> None:
     pipeline = run_pipeline()
-    assert pipeline._shares(["all", "x", "y"]) == [["all", "x", "y"]]
+    assert pipeline.builder._shares(["all", "x", "y"]) == [["all", "x", "y"]]
 
 
 # -- polls validated in worker processes ----------------------------------------------------
@@ -94,8 +96,8 @@ def test_large_poll_validated_in_workers_gives_the_same_state(
     processes: int,
 ) -> None:
     # Every poll counts as large; with 1 process the same code runs inline.
-    monkeypatch.setattr(pipeline_module, "_PARALLEL_MIN_POLL_BYTES", 0)
-    monkeypatch.setattr(pipeline_module, "_CHUNK", 7)  # many chunks in flight
+    monkeypatch.setattr(poller_module, "_PARALLEL_MIN_POLL_BYTES", 0)
+    monkeypatch.setattr(chunks, "CHUNK_RECORDS", 7)  # many chunks in flight
     text = deployment.config.read_text()
     deployment.config.write_text(
         text.replace("[feeds]\n", f"[poll]\nprocesses = {processes}\n\n[feeds]\n")
@@ -115,7 +117,7 @@ def test_large_poll_validated_in_workers_gives_the_same_state(
             submitted.append(1)
             return super().submit(fn, *args, **kwargs)
 
-    monkeypatch.setattr(pipeline_module, "ProcessPoolExecutor", Counting)
+    monkeypatch.setattr(processes_module, "ProcessPoolExecutor", Counting)
     pipeline = run_pipeline()
     changes = pipeline.poll()
     assert len(submitted) == (6 if processes == 2 else 0)  # 40 lines in chunks of 7
@@ -147,8 +149,9 @@ def test_without_worker_processes_everything_runs_here(
     def no_processes(workers: int) -> ProcessPoolExecutor:
         raise OSError("no /dev/shm")
 
-    monkeypatch.setattr(pipeline_module, "_process_pool", no_processes)
-    monkeypatch.setattr(pipeline_module, "_PARALLEL_MIN_POLL_BYTES", 0)
+    monkeypatch.setattr(validate_module, "process_pool", no_processes)
+    monkeypatch.setattr(builder_module, "process_pool", no_processes)
+    monkeypatch.setattr(poller_module, "_PARALLEL_MIN_POLL_BYTES", 0)
     parallel.write_jsonl("a.jsonl", _records(make_record))
     pipeline = run_pipeline()
     assert pipeline.poll().created == 120
@@ -163,8 +166,8 @@ def test_without_worker_processes_everything_runs_here(
 def test_huge_poll_commits_in_parts_and_resumes_after_a_crash(
     deployment: Deployment, run_pipeline: Run, make_record: Make, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(pipeline_module, "_CHUNK", 5)
-    monkeypatch.setattr(pipeline_module, "_RECORDS_PER_COMMIT", 10)
+    monkeypatch.setattr(chunks, "CHUNK_RECORDS", 5)
+    monkeypatch.setattr(poller_module, "_RECORDS_PER_COMMIT", 10)
     for f in range(4):
         deployment.write_jsonl(
             f"part-{f}.jsonl",
@@ -173,16 +176,16 @@ def test_huge_poll_commits_in_parts_and_resumes_after_a_crash(
     (deployment.source / "part-1.jsonl").write_text(
         (deployment.source / "part-1.jsonl").read_text() + "{broken\n"
     )
-    real_write = Pipeline._write
+    real_write = Poller._write
     calls: list[int] = []
 
-    def crash_on_fourth(self: Pipeline, tx: Any, prepared: Any, changes: Any) -> None:
+    def crash_on_fourth(self: Poller, tx: Any, prepared: Any, changes: Any) -> None:
         calls.append(1)
         if len(calls) == 4:
             raise RuntimeError("crash")
         real_write(self, tx, prepared, changes)
 
-    monkeypatch.setattr(Pipeline, "_write", crash_on_fourth)
+    monkeypatch.setattr(Poller, "_write", crash_on_fourth)
     with pytest.raises(RuntimeError):
         run_pipeline().poll()
     # Chunks 1-2 (part-0 and two records of part-1) were committed, with a
@@ -192,7 +195,7 @@ def test_huge_poll_commits_in_parts_and_resumes_after_a_crash(
     cursor = store.source_state("dir")[1]
     assert sorted(cursor) == ["part-0.jsonl"]
 
-    monkeypatch.setattr(Pipeline, "_write", real_write)
+    monkeypatch.setattr(Poller, "_write", real_write)
     changes = run_pipeline().poll()
     # part-1 is read again whole: its first two records are already known.
     assert (changes.created, changes.ignored, changes.quarantined) == (22, 2, 1)

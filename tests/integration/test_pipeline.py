@@ -9,14 +9,14 @@ from typing import Any
 
 import feedparser
 
-from syndicator.pipeline import Pipeline
 from syndicator.render.feeds import entry_id
 from syndicator.store.database import SCHEMA_VERSION
+from tests.cycle import Cycle
 from tests.feedcheck import assert_valid_atom, assert_valid_json_feed, assert_valid_rss
 from tests.integration.conftest import Deployment
 
 Make = Callable[..., dict[str, Any]]
-Run = Callable[[], Pipeline]
+Run = Callable[[], Cycle]
 
 
 def assert_all_feeds_valid(deployment: Deployment) -> None:

@@ -7,16 +7,16 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from syndicator.pipeline import Pipeline
 from syndicator.store import schema
 from syndicator.store.database import SCHEMA_VERSION
+from tests.cycle import Cycle
 from tests.integration.conftest import Deployment
 
 Make = Callable[..., dict[str, Any]]
-Run = Callable[[], Pipeline]
+Run = Callable[[], Cycle]
 
 
-def recount(pipeline: Pipeline) -> dict[str, int]:
+def recount(pipeline: Cycle) -> dict[str, int]:
     """Every topic's article count, counted from the rows themselves."""
     at = schema.article_topics
     with pipeline.store.engine.connect() as conn:
@@ -26,7 +26,7 @@ def recount(pipeline: Pipeline) -> dict[str, int]:
     return {name: int(counted.get(name, 0)) for name in names}
 
 
-def kept(pipeline: Pipeline) -> dict[str, int]:
+def kept(pipeline: Cycle) -> dict[str, int]:
     return {row.name: row.articles for row in pipeline.store.topics() if row.name != "all"}
 
 

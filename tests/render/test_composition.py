@@ -8,7 +8,7 @@ here renders through the cached path, cold and warm, and compares bytes.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
 import pytest
@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from syndicator.models import Article, RenderedArticle
 from syndicator.render import cache, feeds, jsonfeed
-from syndicator.render.feeds import FORMATS, FeedInfo, reference_render, render_feed
+from syndicator.render.feeds import FORMATS, FeedInfo, reference_render
 from syndicator.render.jsonfeed import reference_render_json
 from tests.render.articles import BASE_URL, load_seed, make_article, rendered, when
 from tests.render.test_hostile import ILLEGAL, XSS_BODY, _dirty, _dirty_article
@@ -29,16 +29,28 @@ def reference(fmt: str, info: FeedInfo, entries: list[RenderedArticle]) -> bytes
     return reference_render(fmt, info, entries)
 
 
+#: The caches a builder would own, shared by the renders of one test.
+CACHES = cache.RenderCache()
+
+
 @pytest.fixture(autouse=True)
 def fresh_caches() -> Iterator[None]:
-    cache.clear_caches()
+    CACHES.clear()
     yield
-    cache.set_fragment_budget(cache.DEFAULT_FRAGMENT_BYTES)
-    cache.clear_caches()
+    CACHES.resize(cache.DEFAULT_FRAGMENT_BYTES)
+    CACHES.clear()
+
+
+def render_feed(fmt: str, info: FeedInfo, entries: Sequence[RenderedArticle]) -> bytes:
+    return feeds.render_feed(fmt, info, entries, CACHES)
+
+
+def compose_feed(fmt: str, info: FeedInfo, entries: Sequence[RenderedArticle | bytes]) -> bytes:
+    return feeds.compose_feed(fmt, info, entries, CACHES)
 
 
 def fragment_stats(fmt: str) -> cache.CacheStats:
-    return cache.FRAGMENTS[fmt].stats()
+    return CACHES.fragments[fmt].stats()
 
 
 @pytest.fixture(autouse=True)
@@ -175,15 +187,15 @@ def test_entries_without_digest_are_not_cached(fmt: str) -> None:
 def test_bounds_evict_and_disable_without_changing_bytes() -> None:
     articles = _articles()
     info = _infos()[3]
-    for fragments in cache.FRAGMENTS.values():
+    for fragments in CACHES.fragments.values():
         fragments.configure(max_items=3, max_bytes=1 << 30)
     for fmt in FORMATS:
         assert render_feed(fmt, info, articles) == reference(fmt, info, articles)
         assert fragment_stats(fmt).items == 3
         assert fragment_stats(fmt).evictions > 0
-    cache.set_fragment_budget(10_000)
+    CACHES.resize(10_000)
     assert sum(fragment_stats(fmt).bytes for fmt in FORMATS) <= 10_000
-    cache.set_fragment_budget(0)  # off
+    CACHES.resize(0)  # off
     for fmt in FORMATS:
         assert render_feed(fmt, info, articles) == reference(fmt, info, articles)
         assert fragment_stats(fmt).items == 0
@@ -195,7 +207,7 @@ def test_concurrent_renders_agree() -> None:
     expected = {
         (fmt, i): reference(fmt, info, articles) for fmt in FORMATS for i, info in enumerate(infos)
     }
-    for fragments in cache.FRAGMENTS.values():
+    for fragments in CACHES.fragments.values():
         fragments.configure(max_items=8, max_bytes=1 << 30)  # evictions too
     failures: list[str] = []
 
@@ -246,7 +258,7 @@ def test_any_text_composes_to_the_same_bytes(
     info = FeedInfo(site, BASE_URL, "ai", when(3), tuple(hubs), language)
     article: Article = replace(make_article("prop"), title=title, summary=summary, body_md=body)
     # The digest promise (same digest, same entry) holds within one example only.
-    cache.clear_caches()
+    CACHES.clear()
     entries = [
         replace(rendered(article), digest=digest),
         RenderedArticle(replace(article, slug="raw"), html, digest),
@@ -265,7 +277,7 @@ def test_split_gives_back_each_entrys_fragment(fmt: str) -> None:
             document = render_feed(fmt, info, entries)
             parts = feeds.split_feed(fmt, document)
             assert parts is not None and len(parts) == len(entries)
-            assert feeds.compose_feed(fmt, info, parts) == document
+            assert compose_feed(fmt, info, parts) == document
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -280,13 +292,13 @@ def test_fragments_reused_in_another_feed_equal_rendering(fmt: str) -> None:
     by_key = dict(zip(((a.article.slug, a.digest) for a in articles), old, strict=True))
     new_entries = [with_digest(rendered(make_article("fresh")), "f"), *reversed(articles[2:])]
     for info in infos[1:]:
-        cache.clear_caches()
+        CACHES.clear()
         mixed: list[RenderedArticle | bytes] = [
             by_key.get((item.article.slug, item.digest), item) if i % 2 else item
             for i, item in enumerate(new_entries)
         ]
         assert any(isinstance(entry, bytes) for entry in mixed)
-        assert feeds.compose_feed(fmt, info, mixed) == reference(fmt, info, new_entries)
+        assert compose_feed(fmt, info, mixed) == reference(fmt, info, new_entries)
 
 
 @pytest.mark.parametrize("fmt", FORMATS)

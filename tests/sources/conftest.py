@@ -19,10 +19,10 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 
 from syndicator.config import Settings, load_settings
-from syndicator.pipeline import Pipeline
 from syndicator.sources.http_api import HttpSource
 from syndicator.store.store import Store
-from syndicator.wiring import open_store, utc_now
+from syndicator.wiring import open_store
+from tests.cycle import Cycle, make_cycle
 
 HANG = "hang"  # a scripted "reply": accept the request and never answer
 
@@ -226,12 +226,12 @@ class Desk:
     def source(self, environ: dict[str, str] | None = None) -> HttpSource:
         return HttpSource(self.settings().source, environ or {}, sleep=self.sleeps.append)
 
-    def pipeline(self, environ: dict[str, str] | None = None) -> Pipeline:
+    def pipeline(self, environ: dict[str, str] | None = None) -> Cycle:
         """A fresh store and pipeline, as a new process would open them."""
         settings = self.settings()
         store = open_store(settings)
         self.stores.append(store)
-        return Pipeline(settings, store, self.source(environ), utc_now)
+        return make_cycle(settings, store, self.source(environ))
 
 
 def _toml(value: Any) -> str:

@@ -14,9 +14,9 @@ import pytest
 
 from syndicator.errors import ConfigError, SourceUnavailable
 from syndicator.models import PollOutcome
-from syndicator.pipeline import Pipeline
-from syndicator.ports import SourceBatch
 from syndicator.sources.http_api import ATTEMPTS, HttpSource
+from tests.cycle import Cycle
+from tests.drained import Drained, drain
 from tests.sources.conftest import HANG, Api, Desk, Reply
 
 Make = Callable[..., dict[str, Any]]
@@ -27,12 +27,12 @@ def at(minutes: float) -> str:
     return (T0 + timedelta(minutes=minutes)).isoformat()
 
 
-def slugs(pipeline: Pipeline) -> set[str]:
+def slugs(pipeline: Cycle) -> set[str]:
     return {e["slug"] for e in pipeline.store.events()}
 
 
-def drain(batch: SourceBatch) -> list[Any]:
-    return [item.data for item in batch.items]
+def records(polled: Drained) -> list[Any]:
+    return [item.data for item in polled.items]
 
 
 def test_first_poll_is_a_full_sync_that_follows_every_page(
@@ -115,10 +115,9 @@ def test_unchanged_api_answers_304(desk: Desk, api: Api, make_record: Make) -> N
 def test_no_condition_when_the_since_value_changed(desk: Desk, api: Api, make_record: Make) -> None:
     source = desk.source()
     api.records = [make_record("one")]
-    batch = source.poll(None, None)
-    drain(batch)
-    later = source.poll(T0, batch.cursor)
-    assert drain(later) == api.records
+    batch = drain(source.poll(None, None))
+    later = drain(source.poll(T0, batch.cursor))
+    assert records(later) == api.records
     assert "if-none-match" not in api.requests[-1].headers
 
 
@@ -207,8 +206,8 @@ def test_configurable_names(desk: Desk, api: Api, make_record: Make) -> None:
     api.script.append(Reply.json({"data": [make_record("two")], "more": None}))
     api.script.append(Reply.json({"data": []}))
     source = desk.source()
-    batch = source.poll(None, None)
-    assert [r["slug"] for r in drain(batch)] == ["one", "two"]
+    batch = drain(source.poll(None, None))
+    assert [r["slug"] for r in records(batch)] == ["one", "two"]
     drain(source.poll(T0, batch.cursor))
     assert api.requests[1].query == {"cursor": "abc"}
     assert api.requests[2].query == {"changed_after": "2026-06-01T10:00:00Z"}
@@ -296,7 +295,7 @@ def test_page_cap(desk: Desk, api: Api, make_record: Make) -> None:
         desk.source().poll(None, None)
     assert len(api.requests) == 2
     api.records.pop()
-    assert len(drain(desk.source().poll(None, None))) == 2
+    assert len(records(drain(desk.source().poll(None, None)))) == 2
 
 
 @pytest.mark.parametrize("chunked", [False, True])
@@ -312,9 +311,9 @@ def test_byte_cap(desk: Desk, api: Api, make_record: Make, chunked: bool) -> Non
 def test_the_byte_cap_counts_the_whole_poll(desk: Desk, api: Api, make_record: Make) -> None:
     api.page_size = 2
     api.records = [make_record(f"a{i}", updated_at=at(i)) for i in range(6)]
-    batch = desk.source().poll(None, None)
+    batch = drain(desk.source().poll(None, None))
     total = batch.total_bytes
-    assert total is not None and len(drain(batch)) == 6 and batch.read_bytes == total
+    assert total is not None and len(records(batch)) == 6 and batch.read_bytes == total
     desk.configure(max_bytes=total - 1)
     with pytest.raises(SourceUnavailable, match="page=3"):
         desk.source().poll(None, None)

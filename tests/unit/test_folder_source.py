@@ -9,13 +9,14 @@ from typing import Any
 import pytest
 
 from syndicator.errors import SourceUnavailable
-from syndicator.ports import SourceBatch, SourceItem
+from syndicator.ports import SourceItem
 from syndicator.sources.decode import decoded
 from syndicator.sources.folder import FolderSource
+from tests.drained import Drained, drain
 
 
-def read(source: FolderSource, cursor: Any = None) -> tuple[list[SourceItem], SourceBatch]:
-    batch = source.poll(None, cursor)
+def read(source: FolderSource, cursor: Any = None) -> tuple[list[SourceItem], Drained]:
+    batch = drain(source.poll(None, cursor))
     items = [decoded(item) for item in batch.items]
     return items, batch
 
@@ -79,7 +80,7 @@ def test_appended_jsonl_is_read_from_the_last_offset(tmp_path: Path) -> None:
         handle.write('{"slug": "3"}\n')
     items, second = read(source, first.cursor)
     assert [(i.line, i.data["slug"]) for i in items] == [(3, "3")]
-    assert second.refreshed == [(str(path), 3)]
+    assert second.forget == [(str(path), 3)]
 
 
 def test_rewritten_file_is_read_whole(tmp_path: Path) -> None:
@@ -118,7 +119,7 @@ def test_deleted_file_is_forgotten(tmp_path: Path) -> None:
     path.unlink()
     _, second = read(source, first.cursor)
     assert second.cursor == {}
-    assert (str(path), 0) in second.refreshed
+    assert (str(path), 0) in second.forget
 
 
 def test_record_size_and_records_per_file_limits(tmp_path: Path) -> None:

@@ -27,7 +27,7 @@ import pytest
 from syndicator.config import Settings
 from syndicator.delivery.guard import Resolver
 from syndicator.metrics import Metrics
-from syndicator.pipeline import Published
+from syndicator.models import Published
 from syndicator.store.store import Store
 from syndicator.web.documents import Document, DocumentSet
 from syndicator.websub import WebSub

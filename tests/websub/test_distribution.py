@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from syndicator.pipeline import Published
+from syndicator.models import Published
 from syndicator.store.store import Store
 from syndicator.web.documents import DocumentSet
 from syndicator.websub import WebSub

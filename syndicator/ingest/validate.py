@@ -1,0 +1,138 @@
+"""Validation of a poll's chunks: here, or in worker processes for large polls.
+
+Validation is pure (no store access): a chunk of source items becomes the
+records to quarantine and the `ArticleVersion`s to classify and write. The
+writes stay in the poller's process and transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from syndicator.core.changes import article_version
+from syndicator.core.records import RecordLimits, parse_record
+from syndicator.errors import RecordInvalid
+from syndicator.models import ArticleVersion, Quarantined
+from syndicator.ports import SourceChunk, SourceItem
+from syndicator.processes import process_pool
+from syndicator.sources.decode import decoded
+
+__all__ = ["Validated", "Validator"]
+
+log = logging.getLogger(__name__)
+
+_FUTURE_REASON = "updated_at: too far in the future (beyond poll.future_tolerance_seconds)"
+
+
+@dataclass(slots=True)
+class Validated:
+    """A chunk's records sorted into rejected and valid ones."""
+
+    #: (origin, line, what) of each record to quarantine.
+    rejected: list[tuple[str, int | None, Quarantined]] = field(default_factory=list)
+    valid: list[ArticleVersion] = field(default_factory=list)
+    #: The newest `updated_at` among the valid records.
+    newest: datetime | None = None
+
+    @property
+    def records(self) -> int:
+        """How many records the chunk held."""
+        return len(self.rejected) + len(self.valid)
+
+
+def validate(
+    items: tuple[SourceItem, ...], limits: RecordLimits, horizon: datetime, base_url: str
+) -> Validated:
+    """Decode and validate a chunk of records (runs in worker processes too)."""
+    out = Validated()
+    for raw_item in items:
+        item = decoded(raw_item)
+        if item.error is not None:
+            out.rejected.append((item.origin, item.line, Quarantined(item.location, item.error)))
+            continue
+        try:
+            article = parse_record(item.data, limits, clean=item.clean)
+        except RecordInvalid as exc:
+            what = Quarantined(item.location, exc.reason, exc.slug)
+            out.rejected.append((item.origin, item.line, what))
+            continue
+        if article.updated_at > horizon:
+            what = Quarantined(item.location, _FUTURE_REASON, article.slug)
+            out.rejected.append((item.origin, item.line, what))
+            continue
+        out.valid.append(article_version(article, base_url))
+        if out.newest is None or article.updated_at > out.newest:
+            out.newest = article.updated_at
+    return out
+
+
+class Validator:
+    """Validates a poll's chunks in order, in worker processes when asked."""
+
+    def __init__(self, limits: RecordLimits, base_url: str, workers: int) -> None:
+        self.limits = limits
+        self.base_url = base_url
+        self.workers = workers
+
+    def run(
+        self, chunks: Iterator[SourceChunk], horizon: datetime, *, parallel: bool
+    ) -> Iterator[tuple[SourceChunk, Validated]]:
+        """Each chunk with its validation, in the source's order."""
+        pool = None
+        if parallel and self.workers >= 1:
+            try:
+                pool = process_pool(self.workers)
+            except OSError as exc:  # no process support here (e.g. no /dev/shm)
+                log.warning("cannot start validation workers (%s); validating here", exc)
+        if pool is None:
+            for chunk in chunks:
+                yield chunk, self._here(chunk, horizon)
+            return
+        with pool:
+            yield from self._in_workers(pool, chunks, horizon)
+
+    def _here(self, chunk: SourceChunk, horizon: datetime) -> Validated:
+        return validate(chunk.items, self.limits, horizon, self.base_url)
+
+    def _in_workers(
+        self, pool: ProcessPoolExecutor, chunks: Iterator[SourceChunk], horizon: datetime
+    ) -> Iterator[tuple[SourceChunk, Validated]]:
+        # Up to two chunks per worker in flight; a worker that fails leaves its
+        # chunk, and every later one, to this process.
+        ahead: deque[tuple[SourceChunk, Future[Validated] | None]] = deque()
+        broken = False
+        for chunk in chunks:
+            future = None
+            if not broken:
+                try:
+                    future = pool.submit(validate, chunk.items, self.limits, horizon, self.base_url)
+                except (BrokenProcessPool, RuntimeError, OSError):
+                    broken = True
+            ahead.append((chunk, future))
+            if len(ahead) > 2 * self.workers:
+                done, broken = self._result(ahead.popleft(), horizon, broken)
+                yield done
+        while ahead:
+            done, broken = self._result(ahead.popleft(), horizon, broken)
+            yield done
+
+    def _result(
+        self,
+        pending: tuple[SourceChunk, Future[Validated] | None],
+        horizon: datetime,
+        broken: bool,
+    ) -> tuple[tuple[SourceChunk, Validated], bool]:
+        chunk, future = pending
+        if future is not None and not broken:
+            try:
+                return (chunk, future.result()), False
+            except (BrokenProcessPool, OSError) as exc:
+                log.warning("validation workers failed (%s); validating here", exc)
+                broken = True
+        return (chunk, self._here(chunk, horizon)), broken
