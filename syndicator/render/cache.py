@@ -9,7 +9,7 @@ joining cached bytes replaces most of the per-entry work (feedgen ≈ 127 µs an
 entry for RSS + Atom, joining ≈ 7 µs).
 
 Entries are keyed, per format, by what makes their bytes: slug, content digest (set
-by the pipeline; it covers every field but `updated_at`), `updated_at`, and the
+by the builder; it covers every field but `updated_at`), `updated_at`, and the
 hash of the HTML body the caller passes (the body is rendered outside the
 digest). Entries without a digest are rendered every time and never cached.
 """
@@ -186,7 +186,7 @@ def entry_key(item: RenderedArticle) -> EntryKey | None:
     if item.digest is None:
         return None
     html = item.content_html
-    # str caches its hash, and the pipeline hands the same body object to all
+    # str caches its hash, and a build hands the same body object to all
     # three formats, so the body is hashed once per build, not once per format.
     body = None if html is None else hash(html)
     return (item.article.slug, item.digest, item.article.updated_at, body)

@@ -7,13 +7,13 @@ of the next page, or null.
 
 Design choices:
 
-* All pages are fetched in ``poll()``, before the pipeline opens its write
+* All pages are fetched in ``poll()``, before the poller opens its write
   transaction. Network waits (timeouts, retries honouring ``Retry-After``, up to
   about a minute) then never hold the database write lock, which on SQLite
   blocks every other writer; and any failing page raises ``SourceUnavailable``
   before anything is applied, so the watermark never moves past a half-read
   poll. The cost is memory, bounded by ``max_bytes``: only the raw page bytes
-  are kept, and each page is decoded again when the pipeline reaches it.
+  are kept, and each page is decoded again when the poller reaches it.
 * The caps fail the poll instead of truncating it: records are not promised in
   ``updated_at`` order, so ingesting part of a poll could move the watermark
   past records on the pages left unread.

@@ -185,7 +185,7 @@ documents = Table(
 )
 
 # What each written feed file was composed from, so a later build can reuse the
-# bytes of its unchanged entries (see `syndicator.pipeline`).
+# bytes of its unchanged entries (see `syndicator.build.reuse`).
 feed_manifests = Table(
     "feed_manifests",
     metadata,

@@ -81,7 +81,7 @@ class FeedManifest:
     entries: tuple[FeedKey, ...]  # in feed order
     size: int
     sha256: str  # hex digest of the file's bytes
-    fingerprint: str  # the pipeline's render fingerprint
+    fingerprint: str  # the builder's render fingerprint
 
 
 @dataclass(frozen=True, slots=True)
