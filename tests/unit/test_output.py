@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from syndicator.output import OutputDir
+from syndicator.build.output import OutputDir
 
 
 def _leftovers(root: Path) -> list[str]:
