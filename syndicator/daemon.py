@@ -26,7 +26,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from syndicator.config import Settings
-from syndicator.core.changes import format_time
+from syndicator.core.times import format_time
 from syndicator.delivery.outbox import Outbox
 from syndicator.delivery.worker import DeliveryWorker
 from syndicator.errors import SourceUnavailable, StoreError, SyndicatorError

@@ -29,7 +29,8 @@ import orjson
 
 from syndicator import __version__
 from syndicator.config import Settings
-from syndicator.core.changes import StoredState, article_version, classify
+from syndicator.core.article import article_version
+from syndicator.core.changes import StoredState, classify_change
 from syndicator.core.records import RecordLimits, parse_record
 from syndicator.core.routing import Route
 from syndicator.core.urls import FEED_FORMATS, feed_path
@@ -402,7 +403,7 @@ class Pipeline:
                 changes.touched_topics |= tx.apply(pending, self.routes)
                 pending, pending_slugs = [], set()
             stored = states.get(version.slug)
-            kind = classify(stored, version, version.digest)
+            kind = classify_change(stored, version, version.digest)
             if kind is ChangeKind.IGNORED:
                 changes.ignored += 1
                 continue
