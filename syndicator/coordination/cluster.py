@@ -100,7 +100,9 @@ class Cluster:
         """Stop retrying the lock and listening."""
         self._stopping.set()
         if self._elector is not None:
-            self._elector.join(timeout=3)
+            # Short: an election stuck on an unreachable database must not
+            # hold up a SIGTERM; the thread is a daemon and ends with the process.
+            self._elector.join(timeout=1.0)
         self.signals.stop()
 
     def release(self) -> None:
