@@ -16,7 +16,8 @@ import atheris  # type: ignore[import-untyped]  # no stubs; only make fuzz uses 
 with atheris.instrument_imports():
     import orjson
 
-    from syndicator.core.changes import article_to_dict, content_hash, event_payload
+    from syndicator.core.article import article_to_dict, content_hash
+    from syndicator.core.events import event_payload
     from syndicator.core.records import parse_record
     from syndicator.errors import RecordInvalid
     from syndicator.models import ChangeKind

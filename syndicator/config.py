@@ -28,12 +28,12 @@ from pydantic import (
 )
 
 from syndicator.core.records import RecordLimits
+from syndicator.core.retry import DEFAULT_RETRY_SCHEDULE
 from syndicator.core.signing import decode_secret
 from syndicator.errors import ConfigError
 
 __all__ = [
     "DEFAULT_CONFIG_PATH",
-    "DEFAULT_RETRY_SCHEDULE",
     "DatabaseSettings",
     "DeliverySettings",
     "FeedSettings",
@@ -48,7 +48,6 @@ __all__ = [
 ]
 
 DEFAULT_CONFIG_PATH = Path("config/syndicator.toml")
-DEFAULT_RETRY_SCHEDULE: tuple[float, ...] = (5, 300, 1800, 7200, 18000, 36000, 36000)
 _ENV_PREFIX = "SYNDICATOR_"
 _EVENT_TYPES = ("article.created", "article.updated")
 

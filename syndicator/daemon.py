@@ -4,44 +4,42 @@ One process, one asyncio loop. uvicorn serves the ASGI app; the app's
 lifespan starts an APScheduler `BackgroundScheduler` whose single worker
 thread runs the poll-and-build job (never two at once, missed runs coalesced,
 a first run at start-up). A build hands its documents to the in-memory
-`DocumentSet`, which the HTTP layer serves. SIGTERM/SIGINT stop the server,
-let the job in flight finish (bounded), and exit 0.
+`DocumentSet`, which the HTTP layer serves. Which process builds and how its
+documents reach the others is the `syndicator.coordination` strategy's,
+chosen once in `run_daemon`. SIGTERM/SIGINT stop the server, let the job in
+flight finish (bounded), and exit 0.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import logging
 import os
 import signal
-import socket
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-import orjson
 from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from syndicator.build import Builder
 from syndicator.config import Settings
-from syndicator.core.changes import format_time
+from syndicator.coordination import Coordination, Hooks, PublishedDocument, for_store
+from syndicator.coordination.base import process_identity
+from syndicator.core.times import format_time
 from syndicator.delivery.outbox import Outbox
 from syndicator.delivery.worker import DeliveryWorker
 from syndicator.errors import SourceUnavailable, StoreError, SyndicatorError
 from syndicator.ingest import Poller
 from syndicator.metrics import Metrics
-from syndicator.models import Published
 from syndicator.progress import terminal_progress
 from syndicator.render.feeds import INDEX_PATH
-from syndicator.store.coordination import (
-    DOCUMENTS_CHANNEL,
-    EVENTS_CHANNEL,
-    BuilderLock,
-    Signals,
-)
 from syndicator.store.store import Store
 from syndicator.web.app import create_app
 from syndicator.web.documents import Document, DocumentSet
@@ -49,20 +47,27 @@ from syndicator.web.server import make_server, request_shutdown
 from syndicator.websub import WebSub
 from syndicator.wiring import make_builder, make_poller, open_store, utc_now
 
-__all__ = ["Daemon", "run_daemon"]
+__all__ = ["Daemon", "Shutdown", "run_daemon"]
 
 log = logging.getLogger(__name__)
 
 JOB_ID = "poll-and-build"
 #: /healthz turns 503 after this many polls failed in a row.
 UNHEALTHY_AFTER = 3
-#: How often a process that does not build checks whether the role is free.
-ELECTION_SECONDS = 2.0
 #: How long shutdown waits for a job in flight before leaving it uncommitted.
 SHUTDOWN_GRACE_SECONDS = 8.0
 
 
-def to_documents(published: list[Published]) -> dict[str, Document]:
+class Shutdown(enum.Enum):
+    """How `Daemon.stop` left the poll-and-build job."""
+
+    #: No job in flight: the builder role was given up, the store may close.
+    CLEAN = "clean"
+    #: A poll still runs; its transaction never commits once the process exits.
+    POLL_ABANDONED = "poll-abandoned"
+
+
+def to_documents(published: Iterable[PublishedDocument]) -> dict[str, Document]:
     """Rendered output as served documents, keyed by URL path."""
     return {
         ("/" if doc.path == INDEX_PATH else f"/{doc.path}"): Document.build(
@@ -73,7 +78,10 @@ def to_documents(published: list[Published]) -> dict[str, Document]:
 
 
 class Daemon:
-    """The long-running service: owns the scheduler, the documents and the health state."""
+    """The long-running service: schedules polls and builds, serves documents, reports health.
+
+    Who builds and how documents reach other processes is `coordination`'s.
+    """
 
     def __init__(
         self,
@@ -81,6 +89,7 @@ class Daemon:
         store: Store,
         poller: Poller,
         builder: Builder,
+        coordination: Coordination,
         *,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
@@ -88,81 +97,31 @@ class Daemon:
         self.store = store
         self.poller = poller
         self.builder = builder
+        self.coordination = coordination
         self.clock = clock
         self.metrics = Metrics()
         self.documents = DocumentSet()
-        self.identity = f"{socket.gethostname()}:{os.getpid()}"
+        self.identity = coordination.identity
         self.consecutive_failures = 0
         self.last_poll: dict[str, Any] | None = None
-        self._listeners: list[Callable[[], None]] = []
-        self.outbox = Outbox(store)
+        #: How the lifespan's `stop` went; None while serving (see `run_daemon`).
+        self.stopped: Shutdown | None = None
         self.worker = DeliveryWorker(
-            settings, self.outbox, owner=self.identity, clock=clock, metrics=self.metrics
+            settings, Outbox(store), owner=self.identity, clock=clock, metrics=self.metrics
         )
-        self.on_events_committed(self.worker.wake)
         self.websub = WebSub(settings, store, self.documents, clock=clock, metrics=self.metrics)
-        self.builder_lock = BuilderLock(store)
-        self.is_builder = False
-        self.signals = Signals(
-            store, {EVENTS_CHANNEL: self.worker.wake, DOCUMENTS_CHANNEL: self.sync_documents}
-        )
-        self._documents_version = 0
-        self._sync_lock = threading.Lock()
         self._job_lock = threading.Lock()
         self.scheduler = BackgroundScheduler(
-            executors={
-                "default": ThreadPoolExecutor(max_workers=1),
-                "election": ThreadPoolExecutor(max_workers=1),
-            },
+            executors={"default": ThreadPoolExecutor(max_workers=1)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
             timezone="UTC",
         )
 
-    def on_events_committed(self, listener: Callable[[], None]) -> None:
-        """Call `listener` (from the job thread) whenever a poll committed new events."""
-        self._listeners.append(listener)
-
     # -- the job --------------------------------------------------------------
-
-    def elect(self) -> None:
-        """Take the poll-and-build role when it is free; start polling at once if we did."""
-        try:
-            held = self.builder_lock.held()
-        except Exception:
-            log.exception("builder election failed")
-            held = False
-        if held and not self.is_builder:
-            log.info("this process (%s) now polls and builds", self.identity)
-            self._register()
-            self.is_builder = True
-            if self.scheduler.running:
-                self.scheduler.modify_job(JOB_ID, next_run_time=self.clock())
-        elif not held and self.is_builder:
-            log.warning("this process (%s) lost the builder role", self.identity)
-            self.is_builder = False
-
-    def sync_documents(self) -> None:
-        """Serve the documents the builder published in the database (PostgreSQL only)."""
-        if not self.builder_lock.shared:
-            return
-        with self._sync_lock:
-            try:
-                version, docs = self.store.load_documents(self._documents_version)
-            except StoreError as exc:
-                log.warning("cannot load published documents: %s", exc)
-                return
-            if docs:
-                self.documents.update(
-                    to_documents([Published(p, b, ct, lm) for p, b, ct, lm in docs])
-                )
-            self._documents_version = version
 
     def poll_and_build(self) -> None:
         """One scheduled run; never raises (a failing poll must not stop the schedule)."""
-        if self.builder_lock.shared:
-            self.elect()
-        if not self.is_builder:
-            self.sync_documents()  # in case a NOTIFY was missed
+        if not self.coordination.take_turn():
             return
         with self._job_lock:
             started = self.clock()
@@ -194,9 +153,8 @@ class Daemon:
             "counts": changes.as_dict(),
         }
         if changes.changed:
-            for listener in self._listeners:
-                listener()
-            self.signals.notify(EVENTS_CHANNEL)
+            self.worker.wake()
+            self.coordination.events_committed()
         self._build()
 
     def _poll_failed(self, started: datetime, error: str) -> None:
@@ -216,22 +174,20 @@ class Daemon:
             return
         if result.documents:
             self.websub.published(result.documents)  # first: it must see the old bytes
-            self.documents.update(to_documents(result.documents))
+            self._serve_documents(result.documents)
             self.metrics.feeds_rendered.inc(len(result.documents))
-            if self.builder_lock.shared:
-                self._share(result.documents)
+            self.coordination.share(result.documents)
         with contextlib.suppress(StoreError):
             self.metrics.articles.set(self.store.counts()["articles"])
 
-    def _share(self, published: list[Published]) -> None:
-        """Publish documents whose bytes changed to the other processes."""
-        changed = [(doc.path, doc.body, doc.content_type, doc.last_modified) for doc in published]
-        try:
-            self.store.save_documents(changed, self.clock())
-        except StoreError as exc:
-            log.error("cannot share documents: %s", exc)
-            return
-        self.signals.notify(DOCUMENTS_CHANNEL)
+    def _serve_documents(self, published: Sequence[PublishedDocument]) -> None:
+        self.documents.update(to_documents(published))
+
+    def _run_now(self) -> None:
+        """Move the next run to now (this process just became the builder)."""
+        if self.scheduler.running:
+            with contextlib.suppress(JobLookupError, SchedulerNotRunningError):
+                self.scheduler.modify_job(JOB_ID, next_run_time=self.clock())
 
     # -- health ---------------------------------------------------------------
 
@@ -240,7 +196,7 @@ class Daemon:
         body: dict[str, Any] = {
             "status": "ok",
             "process": self.identity,
-            "role": "builder" if self.is_builder else "standby",
+            "role": "builder" if self.coordination.is_builder else "standby",
             "last_poll": self.last_poll,
             "consecutive_poll_failures": self.consecutive_failures,
             "documents": len(self.documents),
@@ -257,35 +213,13 @@ class Daemon:
 
     # -- lifecycle ------------------------------------------------------------
 
-    def _register(self) -> None:
-        now = self.clock()
-        value = orjson.dumps({"id": self.identity, "since": format_time(now)}).decode()
-        self.store.set_meta("builder", value, now)
-
     def start(self) -> None:
         """Serve what is already published, then start the schedule (first run now)."""
-        if self.builder_lock.shared:
-            self.sync_documents()
-            self.elect()
-            self.signals.start()
-            self.scheduler.add_job(
-                self.elect,
-                "interval",
-                seconds=ELECTION_SECONDS,
-                id="builder-election",
-                executor="election",
-                replace_existing=True,
+        self.coordination.start(
+            Hooks(
+                serve=self._serve_documents, wake_delivery=self.worker.wake, elected=self._run_now
             )
-        else:
-            # One process per SQLite file: it builds, and claims left by a
-            # killed run are its own to retake.
-            self.is_builder = True
-            self._register()
-            self.outbox.release_claims(self.clock())
-            try:
-                self.documents.update(to_documents(self.builder.load_published()))
-            except (SyndicatorError, OSError) as exc:
-                log.warning("could not load published feeds: %s", exc)
+        )
         self.scheduler.add_job(
             self.poll_and_build,
             "interval",
@@ -296,15 +230,16 @@ class Daemon:
         )
         self.scheduler.start()
 
-    def stop(self, timeout: float = SHUTDOWN_GRACE_SECONDS) -> bool:
-        """Stop scheduling; wait up to `timeout` for the job in flight (False: still running)."""
+    def stop(self, timeout: float = SHUTDOWN_GRACE_SECONDS) -> Shutdown:
+        """Stop scheduling; wait up to `timeout` for the job in flight."""
         self.scheduler.shutdown(wait=False)
-        self.signals.stop()
-        finished = self._job_lock.acquire(timeout=timeout)
-        if finished:
-            self._job_lock.release()
-            self.builder_lock.release()
-        return finished
+        self.coordination.stop()
+        if not self._job_lock.acquire(timeout=timeout):
+            # Keep the role: another process must not build beside this poll.
+            return Shutdown.POLL_ABANDONED
+        self._job_lock.release()
+        self.coordination.release()
+        return Shutdown.CLEAN
 
     @contextlib.asynccontextmanager
     async def lifespan(self, _app: Any) -> AsyncIterator[None]:
@@ -322,12 +257,9 @@ class Daemon:
                 delivering.cancel()  # unrecorded attempts are re-sent after restart
             await self.worker.aclose()
             await self.websub.aclose()
-            finished = await asyncio.to_thread(self.stop)
-            if not finished:
+            self.stopped = await asyncio.to_thread(self.stop)
+            if self.stopped is Shutdown.POLL_ABANDONED:
                 log.warning("poll still running at shutdown; its uncommitted work is discarded")
-                self.abandoned = True
-
-    abandoned = False
 
     def app(self) -> Any:
         """The ASGI application of this daemon."""
@@ -370,15 +302,23 @@ def run_daemon(settings: Settings) -> int:
     """Run until SIGTERM/SIGINT; return the exit code."""
     store = open_store(settings)
     poller = make_poller(settings, store, terminal_progress())
-    daemon = Daemon(settings, store, poller, make_builder(settings, store))
+    builder = make_builder(settings, store)
+    coordination = for_store(
+        store, process_identity(), clock=utc_now, load_published=builder.load_published
+    )
+    daemon = Daemon(settings, store, poller, builder, coordination)
+    # uvicorn runs the lifespan, which stops the daemon, and keeps nothing it
+    # returns: `Daemon.stopped` carries the outcome out, whether serving ended
+    # normally or with an error (a failed start-up stops the daemon too).
     try:
         asyncio.run(_serve(daemon))
     finally:
-        if not daemon.abandoned:
+        stopped = daemon.stopped
+        if stopped is not Shutdown.POLL_ABANDONED:
             store.close()
-    if daemon.abandoned:
-        # Worker threads are joined at interpreter exit; do not wait for the
-        # in-flight poll, whose transaction was never committed.
+    if stopped is Shutdown.POLL_ABANDONED:
+        # The poll's worker thread would be joined at interpreter exit; do not
+        # wait for it: its transaction was never committed.
         logging.shutdown()
         os._exit(0)
     log.info("stopped")

@@ -18,7 +18,6 @@ __all__ = [
     "ArticleVersion",
     "ChangeKind",
     "ChangeSet",
-    "Event",
     "PollOutcome",
     "Published",
     "Quarantined",
@@ -29,18 +28,22 @@ __all__ = [
 ALL_TOPIC = "all"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Article:
-    """One validated article record (SPEC §1); datetimes are timezone-aware UTC."""
+    """One validated article record (SPEC §1); datetimes are timezone-aware UTC.
+
+    Fields in SPEC §1 order: the stored record and the webhook `data` keep it
+    (`syndicator.core.article` derives both from these fields).
+    """
 
     slug: str
     title: str
-    url: str
-    published_at: datetime
-    updated_at: datetime
     summary: str | None = None
     body_md: str | None = None
+    url: str
     canonical_source: str | None = None
+    published_at: datetime
+    updated_at: datetime
     lang: str | None = None
     topics: tuple[str, ...] = ()
     entities: tuple[str, ...] = ()
@@ -61,7 +64,7 @@ class ArticleVersion(NamedTuple):
     published_at: datetime
     topics: tuple[str, ...]
     digest: str  # content hash: everything but updated_at
-    record: str  # the article as stored (`article_to_dict` as JSON)
+    record: str  # the article as stored (`core.article.article_to_dict` as JSON)
     event_data: str  # the `data` of its webhook payload, as JSON
 
 
@@ -91,17 +94,6 @@ class Quarantined:
     source: str  # "path/to/file.jsonl:12" or a URL
     reason: str
     slug: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Event:
-    """An outbox event: one article change to announce."""
-
-    event_id: str
-    type: str
-    slug: str
-    timestamp: datetime
-    payload: Mapping[str, Any]
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 
 from syndicator.config import Settings
-from syndicator.core.changes import format_time
+from syndicator.core.times import format_time
 from syndicator.delivery.outbox import Outbox
 from syndicator.store.store import Store
 from syndicator.websub.commands import websub_status

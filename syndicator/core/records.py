@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from syndicator.core.article import article_from_fields
 from syndicator.core.text import strip_xml_illegal
 from syndicator.errors import RecordInvalid
 from syndicator.models import ALL_TOPIC, Article
@@ -265,21 +266,7 @@ def parse_record(data: Any, limits: RecordLimits | None = None, *, clean: bool =
         }
     except ValueError as exc:
         raise RecordInvalid(f"unknown field: {exc}", slug=slug) from None
-    return Article(
-        slug=record.slug,
-        title=record.title,
-        url=record.url,
-        published_at=record.published_at,
-        updated_at=record.updated_at,
-        summary=record.summary,
-        body_md=record.body_md,
-        canonical_source=record.canonical_source,
-        lang=record.lang,
-        topics=tuple(record.topics),
-        entities=tuple(record.entities),
-        alternates=record.alternates,
-        extra=extra,
-    )
+    return article_from_fields(record, extra)
 
 
 def _check_limits(data: Mapping[str, Any], limits: RecordLimits, slug: str | None) -> None:

@@ -31,7 +31,7 @@ __all__ = [
     "DEFAULT_JITTER",
     "MAX_RETRY_AFTER_SECONDS",
     "AttemptOutcome",
-    "classify",
+    "classify_attempt",
     "next_delay",
     "parse_retry_after",
 ]
@@ -54,7 +54,7 @@ class AttemptOutcome(enum.StrEnum):
     PERMANENT = "permanent"
 
 
-def classify(status_code: int | None, error: BaseException | None) -> AttemptOutcome:
+def classify_attempt(status_code: int | None, error: BaseException | None) -> AttemptOutcome:
     """Classify an attempt from its HTTP status, or from its error when there was no answer."""
     if status_code is not None:
         # An answer decides, even if reading its body failed afterwards: the receiver
@@ -65,7 +65,7 @@ def classify(status_code: int | None, error: BaseException | None) -> AttemptOut
             return AttemptOutcome.RETRY
         return AttemptOutcome.PERMANENT
     if error is None:
-        raise ValueError("classify() needs a status code or an error")
+        raise ValueError("classify_attempt() needs a status code or an error")
     if isinstance(error, DeliveryRejected):
         return AttemptOutcome.PERMANENT
     # Connection refused/reset, DNS failure, timeout, protocol error: all transient.

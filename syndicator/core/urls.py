@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-__all__ = ["FEED_FORMATS", "feed_path", "feed_url"]
+import functools
+
+__all__ = ["FEED_FORMATS", "feed_path", "feed_url", "topic_feed_urls"]
 
 FEED_FORMATS = ("rss", "atom", "json")
 
@@ -15,3 +17,10 @@ def feed_path(topic: str, fmt: str) -> str:
 def feed_url(base_url: str, topic: str, fmt: str) -> str:
     """The feed's absolute public URL."""
     return f"{base_url.rstrip('/')}/{feed_path(topic, fmt)}"
+
+
+# Shared between webhook payloads, which are serialized at once and never changed.
+@functools.lru_cache(maxsize=4096)
+def topic_feed_urls(base_url: str, topic: str) -> dict[str, str]:
+    """The topic's feed URL in each format, keyed by format."""
+    return {fmt: feed_url(base_url, topic, fmt) for fmt in FEED_FORMATS}

@@ -14,10 +14,10 @@ from typing import Any
 import orjson
 
 from syndicator.config import Settings, WebhookSettings
-from syndicator.core.changes import format_time
 from syndicator.core.retry import AttemptOutcome
 from syndicator.core.routing import Route
 from syndicator.core.signing import new_message_id
+from syndicator.core.times import format_time
 from syndicator.delivery.outbox import Outbox
 from syndicator.delivery.sender import Sender
 from syndicator.delivery.worker import DeliveryWorker, endpoint_target

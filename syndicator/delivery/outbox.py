@@ -32,9 +32,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from syndicator.core.changes import db_time
 from syndicator.core.retry import AttemptOutcome
 from syndicator.core.routing import Route
+from syndicator.core.times import db_time
 from syndicator.store import schema as t
 from syndicator.store.store import Store, new_delivery
 

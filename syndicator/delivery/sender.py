@@ -9,7 +9,7 @@ not through an ``httpx.AsyncClient``, whose per-request URL, header and cookie
 merging bought nothing here; all endpoints share one TLS context.
 
 An attempt never raises for a delivery failure; it returns an :class:`AttemptResult`
-whose outcome comes from :func:`syndicator.core.retry.classify`. httpx exceptions are
+whose outcome comes from :func:`syndicator.core.retry.classify_attempt`. httpx exceptions are
 translated here, at the edge, into :mod:`syndicator.errors` types first.
 
 Decisions:
@@ -36,7 +36,7 @@ from typing import Any
 import httpx
 
 from syndicator import __version__
-from syndicator.core.retry import AttemptOutcome, classify, parse_retry_after
+from syndicator.core.retry import AttemptOutcome, classify_attempt, parse_retry_after
 from syndicator.core.signing import webhook_headers
 from syndicator.delivery.guard import (
     DestinationForbidden,
@@ -212,9 +212,13 @@ class Sender:
         text = excerpt.decode("utf-8", errors="replace")
         if status is not None:
             error = None if failure is None else f"reading response body: {failure}"
-            return AttemptResult(classify(status, None), status, retry_after, text, error, duration)
+            return AttemptResult(
+                classify_attempt(status, None), status, retry_after, text, error, duration
+            )
         assert failure is not None
-        return AttemptResult(classify(None, failure), None, None, text, str(failure), duration)
+        return AttemptResult(
+            classify_attempt(None, failure), None, None, text, str(failure), duration
+        )
 
     async def _read_excerpt(self, resp: httpx.Response, into: bytearray) -> None:
         # Raw bytes: no decompression, so the bound holds on the wire too.

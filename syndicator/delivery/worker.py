@@ -16,7 +16,7 @@ import logging
 import random
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from syndicator.config import DeliverySettings, Settings, WebhookSettings
@@ -312,8 +312,3 @@ class DeliveryWorker:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         self._last_depth = 0.0
         await self._cycle(claim=False)  # record what is left
-
-
-def endpoint_names(settings: Settings) -> Sequence[str]:
-    """Names of the configured endpoints."""
-    return [h.name for h in settings.webhooks]

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from syndicator.config import Settings
-from syndicator.core.changes import StoredState, classify
+from syndicator.core.changes import StoredState, classify_change
 from syndicator.core.routing import Route
 from syndicator.errors import SourceUnavailable
 from syndicator.ingest.validate import Validated, Validator
@@ -169,7 +169,7 @@ class Poller:
                 changes.touched_topics |= tx.apply(pending, self.routes)
                 pending, pending_slugs = [], set()
             stored = states.get(version.slug)
-            kind = classify(stored, version, version.digest)
+            kind = classify_change(stored, version, version.digest)
             if kind is ChangeKind.IGNORED:
                 changes.ignored += 1
                 continue

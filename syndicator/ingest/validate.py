@@ -15,7 +15,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from syndicator.core.changes import article_version
+from syndicator.core.article import article_version
 from syndicator.core.records import RecordLimits, parse_record
 from syndicator.errors import RecordInvalid
 from syndicator.models import ArticleVersion, Quarantined

@@ -53,8 +53,8 @@ import orjson
 
 from syndicator import __version__
 from syndicator.config import SourceSettings
-from syndicator.core.changes import format_time
 from syndicator.core.retry import parse_retry_after
+from syndicator.core.times import format_time
 from syndicator.errors import ConfigError, SourceUnavailable
 from syndicator.ports import Clock, SourceChunk, SourceItem, SourcePoll
 from syndicator.sources.chunks import Chunker

@@ -17,15 +17,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
 
-from syndicator.core.changes import (
-    StoredState,
-    article_from_dict,
-    db_time,
-    event_json,
-    event_timestamp,
-)
+from syndicator.core.article import article_from_dict
+from syndicator.core.changes import StoredState
+from syndicator.core.events import event_json, event_timestamp
 from syndicator.core.routing import Route
 from syndicator.core.signing import new_message_id
+from syndicator.core.times import db_time
 from syndicator.errors import StoreError
 from syndicator.models import (
     ALL_TOPIC,
@@ -322,7 +319,7 @@ class Tx:
     def _touch_topics(self, changed: dict[str, str], counts: Counter[str]) -> None:
         """Create or update the topics' rows: time of last change, article count.
 
-        Each slug comes once per call (`Pipeline._write` splits a chunk at a
+        Each slug comes once per call (`Poller._write` splits a chunk at a
         repeated slug), and its old topics are those its stored record lists,
         so `counts` is exactly the change in each topic's article_topics rows.
         """

@@ -4,7 +4,7 @@ Every push is a ``POST`` of the full feed with its own ``Content-Type``, a ``Lin
 header naming this hub (``rel="hub"``) and the topic (``rel="self"``), and, when the
 subscriber gave a secret, ``X-Hub-Signature: sha256=<hex HMAC-SHA256 of the body>``.
 
-Failures follow the webhook rules (:func:`~syndicator.core.retry.classify`): network
+Failures follow the webhook rules (:func:`~syndicator.core.retry.classify_attempt`): network
 errors, timeouts, ``408``, ``429`` and ``5xx`` are retried on the configured
 schedule; once it is exhausted the hub "terminates the subscription" (§7). ``410
 Gone`` ends the subscription at once. Other answers drop that one push and keep the

@@ -2,7 +2,7 @@
 
 Built from the webhook engine's parts: the SSRF-guarded transport
 (:func:`~syndicator.delivery.guard.make_transport`, checked on the address actually
-connected to), the outcome rules of :func:`~syndicator.core.retry.classify` and the
+connected to), the outcome rules of :func:`~syndicator.core.retry.classify_attempt` and the
 backoff of :func:`~syndicator.core.retry.next_delay`. Redirects are not followed and
 response bodies are read only up to a small bound, as for webhooks (SPEC §6).
 
@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 import httpx
 
 from syndicator import __version__
-from syndicator.core.retry import AttemptOutcome, classify, next_delay, parse_retry_after
+from syndicator.core.retry import AttemptOutcome, classify_attempt, next_delay, parse_retry_after
 from syndicator.delivery.guard import DestinationForbidden, Resolver, check_url, make_transport
 
 __all__ = ["Answer", "Attempt", "RetryQueue", "make_client", "send"]
@@ -107,10 +107,13 @@ async def send(
                         break
                 retry_after = parse_retry_after(resp.headers.get("retry-after"), datetime.now(UTC))
                 return Answer(
-                    classify(resp.status_code, None), resp.status_code, retry_after, bytes(body)
+                    classify_attempt(resp.status_code, None),
+                    resp.status_code,
+                    retry_after,
+                    bytes(body),
                 )
     except (TimeoutError, httpx.HTTPError, DestinationForbidden) as exc:
-        return Answer(classify(None, exc), None, error=_describe(exc))
+        return Answer(classify_attempt(None, exc), None, error=_describe(exc))
 
 
 class RetryQueue:

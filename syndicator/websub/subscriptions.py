@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from syndicator.core.changes import db_time, format_time
+from syndicator.core.times import db_time, format_time
 from syndicator.errors import StoreError
 from syndicator.store import schema as t
 from syndicator.store.store import Store

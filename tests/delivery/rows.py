@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import func, insert, select
 
-from syndicator.core.changes import db_time
+from syndicator.core.times import db_time
 from syndicator.delivery.outbox import Outbox
 from syndicator.store import schema as t
 from syndicator.store.store import new_delivery

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
-from syndicator.core.changes import db_time
 from syndicator.core.retry import AttemptOutcome
+from syndicator.core.times import db_time
 from syndicator.delivery.outbox import Outbox, Outcome
 from syndicator.store import schema as t
 from syndicator.store.store import Store

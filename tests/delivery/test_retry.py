@@ -11,7 +11,7 @@ from syndicator.core.retry import (
     DEFAULT_RETRY_SCHEDULE,
     MAX_RETRY_AFTER_SECONDS,
     AttemptOutcome,
-    classify,
+    classify_attempt,
     next_delay,
     parse_retry_after,
 )
@@ -23,12 +23,12 @@ NOW = datetime(2026, 6, 30, 12, 0, 0, tzinfo=UTC)
 
 @pytest.mark.parametrize("status", [200, 201, 202, 204, 299])
 def test_2xx_is_delivered(status: int) -> None:
-    assert classify(status, None) is AttemptOutcome.DELIVERED
+    assert classify_attempt(status, None) is AttemptOutcome.DELIVERED
 
 
 @pytest.mark.parametrize("status", [408, 429, 500, 502, 503, 504, 599])
 def test_transient_statuses_are_retried(status: int) -> None:
-    assert classify(status, None) is AttemptOutcome.RETRY
+    assert classify_attempt(status, None) is AttemptOutcome.RETRY
 
 
 @pytest.mark.parametrize(
@@ -36,7 +36,7 @@ def test_transient_statuses_are_retried(status: int) -> None:
 )
 def test_other_statuses_are_permanent(status: int) -> None:
     # 3xx included: redirects are not followed, so the URL is wrong.
-    assert classify(status, None) is AttemptOutcome.PERMANENT
+    assert classify_attempt(status, None) is AttemptOutcome.PERMANENT
 
 
 @pytest.mark.parametrize(
@@ -44,22 +44,22 @@ def test_other_statuses_are_permanent(status: int) -> None:
     [ConnectionRefusedError(), TimeoutError(), DeliveryTimeout("t"), DeliveryError("reset")],
 )
 def test_errors_without_an_answer_are_retried(error: BaseException) -> None:
-    assert classify(None, error) is AttemptOutcome.RETRY
+    assert classify_attempt(None, error) is AttemptOutcome.RETRY
 
 
 def test_rejected_destination_is_permanent() -> None:
-    assert classify(None, DeliveryRejected("no")) is AttemptOutcome.PERMANENT
+    assert classify_attempt(None, DeliveryRejected("no")) is AttemptOutcome.PERMANENT
     forbidden = DestinationForbidden("x", "x is loopback")
-    assert classify(None, forbidden) is AttemptOutcome.PERMANENT
+    assert classify_attempt(None, forbidden) is AttemptOutcome.PERMANENT
 
 
 def test_an_answer_wins_over_a_later_error() -> None:
-    assert classify(200, DeliveryTimeout("body")) is AttemptOutcome.DELIVERED
+    assert classify_attempt(200, DeliveryTimeout("body")) is AttemptOutcome.DELIVERED
 
 
 def test_classify_needs_something() -> None:
     with pytest.raises(ValueError):
-        classify(None, None)
+        classify_attempt(None, None)
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from syndicator.core.changes import event_payload
+from syndicator.core.events import event_payload
 from syndicator.core.records import parse_record
 from syndicator.core.signing import decode_secret, generate_secret, new_message_id, webhook_headers
 from syndicator.models import ChangeKind

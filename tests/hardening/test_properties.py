@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 from lxml import etree
 from lxml import html as lxml_html
 
-from syndicator.core.changes import article_to_dict, content_hash, event_payload
+from syndicator.core.article import article_to_dict, content_hash
+from syndicator.core.events import event_payload
 from syndicator.core.records import TOPIC_PATTERN, RecordLimits, parse_record
 from syndicator.errors import RecordInvalid
 from syndicator.models import ChangeKind, RenderedArticle

@@ -15,7 +15,7 @@ import orjson
 import pytest
 
 from syndicator.config import load_settings
-from syndicator.core.changes import article_to_dict, content_hash
+from syndicator.core.article import article_to_dict, content_hash
 from syndicator.core.records import parse_record
 from syndicator.errors import RecordInvalid
 from syndicator.sources.decode import loads

@@ -5,7 +5,8 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime
 
-from syndicator.store.coordination import BuilderLock, Signals
+from syndicator.coordination import Solo
+from syndicator.coordination.postgres import BuilderLock, Signals
 from syndicator.store.store import Store
 from tests.postgres import Cluster
 
@@ -32,7 +33,7 @@ def test_one_builder_at_a_time(postgres: Cluster) -> None:
 
 def test_sqlite_is_always_the_builder(tmp_path: object) -> None:
     store = Store(f"sqlite:///{tmp_path}/x.db")
-    assert BuilderLock(store).held()
+    assert Solo(store, "test", clock=lambda: NOW, load_published=list).take_turn()
     store.close()
 
 

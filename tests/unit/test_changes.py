@@ -9,17 +9,9 @@ from typing import Any
 
 import orjson
 
-from syndicator.core.changes import (
-    StoredState,
-    article_from_dict,
-    article_to_dict,
-    classify,
-    content_hash,
-    event_data,
-    event_json,
-    event_payload,
-    event_timestamp,
-)
+from syndicator.core.article import article_from_dict, article_to_dict, content_hash
+from syndicator.core.changes import StoredState, classify_change
+from syndicator.core.events import event_data, event_json, event_payload, event_timestamp
 from syndicator.core.records import parse_record
 from syndicator.models import ChangeKind
 
@@ -29,15 +21,15 @@ Make = Callable[..., dict[str, Any]]
 def test_classify(make_record: Make) -> None:
     article = parse_record(make_record())
     digest = content_hash(article)
-    assert classify(None, article, digest) is ChangeKind.CREATED
+    assert classify_change(None, article, digest) is ChangeKind.CREATED
     same = StoredState(article.updated_at, digest, article.topics)
-    assert classify(same, article, digest) is ChangeKind.IGNORED
+    assert classify_change(same, article, digest) is ChangeKind.IGNORED
     edited = replace(article, title="New", updated_at=article.updated_at + timedelta(seconds=1))
-    assert classify(same, edited, content_hash(edited)) is ChangeKind.UPDATED
+    assert classify_change(same, edited, content_hash(edited)) is ChangeKind.UPDATED
     older = replace(article, title="New", updated_at=article.updated_at - timedelta(seconds=1))
-    assert classify(same, older, content_hash(older)) is ChangeKind.IGNORED
+    assert classify_change(same, older, content_hash(older)) is ChangeKind.IGNORED
     same_time = replace(article, title="New")
-    assert classify(same, same_time, content_hash(same_time)) is ChangeKind.IGNORED
+    assert classify_change(same, same_time, content_hash(same_time)) is ChangeKind.IGNORED
 
 
 def test_newer_timestamp_alone_is_not_a_change(make_record: Make) -> None:
@@ -45,7 +37,7 @@ def test_newer_timestamp_alone_is_not_a_change(make_record: Make) -> None:
     bumped = replace(article, updated_at=article.updated_at + timedelta(hours=1))
     assert content_hash(bumped) == content_hash(article)
     stored = StoredState(article.updated_at, content_hash(article), article.topics)
-    assert classify(stored, bumped, content_hash(bumped)) is ChangeKind.IGNORED
+    assert classify_change(stored, bumped, content_hash(bumped)) is ChangeKind.IGNORED
 
 
 def test_round_trip(seed_record: dict[str, Any]) -> None:
@@ -72,7 +64,7 @@ def test_event_payload(seed_record: dict[str, Any]) -> None:
 def test_stored_times_sort_as_text() -> None:
     from datetime import UTC, datetime
 
-    from syndicator.core.changes import db_time
+    from syndicator.core.times import db_time
 
     times = [
         datetime(2026, 6, 1, 10, 0, 0, tzinfo=UTC),

@@ -1,9 +1,9 @@
-"""Coordination of several processes over one PostgreSQL database (SPEC §9).
+"""PostgreSQL primitives of the cluster (SPEC §9): an advisory lock and LISTEN/NOTIFY.
 
-- `BuilderLock`: exactly one process polls and builds. On PostgreSQL it is a
-  session-level advisory lock held on a dedicated connection: when the holder
-  dies its connection drops, the server releases the lock, and the next
-  process to try takes over. On SQLite (one process) the lock is always held.
+- `BuilderLock`: exactly one process polls and builds. It is a session-level
+  advisory lock held on a dedicated connection: when the holder dies its
+  connection drops, the server releases the lock, and the next process to
+  try takes over.
 - `Signals`: ``NOTIFY`` after commits and a listener thread that turns
   ``LISTEN`` notifications into callbacks, so senders and servers in other
   processes react at once instead of at their next poll.
@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 
 from syndicator.store.store import Store
 
-__all__ = ["BuilderLock", "Signals", "libpq_url"]
+__all__ = ["DOCUMENTS_CHANNEL", "EVENTS_CHANNEL", "BuilderLock", "Signals", "libpq_url"]
 
 log = logging.getLogger(__name__)
 
@@ -36,22 +36,15 @@ def libpq_url(url: str) -> str:
 
 
 class BuilderLock:
-    """Who polls and builds: the holder of an advisory lock (always us on SQLite)."""
+    """Who polls and builds: the holder of an advisory lock."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
         self._conn: psycopg.Connection[tuple[object, ...]] | None = None
         self._lock = threading.Lock()
 
-    @property
-    def shared(self) -> bool:
-        """Whether several processes may share the database."""
-        return self.store.dialect == "postgresql"
-
     def held(self) -> bool:
         """Take the role if it is free; True while we hold it."""
-        if not self.shared:
-            return True
         with self._lock:
             if self._conn is not None:
                 try:
@@ -89,7 +82,7 @@ class BuilderLock:
 
 
 class Signals:
-    """NOTIFY/LISTEN between processes on PostgreSQL; a no-op on SQLite."""
+    """NOTIFY/LISTEN between processes."""
 
     def __init__(self, store: Store, handlers: Mapping[str, Callable[[], None]]) -> None:
         self.store = store
@@ -99,8 +92,6 @@ class Signals:
 
     def notify(self, channel: str) -> None:
         """Tell every listening process that `channel` has news."""
-        if self.store.dialect != "postgresql":
-            return
         try:
             with psycopg.connect(libpq_url(self.store.url), autocommit=True) as conn:
                 conn.execute("SELECT pg_notify(%s, '')", (channel,))
@@ -108,8 +99,8 @@ class Signals:
             log.warning("cannot notify %s: %s", channel, exc)
 
     def start(self) -> None:
-        """Listen in a background thread (PostgreSQL only)."""
-        if self.store.dialect != "postgresql" or not self.handlers:
+        """Listen in a background thread."""
+        if not self.handlers:
             return
         self._thread = threading.Thread(target=self._listen, name="pg-listen", daemon=True)
         self._thread.start()

@@ -1,0 +1,45 @@
+"""How `syndicator run` processes share a database: one strategy per deployment.
+
+`Solo` for SQLite (one process per file), `Cluster` for PostgreSQL (any number
+of processes); `for_store` chooses once, at wiring time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from syndicator.coordination.base import (
+    Coordination,
+    Hooks,
+    PublishedDocument,
+    SharedDocument,
+    process_identity,
+)
+from syndicator.coordination.cluster import Cluster
+from syndicator.coordination.solo import Solo
+from syndicator.store.store import Store
+
+__all__ = [
+    "Cluster",
+    "Coordination",
+    "Hooks",
+    "PublishedDocument",
+    "SharedDocument",
+    "Solo",
+    "for_store",
+    "process_identity",
+]
+
+
+def for_store(
+    store: Store,
+    identity: str,
+    *,
+    clock: Callable[[], datetime],
+    load_published: Callable[[], Sequence[PublishedDocument]],
+) -> Coordination:
+    """The strategy for `store`: a cluster on PostgreSQL, a single process on SQLite."""
+    if store.dialect == "postgresql":
+        return Cluster(store, identity, clock=clock)
+    return Solo(store, identity, clock=clock, load_published=load_published)

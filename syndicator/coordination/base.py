@@ -1,0 +1,114 @@
+"""The coordination seam: how a `syndicator run` process shares its work with others.
+
+A strategy decides who polls and builds (the builder), carries the builder's
+documents to the processes that only serve them, and tells other processes
+that events were committed. `Solo` (SQLite) and `Cluster` (PostgreSQL) are
+chosen once at wiring time; the daemon only schedules and reports health.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import NamedTuple, Protocol
+
+import orjson
+
+from syndicator.core.times import format_time
+from syndicator.store.store import Store
+
+__all__ = [
+    "Coordination",
+    "Hooks",
+    "PublishedDocument",
+    "SharedDocument",
+    "process_identity",
+    "register_builder",
+]
+
+
+class PublishedDocument(Protocol):
+    """A rendered document and the URL path it is served at."""
+
+    @property
+    def path(self) -> str:
+        """Relative to the site root and the output folder."""
+
+    @property
+    def body(self) -> bytes:
+        """The document's bytes."""
+
+    @property
+    def content_type(self) -> str:
+        """Its media type."""
+
+    @property
+    def last_modified(self) -> datetime:
+        """When its bytes last changed."""
+
+
+class SharedDocument(NamedTuple):
+    """A document the builder shared through the database."""
+
+    path: str
+    body: bytes
+    content_type: str
+    last_modified: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Hooks:
+    """What the daemon does when coordination has news; called from background threads."""
+
+    #: Serve these documents (they replace those at the same paths).
+    serve: Callable[[Sequence[PublishedDocument]], None]
+    #: Another process committed events: look for deliveries now.
+    wake_delivery: Callable[[], None]
+    #: This process just took the builder role: poll now rather than at the next interval.
+    elected: Callable[[], None]
+
+
+class Coordination(Protocol):
+    """One process's part among those sharing a database."""
+
+    #: Who this process is, as `status` and `/healthz` show it.
+    identity: str
+
+    @property
+    def is_builder(self) -> bool:
+        """Whether this process polls and builds at the moment."""
+
+    def start(self, hooks: Hooks) -> None:
+        """Take part: serve what is already published, elect, listen to the others."""
+
+    def take_turn(self) -> bool:
+        """A scheduled run begins: True when this process should poll and build now.
+
+        A process that does not build serves what the builder shared meanwhile.
+        """
+
+    def share(self, published: Sequence[PublishedDocument]) -> None:
+        """Make documents this process built available to the other processes."""
+
+    def events_committed(self) -> None:
+        """A poll committed events: wake the delivery workers of the other processes."""
+
+    def stop(self) -> None:
+        """Stop listening and electing (the role is kept until `release`)."""
+
+    def release(self) -> None:
+        """Give the builder role up; call only when no poll is in flight."""
+
+
+def process_identity() -> str:
+    """This process among others: host name and process id."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def register_builder(store: Store, identity: str, now: datetime) -> None:
+    """Record which process builds, for `syndicator status` (SPEC §8)."""
+    value = orjson.dumps({"id": identity, "since": format_time(now)}).decode()
+    store.set_meta("builder", value, now)

@@ -1,0 +1,25 @@
+"""Times as text: RFC 3339 for what users and receivers read, fixed width for the store."""
+
+from __future__ import annotations
+
+import functools
+from datetime import UTC, datetime
+
+__all__ = ["db_time", "format_time"]
+
+
+# An article's two times are formatted several times each while it is stored
+# and announced; equal instants always give the same UTC text, so a small
+# cache is exact.
+@functools.lru_cache(maxsize=4096)
+def format_time(value: datetime) -> str:
+    """RFC 3339 in UTC with a ``Z``; fractions only when present. Sorts as text."""
+    text = value.astimezone(UTC).replace(tzinfo=None).isoformat()
+    return f"{text}Z"
+
+
+@functools.lru_cache(maxsize=4096)
+def db_time(value: datetime) -> str:
+    """Fixed-width UTC text (always microseconds), so stored times sort as text."""
+    text = value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds")
+    return f"{text}Z"
