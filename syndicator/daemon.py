@@ -30,7 +30,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from syndicator.build import Builder
 from syndicator.config import Settings
-from syndicator.coordination import Coordination, Hooks, PublishedDocument, for_store
+from syndicator.coordination import Coordination, Hooks, for_store
 from syndicator.coordination.base import process_identity
 from syndicator.core.times import format_time
 from syndicator.delivery.outbox import Outbox
@@ -38,6 +38,7 @@ from syndicator.delivery.worker import DeliveryWorker
 from syndicator.errors import SourceUnavailable, StoreError, SyndicatorError
 from syndicator.ingest import Poller
 from syndicator.metrics import Metrics
+from syndicator.models import Published
 from syndicator.progress import terminal_progress
 from syndicator.render.feeds import INDEX_PATH
 from syndicator.store.store import Store
@@ -67,7 +68,7 @@ class Shutdown(enum.Enum):
     POLL_ABANDONED = "poll-abandoned"
 
 
-def to_documents(published: Iterable[PublishedDocument]) -> dict[str, Document]:
+def to_documents(published: Iterable[Published]) -> dict[str, Document]:
     """Rendered output as served documents, keyed by URL path."""
     return {
         ("/" if doc.path == INDEX_PATH else f"/{doc.path}"): Document.build(
@@ -180,7 +181,7 @@ class Daemon:
         with contextlib.suppress(StoreError):
             self.metrics.articles.set(self.store.counts()["articles"])
 
-    def _serve_documents(self, published: Sequence[PublishedDocument]) -> None:
+    def _serve_documents(self, published: Sequence[Published]) -> None:
         self.documents.update(to_documents(published))
 
     def _run_now(self) -> None:

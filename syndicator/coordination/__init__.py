@@ -12,20 +12,17 @@ from datetime import datetime
 from syndicator.coordination.base import (
     Coordination,
     Hooks,
-    PublishedDocument,
-    SharedDocument,
     process_identity,
 )
 from syndicator.coordination.cluster import Cluster
 from syndicator.coordination.solo import Solo
+from syndicator.models import Published
 from syndicator.store.store import Store
 
 __all__ = [
     "Cluster",
     "Coordination",
     "Hooks",
-    "PublishedDocument",
-    "SharedDocument",
     "Solo",
     "for_store",
     "process_identity",
@@ -37,7 +34,7 @@ def for_store(
     identity: str,
     *,
     clock: Callable[[], datetime],
-    load_published: Callable[[], Sequence[PublishedDocument]],
+    load_published: Callable[[], Sequence[Published]],
 ) -> Coordination:
     """The strategy for `store`: a cluster on PostgreSQL, a single process on SQLite."""
     if store.dialect == "postgresql":

@@ -13,50 +13,20 @@ import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NamedTuple, Protocol
+from typing import Protocol
 
 import orjson
 
 from syndicator.core.times import format_time
+from syndicator.models import Published
 from syndicator.store.store import Store
 
 __all__ = [
     "Coordination",
     "Hooks",
-    "PublishedDocument",
-    "SharedDocument",
     "process_identity",
     "register_builder",
 ]
-
-
-class PublishedDocument(Protocol):
-    """A rendered document and the URL path it is served at."""
-
-    @property
-    def path(self) -> str:
-        """Relative to the site root and the output folder."""
-
-    @property
-    def body(self) -> bytes:
-        """The document's bytes."""
-
-    @property
-    def content_type(self) -> str:
-        """Its media type."""
-
-    @property
-    def last_modified(self) -> datetime:
-        """When its bytes last changed."""
-
-
-class SharedDocument(NamedTuple):
-    """A document the builder shared through the database."""
-
-    path: str
-    body: bytes
-    content_type: str
-    last_modified: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +34,7 @@ class Hooks:
     """What the daemon does when coordination has news; called from background threads."""
 
     #: Serve these documents (they replace those at the same paths).
-    serve: Callable[[Sequence[PublishedDocument]], None]
+    serve: Callable[[Sequence[Published]], None]
     #: Another process committed events: look for deliveries now.
     wake_delivery: Callable[[], None]
     #: This process just took the builder role: poll now rather than at the next interval.
@@ -90,7 +60,7 @@ class Coordination(Protocol):
         A process that does not build serves what the builder shared meanwhile.
         """
 
-    def share(self, published: Sequence[PublishedDocument]) -> None:
+    def share(self, published: Sequence[Published]) -> None:
         """Make documents this process built available to the other processes."""
 
     def events_committed(self) -> None:

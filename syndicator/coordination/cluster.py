@@ -16,8 +16,6 @@ from datetime import datetime
 
 from syndicator.coordination.base import (
     Hooks,
-    PublishedDocument,
-    SharedDocument,
     register_builder,
 )
 from syndicator.coordination.postgres import (
@@ -27,6 +25,7 @@ from syndicator.coordination.postgres import (
     Signals,
 )
 from syndicator.errors import StoreError
+from syndicator.models import Published
 from syndicator.store.store import Store
 
 __all__ = ["ELECTION_SECONDS", "Cluster"]
@@ -82,7 +81,7 @@ class Cluster:
         self._sync()  # in case a NOTIFY was missed
         return False
 
-    def share(self, published: Sequence[PublishedDocument]) -> None:
+    def share(self, published: Sequence[Published]) -> None:
         """Store documents whose bytes changed and tell the other processes."""
         changed = [(doc.path, doc.body, doc.content_type, doc.last_modified) for doc in published]
         try:
@@ -143,7 +142,7 @@ class Cluster:
                 log.warning("cannot load published documents: %s", exc)
                 return
             if rows and self._hooks is not None:
-                self._hooks.serve([SharedDocument(*row) for row in rows])
+                self._hooks.serve([Published(*row) for row in rows])
             self._documents_version = version
 
     def _wake_delivery(self) -> None:

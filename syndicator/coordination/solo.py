@@ -6,9 +6,10 @@ import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from syndicator.coordination.base import Hooks, PublishedDocument, register_builder
+from syndicator.coordination.base import Hooks, register_builder
 from syndicator.delivery.outbox import Outbox
 from syndicator.errors import SyndicatorError
+from syndicator.models import Published
 from syndicator.store.store import Store
 
 __all__ = ["Solo"]
@@ -25,7 +26,7 @@ class Solo:
         identity: str,
         *,
         clock: Callable[[], datetime],
-        load_published: Callable[[], Sequence[PublishedDocument]],
+        load_published: Callable[[], Sequence[Published]],
     ) -> None:
         self.store = store
         self.identity = identity
@@ -52,7 +53,7 @@ class Solo:
         """Every scheduled run is this process's."""
         return True
 
-    def share(self, published: Sequence[PublishedDocument]) -> None:
+    def share(self, published: Sequence[Published]) -> None:
         """Nothing to do: the only server built them."""
 
     def events_committed(self) -> None:

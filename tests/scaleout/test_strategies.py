@@ -8,27 +8,28 @@ from pathlib import Path
 
 import orjson
 
-from syndicator.coordination import Cluster, Hooks, PublishedDocument, SharedDocument, Solo
+from syndicator.coordination import Cluster, Hooks, Solo
 from syndicator.errors import StoreError
+from syndicator.models import Published
 from syndicator.store.store import Store
 from tests.postgres import Cluster as Postgres
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
-DOC = SharedDocument("feeds/a.rss", b"one", "application/rss+xml", NOW)
+DOC = Published("feeds/a.rss", b"one", "application/rss+xml", NOW)
 
 
 class Recorder:
     """Hooks that remember what coordination asked of the daemon."""
 
     def __init__(self) -> None:
-        self.served: list[PublishedDocument] = []
+        self.served: list[Published] = []
         self.wakes = 0
         self.elections = 0
 
     def hooks(self) -> Hooks:
         return Hooks(serve=self.serve, wake_delivery=self.wake, elected=self.elected)
 
-    def serve(self, docs: Sequence[PublishedDocument]) -> None:
+    def serve(self, docs: Sequence[Published]) -> None:
         self.served.extend(docs)
 
     def wake(self) -> None:
@@ -58,7 +59,7 @@ def test_solo_builds_registers_and_serves_the_output_folder(tmp_path: Path) -> N
 
 
 def test_solo_starts_when_the_output_folder_cannot_be_read(tmp_path: Path) -> None:
-    def unreadable() -> list[PublishedDocument]:
+    def unreadable() -> list[Published]:
         raise OSError("gone")
 
     store = Store(f"sqlite:///{tmp_path}/x.db")
