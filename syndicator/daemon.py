@@ -27,7 +27,6 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from syndicator.config import Settings
 from syndicator.core.changes import format_time
-from syndicator.delivery.outbox import Outbox
 from syndicator.delivery.worker import DeliveryWorker
 from syndicator.errors import SourceUnavailable, StoreError, SyndicatorError
 from syndicator.metrics import Metrics
@@ -91,7 +90,7 @@ class Daemon:
         self.consecutive_failures = 0
         self.last_poll: dict[str, Any] | None = None
         self._listeners: list[Callable[[], None]] = []
-        self.outbox = Outbox(store)
+        self.outbox = store.outbox
         self.worker = DeliveryWorker(
             settings, self.outbox, owner=self.identity, clock=clock, metrics=self.metrics
         )
@@ -143,7 +142,7 @@ class Daemon:
             return
         with self._sync_lock:
             try:
-                version, docs = self.store.load_documents(self._documents_version)
+                version, docs = self.store.feeds.load_documents(self._documents_version)
             except StoreError as exc:
                 log.warning("cannot load published documents: %s", exc)
                 return
@@ -217,13 +216,13 @@ class Daemon:
             if self.builder_lock.shared:
                 self._share(result.documents)
         with contextlib.suppress(StoreError):
-            self.metrics.articles.set(self.store.counts()["articles"])
+            self.metrics.articles.set(self.store.articles.counts()["articles"])
 
     def _share(self, published: list[Published]) -> None:
         """Publish documents whose bytes changed to the other processes."""
         changed = [(doc.path, doc.body, doc.content_type, doc.last_modified) for doc in published]
         try:
-            self.store.save_documents(changed, self.clock())
+            self.store.feeds.save_documents(changed, self.clock())
         except StoreError as exc:
             log.error("cannot share documents: %s", exc)
             return
@@ -256,7 +255,7 @@ class Daemon:
     def _register(self) -> None:
         now = self.clock()
         value = orjson.dumps({"id": self.identity, "since": format_time(now)}).decode()
-        self.store.set_meta("builder", value, now)
+        self.store.polls.set_meta("builder", value, now)
 
     def start(self) -> None:
         """Serve what is already published, then start the schedule (first run now)."""

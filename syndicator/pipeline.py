@@ -60,7 +60,7 @@ from syndicator.render.feeds import (
 )
 from syndicator.render.html import render_markdown
 from syndicator.sources.decode import decoded
-from syndicator.store.store import (
+from syndicator.store import (
     Change,
     FeedKey,
     FeedManifest,
@@ -263,14 +263,14 @@ class Pipeline:
         try:
             changes = self._poll(started)
         except SourceUnavailable as exc:
-            self.store.record_poll(
+            self.store.polls.record_poll(
                 PollRecord(
                     self.source.name, started, self.clock(), PollOutcome.FAILED, {}, str(exc)
                 )
             )
             log.warning("poll failed: %s", exc)
             raise
-        self.store.record_poll(
+        self.store.polls.record_poll(
             PollRecord(
                 self.source.name, started, self.clock(), PollOutcome.OK, changes.as_dict(), None
             )
@@ -287,7 +287,7 @@ class Pipeline:
         return changes
 
     def _poll(self, now: datetime) -> ChangeSet:
-        watermark, cursor = self.store.source_state(self.source.name)
+        watermark, cursor = self.store.polls.source_state(self.source.name)
         overlap = timedelta(seconds=self.settings.poll.overlap_seconds)
         since = None if watermark is None else watermark - overlap
         batch = self.source.poll(since, cursor)
@@ -450,12 +450,12 @@ class Pipeline:
         """
         now = self.clock()
         fingerprint = self._fingerprint()
-        if self.store.get_meta("render_fingerprint") != fingerprint:
+        if self.store.polls.get_meta("render_fingerprint") != fingerprint:
             full = True
-        dirty = set() if full else set(self.store.dirty_topics())
+        dirty = set() if full else set(self.store.feeds.dirty_topics())
         if not (full or dirty or not self._checked_output):
             return BuildResult()  # the usual poll with nothing new: no need to count topics
-        rows = {row.name: row for row in self.store.topics()}
+        rows = {row.name: row for row in self.store.articles.topics()}
         if full:
             dirty = set(rows)
         if not self._checked_output:
@@ -480,9 +480,9 @@ class Pipeline:
         else:
             result = self._render_in_processes(shares, updated, full, keep_documents, now, listings)
         result.topics.sort()
-        self.store.clear_dirty(dirty, now)
+        self.store.feeds.clear_dirty(dirty, now)
         if full:
-            self.store.set_meta("render_fingerprint", fingerprint, now)
+            self.store.polls.set_meta("render_fingerprint", fingerprint, now)
         self._checked_output = True
         log.info(
             "build: %d topics rendered, %d files written, %d entries reused",
@@ -569,7 +569,7 @@ class Pipeline:
         """Render and write the feeds of `topics`, and the documents `extra` gives."""
         fingerprint = self._fingerprint()
         # A full build renders every entry from the store, trusting no earlier file.
-        manifests = None if full else self.store.manifests(topics)
+        manifests = None if full else self.store.feeds.manifests(topics)
         # Reading, checking and splitting the previous files of the next topics,
         # and hashing the new ones, run beside the rendering: file reads and
         # SHA-256 release the GIL.
@@ -601,13 +601,15 @@ class Pipeline:
                 read_ahead(index)  # the first files are read while the keys are
             if manifests:
                 # One read for every topic instead of a transaction each.
-                run.keys = self.store.feed_keys_many(topics, self.settings.feeds.max_entries)
+                run.keys = self.store.articles.feed_keys_many(
+                    topics, self.settings.feeds.max_entries
+                )
             pending: list[tuple[Published, _Composed | None]] = []
             for index, topic in enumerate(topics):
                 read_ahead(index + _LOOKAHEAD)
                 if manifests and index % _PREFETCH == 0:
                     window = topics[index : index + _PREFETCH]
-                    run.articles = self.store.articles_by_slug(
+                    run.articles = self.store.articles.articles_by_slug(
                         _missing_slugs(window, run.keys, manifests, fingerprint)
                     )
                 reused = ahead.pop(index).result() if index in ahead else None
@@ -646,7 +648,7 @@ class Pipeline:
             result.documents.extend(doc for doc, _ in docs)
         # Once stored, later topics read these bodies from the store; a crash
         # before this costs only a second rendering.
-        self.store.save_html([(s, d, h) for (s, d), h in html.items()], run.now)
+        self.store.articles.save_html([(s, d, h) for (s, d), h in html.items()], run.now)
         # Only now that the files are in place. A crash before this line leaves
         # the previous manifest beside the new file: its size and SHA-256 no
         # longer match the file, so the next build ignores it and renders the
@@ -657,7 +659,7 @@ class Pipeline:
             FeedManifest(c.topic, c.fmt, c.keys, len(doc.body), digest, run.fingerprint)
             for (doc, c), digest in zip(feeds, digests, strict=True)
         ]
-        self.store.save_manifests(manifests, run.now)
+        self.store.feeds.save_manifests(manifests, run.now)
 
     def _complete(self, topic: str) -> bool:
         return all(self.output.exists(feed_path(topic, fmt)) for fmt in FEED_FORMATS)
@@ -707,7 +709,7 @@ class Pipeline:
         """Every entry of the topic's feed, from the store."""
         keys: list[FeedKey] = []
         loaded: dict[FeedKey, RenderedArticle] = {}
-        for article, html, digest in self.store.feed_entries(
+        for article, html, digest in self.store.articles.feed_entries(
             topic, self.settings.feeds.max_entries
         ):
             key = feed_key(article, digest)
@@ -728,12 +730,12 @@ class Pipeline:
         between the reads."""
         known = known or {}
         if keys is None:
-            keys = self.store.feed_keys(topic, self.settings.feeds.max_entries)
+            keys = self.store.articles.feed_keys(topic, self.settings.feeds.max_entries)
         needed = [k for k in keys if any(k not in reused[fmt] for fmt in FEED_FORMATS)]
         found = {k[0]: known[k[0]] for k in needed if k[0] in known}
         unknown = [slug for slug, _, _ in needed if slug not in found]
         if unknown:
-            found.update(self.store.articles_by_slug(unknown))
+            found.update(self.store.articles.articles_by_slug(unknown))
         loaded: dict[FeedKey, RenderedArticle] = {}
         for key in needed:
             row = found.get(key[0])
@@ -809,7 +811,7 @@ class Pipeline:
 
     def load_published(self) -> list[Published]:
         """Every document currently in the output folder (what a new server serves first)."""
-        rows = self.store.topics()
+        rows = self.store.articles.topics()
         docs: list[Published] = []
         for row in rows:
             updated = row.changed_at or _EPOCH
