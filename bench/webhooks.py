@@ -129,22 +129,19 @@ def _pipeline(workdir: Path) -> tuple[Any, Any, Any]:
 
 
 def _worker(settings: Any, store: Any) -> Any:
-    from syndicator.delivery.outbox import Outbox
     from syndicator.delivery.worker import DeliveryWorker
     from syndicator.wiring import utc_now
 
-    return DeliveryWorker(settings, Outbox(store), owner="bench", clock=utc_now)
+    return DeliveryWorker(settings, store.outbox, owner="bench", clock=utc_now)
 
 
 def fanout(workdir: Path) -> dict[str, Any]:
     """Commit the folder's records as events, then time draining every delivery."""
-    from syndicator.delivery.outbox import Outbox
-
     settings, store, pipeline = _pipeline(workdir)
     tick = time.perf_counter()
     changes = pipeline.poll()
     commit_seconds = time.perf_counter() - tick
-    outbox = Outbox(store)
+    outbox = store.outbox
     queued = outbox.queue_depth()
     worker = _worker(settings, store)
 

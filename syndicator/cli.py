@@ -18,11 +18,11 @@ from syndicator import __version__
 from syndicator.config import Settings, load_settings, resolve_config_path
 from syndicator.core.records import parse_datetime
 from syndicator.delivery.commands import deliver_pending, deliveries_command, webhooks_command
-from syndicator.delivery.outbox import STATUSES
 from syndicator.errors import ConfigError, SourceUnavailable, SyndicatorError
 from syndicator.logs import configure_logging
 from syndicator.progress import terminal_progress
 from syndicator.status import collect_status, format_status
+from syndicator.store.outbox import STATUSES
 from syndicator.websub.commands import add_websub_parser, websub_command
 from syndicator.wiring import make_builder, make_poller, open_store, utc_now
 

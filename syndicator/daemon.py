@@ -33,7 +33,6 @@ from syndicator.config import Settings
 from syndicator.coordination import Coordination, Hooks, for_store
 from syndicator.coordination.base import process_identity
 from syndicator.core.times import format_time
-from syndicator.delivery.outbox import Outbox
 from syndicator.delivery.worker import DeliveryWorker
 from syndicator.errors import SourceUnavailable, StoreError, SyndicatorError
 from syndicator.ingest import Poller
@@ -108,7 +107,7 @@ class Daemon:
         #: How the lifespan's `stop` went; None while serving (see `run_daemon`).
         self.stopped: Shutdown | None = None
         self.worker = DeliveryWorker(
-            settings, Outbox(store), owner=self.identity, clock=clock, metrics=self.metrics
+            settings, store.outbox, owner=self.identity, clock=clock, metrics=self.metrics
         )
         self.websub = WebSub(settings, store, self.documents, clock=clock, metrics=self.metrics)
         self._job_lock = threading.Lock()
@@ -179,7 +178,7 @@ class Daemon:
             self.metrics.feeds_rendered.inc(len(result.documents))
             self.coordination.share(result.documents)
         with contextlib.suppress(StoreError):
-            self.metrics.articles.set(self.store.counts()["articles"])
+            self.metrics.articles.set(self.store.articles.counts()["articles"])
 
     def _serve_documents(self, published: Sequence[Published]) -> None:
         self.documents.update(to_documents(published))

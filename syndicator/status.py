@@ -8,7 +8,6 @@ import orjson
 
 from syndicator.config import Settings
 from syndicator.core.times import format_time
-from syndicator.delivery.outbox import Outbox
 from syndicator.store.store import Store
 from syndicator.websub.commands import websub_status
 from syndicator.wiring import utc_now
@@ -18,9 +17,9 @@ __all__ = ["collect_status", "format_status"]
 
 def collect_status(settings: Settings, store: Store) -> dict[str, Any]:
     """Gather the status report as plain JSON-ready data."""
-    watermark, _ = store.source_state(settings.source.kind)
-    counts = store.counts()
-    polls = store.recent_polls(1)
+    watermark, _ = store.polls.source_state(settings.source.kind)
+    counts = store.articles.counts()
+    polls = store.polls.recent_polls(1)
     last_poll = None
     if polls:
         poll = polls[0]
@@ -31,15 +30,15 @@ def collect_status(settings: Settings, store: Store) -> dict[str, Any]:
             "counts": poll.counts,
             "error": poll.error,
         }
-    builder = store.get_meta("builder")
-    outbox = Outbox(store)
+    builder = store.polls.get_meta("builder")
+    outbox = store.outbox
     report: dict[str, Any] = {
         "watermark": None if watermark is None else format_time(watermark),
         "articles": counts["articles"],
         "topics": counts["topics"],
-        "events": counts["events"],
+        "events": outbox.event_count(),
         "last_poll": last_poll,
-        "quarantine": store.quarantined(),
+        "quarantine": store.polls.quarantined(),
         "deliveries": outbox.counts(),
         "endpoints": [
             {k: e[k] for k in ("name", "state", "consecutive_failures")}

@@ -81,4 +81,4 @@ def process_identity() -> str:
 def register_builder(store: Store, identity: str, now: datetime) -> None:
     """Record which process builds, for `syndicator status` (SPEC §8)."""
     value = orjson.dumps({"id": identity, "since": format_time(now)}).decode()
-    store.set_meta("builder", value, now)
+    store.polls.set_meta("builder", value, now)

@@ -85,7 +85,7 @@ class Cluster:
         """Store documents whose bytes changed and tell the other processes."""
         changed = [(doc.path, doc.body, doc.content_type, doc.last_modified) for doc in published]
         try:
-            self.store.save_documents(changed, self.clock())
+            self.store.feeds.save_documents(changed, self.clock())
         except StoreError as exc:
             log.error("cannot share documents: %s", exc)
             return
@@ -137,7 +137,7 @@ class Cluster:
         """Serve the documents the builder stored since the last sync."""
         with self._sync_lock:
             try:
-                version, rows = self.store.load_documents(self._documents_version)
+                version, rows = self.store.feeds.load_documents(self._documents_version)
             except StoreError as exc:
                 log.warning("cannot load published documents: %s", exc)
                 return

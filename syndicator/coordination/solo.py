@@ -7,7 +7,6 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from syndicator.coordination.base import Hooks, register_builder
-from syndicator.delivery.outbox import Outbox
 from syndicator.errors import SyndicatorError
 from syndicator.models import Published
 from syndicator.store.store import Store
@@ -43,7 +42,7 @@ class Solo:
         register_builder(self.store, self.identity, self.clock())
         # Claims still in the database were left by a killed run of this same
         # process: nobody else delivers from this file.
-        Outbox(self.store).release_claims(self.clock())
+        self.store.outbox.release_claims(self.clock())
         try:
             hooks.serve(self.load_published())
         except (SyndicatorError, OSError) as exc:

@@ -1,3 +1,3 @@
-"""Webhook delivery: the outbox, the HTTP sender, the SSRF guard."""
+"""Webhook delivery: the worker over the store's outbox, the HTTP sender, the SSRF guard."""
 
 from __future__ import annotations

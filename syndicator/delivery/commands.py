@@ -18,11 +18,10 @@ from syndicator.core.retry import AttemptOutcome
 from syndicator.core.routing import Route
 from syndicator.core.signing import new_message_id
 from syndicator.core.times import format_time
-from syndicator.delivery.outbox import Outbox
 from syndicator.delivery.sender import Sender
 from syndicator.delivery.worker import DeliveryWorker, endpoint_target
 from syndicator.errors import ConfigError
-from syndicator.store.store import Store
+from syndicator.store import Outbox, Store
 from syndicator.wiring import open_store, utc_now
 
 __all__ = ["deliver_pending", "deliveries_command", "webhooks_command"]
@@ -39,7 +38,7 @@ def deliver_pending(settings: Settings, store: Store, clock: Clock) -> int:
     """Attempt what is due now, waiting at most ``delivery.once_wait_seconds``."""
     if not settings.webhooks:
         return 0
-    worker = DeliveryWorker(settings, Outbox(store), owner=_owner(), clock=clock)
+    worker = DeliveryWorker(settings, store.outbox, owner=_owner(), clock=clock)
 
     async def drain() -> int:
         try:
@@ -74,7 +73,7 @@ def _format_rows(rows: list[dict[str, Any]]) -> str:
 def deliveries_command(settings: Settings, args: argparse.Namespace, out: Out) -> int:
     """`deliveries list | retry | replay`."""
     store = open_store(settings)
-    outbox = Outbox(store)
+    outbox = store.outbox
     clock = utc_now
     try:
         if args.action == "list":
@@ -122,7 +121,7 @@ def webhooks_command(settings: Settings, args: argparse.Namespace, out: Out) -> 
     if args.action == "resume":
         store = open_store(settings)
         try:
-            resumed = Outbox(store).resume(hook.name, utc_now())
+            resumed = store.outbox.resume(hook.name, utc_now())
         finally:
             store.close()
         out(f"{hook.name}: {'resumed' if resumed else 'was not paused'}")

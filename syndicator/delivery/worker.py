@@ -22,10 +22,10 @@ from datetime import datetime, timedelta
 from syndicator.config import DeliverySettings, Settings, WebhookSettings
 from syndicator.core.retry import AttemptOutcome, next_delay
 from syndicator.core.signing import decode_secret
-from syndicator.delivery.outbox import Claimed, Outbox, Outcome
 from syndicator.delivery.sender import EndpointTarget, Sender
 from syndicator.errors import ConfigError, StoreError
 from syndicator.metrics import Metrics
+from syndicator.store.outbox import Claimed, Outbox, Outcome
 
 __all__ = ["DeliveryWorker", "endpoint_target"]
 

@@ -21,7 +21,7 @@ from syndicator.ingest.validate import Validated, Validator
 from syndicator.models import ChangeKind, ChangeSet, PollOutcome
 from syndicator.ports import ArticleSource, Clock, SourceChunk
 from syndicator.processes import default_processes, return_freed_memory
-from syndicator.store.store import Change, PollRecord, Store, Tx
+from syndicator.store import Change, PollRecord, Store, Tx
 
 __all__ = ["Poller", "Progress"]
 
@@ -95,10 +95,10 @@ class Poller:
         self, started: datetime, outcome: PollOutcome, counts: dict[str, int], error: str | None
     ) -> None:
         record = PollRecord(self.source.name, started, self.clock(), outcome, counts, error)
-        self.store.record_poll(record)
+        self.store.polls.record_poll(record)
 
     def _poll(self, now: datetime) -> ChangeSet:
-        watermark, cursor = self.store.source_state(self.source.name)
+        watermark, cursor = self.store.polls.source_state(self.source.name)
         overlap = timedelta(seconds=self.settings.poll.overlap_seconds)
         polled = self.source.poll(None if watermark is None else watermark - overlap, cursor)
         horizon = now + timedelta(seconds=self.settings.poll.future_tolerance_seconds)

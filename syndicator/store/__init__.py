@@ -1,7 +1,34 @@
-"""Durable state: SQLite by default, PostgreSQL for several processes."""
+"""Durable state: SQLite by default, PostgreSQL for several processes.
+
+`Store` is the entry point: lifecycle, the poll's `Tx`, and one object per table
+group (`articles`, `outbox`, `feeds`, `websub`, `polls`), each the only writer of
+its tables.
+"""
 
 from __future__ import annotations
 
+from syndicator.store.articles import Articles, Change, TopicRow
+from syndicator.store.feeds import FeedKey, FeedManifest, Feeds, feed_key
+from syndicator.store.outbox import STATUSES, Claimed, Outbox, Outcome
+from syndicator.store.polls import PollRecord, Polls
 from syndicator.store.store import Store, Tx
+from syndicator.store.websub import Subscriptions
 
-__all__ = ["Store", "Tx"]
+__all__ = [
+    "STATUSES",
+    "Articles",
+    "Change",
+    "Claimed",
+    "FeedKey",
+    "FeedManifest",
+    "Feeds",
+    "Outbox",
+    "Outcome",
+    "PollRecord",
+    "Polls",
+    "Store",
+    "Subscriptions",
+    "TopicRow",
+    "Tx",
+    "feed_key",
+]

@@ -1,10 +1,11 @@
 """WebSub (SPEC §6b, W3C Recommendation): publisher pings and the built-in hub.
 
-Modules: ``topics`` (which URLs are our topics, ``Link`` headers), ``subscriptions``
-(the durable store), ``http`` (the guarded client and the retrying queue shared by
-pushes and pings), ``verifier`` (verification of intent), ``hub`` (the ASGI
-endpoint), ``distributor`` (content distribution), ``publisher`` (pings to external
-hubs), ``service`` (wiring for the daemon) and ``commands`` (CLI and status).
+Modules: ``topics`` (which URLs are our topics, ``Link`` headers), ``http`` (the
+guarded client and the retrying queue shared by pushes and pings), ``verifier``
+(verification of intent), ``hub`` (the ASGI endpoint), ``distributor`` (content
+distribution), ``publisher`` (pings to external hubs), ``service`` (wiring for the
+daemon) and ``commands`` (CLI and status). The durable state, subscriptions and
+pending verifications, is ``syndicator.store.websub``.
 """
 
 from __future__ import annotations

@@ -12,8 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from syndicator.config import Settings
-from syndicator.store.store import Store
-from syndicator.websub.subscriptions import Subscriptions
+from syndicator.store import Store, Subscriptions
 from syndicator.wiring import open_store, utc_now
 
 __all__ = ["add_websub_parser", "websub_command", "websub_status"]
@@ -35,7 +34,7 @@ def add_websub_parser(commands: Any) -> None:
 
 def websub_status(settings: Settings, store: Store, now: datetime) -> dict[str, Any]:
     """The ``websub`` section of ``status``: active subscriptions per topic, pending ones."""
-    return {"enabled": settings.websub.enabled, **Subscriptions(store).counts(now)}
+    return {"enabled": settings.websub.enabled, **store.websub.counts(now)}
 
 
 def websub_command(
@@ -44,7 +43,7 @@ def websub_command(
     """Run ``websub list`` or ``websub drop``; return the exit code."""
     store = open_store(settings)
     try:
-        subscriptions = Subscriptions(store)
+        subscriptions = store.websub
         now = clock()
         if args.action == "list":
             return _list(subscriptions, now, args.json, out)

@@ -28,9 +28,9 @@ import httpx
 from syndicator.core.retry import AttemptOutcome
 from syndicator.errors import StoreError
 from syndicator.models import Published
+from syndicator.store.websub import Subscription, Subscriptions
 from syndicator.websub.metrics import WebSubMetrics
 from syndicator.websub.outbound import Answer, RetryQueue, send
-from syndicator.websub.subscriptions import Subscription, Subscriptions
 from syndicator.websub.topics import link_value
 
 __all__ = ["Distributor", "signature"]

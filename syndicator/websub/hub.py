@@ -39,8 +39,8 @@ from syndicator.delivery.guard import (
     system_resolver,
 )
 from syndicator.errors import StoreError
+from syndicator.store.websub import MODES, Subscriptions, TooManyPending
 from syndicator.websub.metrics import WebSubMetrics
-from syndicator.websub.subscriptions import MODES, Subscriptions, TooManyPending
 from syndicator.websub.topics import TopicMap
 from syndicator.websub.verifier import Verifier
 

@@ -30,13 +30,13 @@ from syndicator.errors import StoreError
 from syndicator.metrics import Metrics
 from syndicator.models import Published
 from syndicator.store.store import Store
+from syndicator.store.websub import Subscription
 from syndicator.web.documents import DocumentSet
 from syndicator.websub.distributor import Distributor
 from syndicator.websub.hub import HubApp
 from syndicator.websub.metrics import WebSubMetrics
 from syndicator.websub.outbound import RetryQueue, make_client
 from syndicator.websub.publisher import Publisher
-from syndicator.websub.subscriptions import Subscription, Subscriptions
 from syndicator.websub.topics import TopicMap
 from syndicator.websub.verifier import Verifier
 
@@ -71,7 +71,7 @@ class WebSub:
         self.clock = clock
         hubs = (self.hub_url, *websub.external_hubs) if websub.enabled else ()
         self.topics = TopicMap(settings.site.base_url, hubs, self._served)
-        self.subscriptions = Subscriptions(store)
+        self.subscriptions = store.websub
         self.metrics = WebSubMetrics(metrics.registry)
         self.client = make_client(
             allow_private_network=delivery.allow_private_network,

@@ -20,9 +20,9 @@ import httpx
 
 from syndicator.core.retry import AttemptOutcome
 from syndicator.errors import StoreError
+from syndicator.store.websub import Intent, Subscriptions
 from syndicator.websub.metrics import WebSubMetrics
 from syndicator.websub.outbound import send
-from syndicator.websub.subscriptions import Intent, Subscriptions
 
 __all__ = ["Verifier", "challenge_url"]
 

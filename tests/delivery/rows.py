@@ -8,9 +8,8 @@ from datetime import UTC, datetime
 from sqlalchemy import func, insert, select
 
 from syndicator.core.times import db_time
-from syndicator.delivery.outbox import Outbox
 from syndicator.store import schema as t
-from syndicator.store.store import new_delivery
+from syndicator.store.outbox import Outbox, new_delivery
 
 __all__ = ["T0", "add_deliveries"]
 
@@ -22,10 +21,10 @@ def add_deliveries(
 ) -> list[int]:
     """`events` events, each delivered to every endpoint; delivery ids in creation order."""
     stamp = db_time(at)
-    with outbox.store.transaction(at) as tx:
-        first = tx.conn.execute(select(func.count()).select_from(t.events)).scalar() or 0
+    with outbox.db.write() as conn:
+        first = conn.execute(select(func.count()).select_from(t.events)).scalar() or 0
         names = [f"evt_{first + n}" for n in range(events)]
-        tx.conn.execute(
+        conn.execute(
             insert(t.events),
             [
                 {
@@ -39,7 +38,7 @@ def add_deliveries(
                 for name in names
             ],
         )
-        tx.conn.execute(
+        conn.execute(
             insert(t.deliveries),
             [
                 new_delivery(name, endpoint, "article.created", name, stamp)
@@ -47,5 +46,5 @@ def add_deliveries(
                 for endpoint in endpoints
             ],
         )
-        ids = tx.conn.execute(select(t.deliveries.c.id).order_by(t.deliveries.c.id)).scalars()
+        ids = conn.execute(select(t.deliveries.c.id).order_by(t.deliveries.c.id)).scalars()
         return list(ids)

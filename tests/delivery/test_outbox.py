@@ -12,9 +12,8 @@ from sqlalchemy import func, select, update
 
 from syndicator.core.retry import AttemptOutcome
 from syndicator.core.times import db_time
-from syndicator.delivery.outbox import Outbox, Outcome
+from syndicator.store import Outbox, Outcome, Store
 from syndicator.store import schema as t
-from syndicator.store.store import Store
 from tests.delivery.rows import T0, add_deliveries
 
 LEASE = timedelta(seconds=60)
@@ -38,7 +37,7 @@ def make_outbox(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
         store = Store(url)
         store.migrate()
         stores.append(store)
-        return Outbox(store)
+        return store.outbox
 
     yield make
     for store in stores:
@@ -64,7 +63,7 @@ def outcome(
 
 def endpoint_rows(outbox: Outbox) -> dict[str, tuple[Any, ...]]:
     ep = t.endpoints
-    with outbox.store.engine.connect() as conn:
+    with outbox.db.engine.connect() as conn:
         rows = conn.execute(select(ep).order_by(ep.c.name)).all()
     return {r.name: tuple(r)[1:] for r in rows}
 
@@ -112,7 +111,7 @@ def test_record_updates_deliveries_and_keeps_every_attempt(make_outbox: Any) -> 
     assert [rows[i]["status"] for i in ids] == ["delivered", "failed", "dead"]
     assert all(rows[i]["attempts"] == 1 for i in ids)
     assert rows[ids[1]]["next_attempt_at"] == db_time(at + timedelta(seconds=5))
-    with outbox.store.engine.connect() as conn:
+    with outbox.db.engine.connect() as conn:
         attempts = conn.execute(select(func.count()).select_from(t.attempts)).scalar()
     assert attempts == 3
     # The failures after the success count; the success before them does not.
@@ -171,8 +170,8 @@ def test_record_and_claim_does_not_claim_an_endpoint_it_just_paused(make_outbox:
     outbox = make_outbox()
     ids = add_deliveries(outbox, ["a", "b"], 3)
     at = T0 + timedelta(seconds=1)
-    with outbox.store.transaction(at) as tx:  # the first attempt of each is in flight
-        tx.conn.execute(
+    with outbox.db.write() as conn:  # the first attempt of each is in flight
+        conn.execute(
             update(t.deliveries)
             .where(t.deliveries.c.id.in_(ids[:2]))
             .values(claimed_by="w", claim_until=db_time(at + LEASE))

@@ -7,9 +7,8 @@ from collections import Counter
 from pathlib import Path
 
 from syndicator.config import Settings, load_settings
-from syndicator.delivery.outbox import Outbox
 from syndicator.delivery.worker import DeliveryWorker
-from syndicator.store.store import Store
+from syndicator.store import Outbox, Store
 from syndicator.wiring import utc_now
 from tests.delivery.receiver import Receiver, Reply
 from tests.delivery.rows import add_deliveries
@@ -59,7 +58,7 @@ def setup(tmp_path: Path, receiver: Receiver, secret: str) -> tuple[Settings, Ou
     settings = load_settings(config, environ={})
     store = Store(settings.database.url)
     store.migrate()
-    return settings, Outbox(store)
+    return settings, store.outbox
 
 
 def test_drain_delivers_each_once_and_retries_through_the_same_loop(
@@ -89,7 +88,7 @@ def test_drain_delivers_each_once_and_retries_through_the_same_loop(
         request.verify(secret)
     # (The concurrency limits themselves are the sender's: see test_sender.py. The
     # receiver's own in-flight count races with the client here, so it is not used.)
-    outbox.store.close()
+    outbox.db.close()
 
 
 def test_run_delivers_what_is_committed_and_records_it_on_stop(
@@ -115,4 +114,4 @@ def test_run_delivers_what_is_committed_and_records_it_on_stop(
         "a": 0,
         "b": 0,
     }
-    outbox.store.close()
+    outbox.db.close()

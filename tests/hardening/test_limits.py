@@ -95,11 +95,11 @@ def poll(tmp_path: Path, folder: Path) -> Iterator[Poll]:
 
 
 def slugs(store: Store) -> set[str]:
-    return {article.slug for article, _html, _digest in store.feed_entries("all", 10_000)}
+    return {article.slug for article, _html, _digest in store.articles.feed_entries("all", 10_000)}
 
 
 def only_quarantined(store: Store) -> dict[str, Any]:
-    [item] = store.quarantined()
+    [item] = store.polls.quarantined()
     return item
 
 
@@ -138,7 +138,7 @@ def test_body_md_limit_from_config_and_retry_after_fix(folder: Path, poll: Poll)
     write(folder, "a.jsonl", [record("a", body_md="x" * 100)])
     counts, store = poll("[source.limits]\nmax_body_bytes = 100\n")
     assert counts["created"] == 1
-    assert store.quarantined() == []
+    assert store.polls.quarantined() == []
 
 
 def test_too_many_topics(folder: Path, poll: Poll) -> None:
@@ -149,7 +149,7 @@ def test_too_many_topics(folder: Path, poll: Poll) -> None:
     assert "topics: more than the limit of 50" in only_quarantined(store)["reason"]
     write(folder, "b.jsonl", [record("four", topics=["a", "b", "c", "d"])])
     _, store = poll("[source.limits]\nmax_topics = 3\n")
-    reasons = [q["reason"] for q in store.quarantined() if q["slug"] == "four"]
+    reasons = [q["reason"] for q in store.polls.quarantined() if q["slug"] == "four"]
     assert reasons == ["topics: more than the limit of 3"]
 
 
@@ -186,7 +186,7 @@ def test_far_future_updated_at_does_not_freeze_the_watermark(folder: Path, poll:
     assert counts["created"] == 1 and counts["quarantined"] == 1
     item = only_quarantined(store)
     assert item["slug"] == "future" and "poll.future_tolerance_seconds" in item["reason"]
-    watermark, _ = store.source_state("dir")
+    watermark, _ = store.polls.source_state("dir")
     assert watermark is not None and watermark < now
     # A record written later, dated now, still gets in: the watermark did not jump a year.
     stamp = (now - timedelta(seconds=1)).isoformat()
@@ -223,7 +223,7 @@ def test_record_size(folder: Path, poll: Poll) -> None:
     # From the config, in a .json array file too.
     (folder / "b.json").write_text(json.dumps([record("small"), record("big", title="x" * 600)]))
     _, store = poll("[source.limits]\nmax_record_bytes = 500\n")
-    reasons = {q["source"].rsplit("/", 1)[-1]: q["reason"] for q in store.quarantined()}
+    reasons = {q["source"].rsplit("/", 1)[-1]: q["reason"] for q in store.polls.quarantined()}
     assert "record larger than the limit of 500 bytes" in reasons["b.json:1"]
     assert "small" in slugs(store) and "big" not in slugs(store)
 

@@ -114,9 +114,9 @@ def test_poison_records_are_quarantined_and_the_poll_goes_on(tmp_path: Path) -> 
         pipeline = make_cycle(settings, store)
         changes = pipeline.poll()
         pipeline.build()
-        stored = {a.slug for a, _h, _d in store.feed_entries("all", 100)}
+        stored = {a.slug for a, _h, _d in store.articles.feed_entries("all", 100)}
         assert {"good0", "good1", "good2", "good-array"} <= stored
-        quarantined: list[dict[str, Any]] = store.quarantined()
+        quarantined: list[dict[str, Any]] = store.polls.quarantined()
     finally:
         store.close()
     reasons = {q["slug"] or q["source"].rsplit("/", 1)[-1]: q["reason"] for q in quarantined}

@@ -16,7 +16,7 @@ def test_commit_leaves_the_checkpoint_to_the_background_thread(tmp_path: Path) -
     store = Store(f"sqlite:///{db}")
     try:
         store.migrate()
-        with store.engine.connect() as conn:
+        with store.db.engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
         size_before = db.stat().st_size  # the schema is still only in the WAL
         with store.transaction(NOW) as tx:
@@ -25,7 +25,7 @@ def test_commit_leaves_the_checkpoint_to_the_background_thread(tmp_path: Path) -
         while db.stat().st_size <= size_before and time.monotonic() < deadline:
             time.sleep(0.05)
         assert db.stat().st_size > size_before, "nothing was checkpointed"
-        assert store.source_state("s")[0] == NOW
+        assert store.polls.source_state("s")[0] == NOW
     finally:
         store.close()
     assert not Path(f"{db}-wal").exists()  # the last connection folded the WAL in
@@ -34,6 +34,6 @@ def test_commit_leaves_the_checkpoint_to_the_background_thread(tmp_path: Path) -
 def test_a_store_that_never_writes_starts_no_thread(tmp_path: Path) -> None:
     store = Store(f"sqlite:///{tmp_path / 's.db'}")
     store.migrate()
-    store.source_state("s")
-    assert store._checkpointer is not None and store._checkpointer._thread is None
+    store.polls.source_state("s")
+    assert store.db._checkpointer is not None and store.db._checkpointer._thread is None
     store.close()

@@ -34,10 +34,10 @@ def expected_feeds(pipeline: Cycle) -> dict[str, bytes]:
     """Every feed rendered whole from the store, nothing cached or reused."""
     settings = pipeline.settings
     out: dict[str, bytes] = {}
-    for row in pipeline.store.topics():
+    for row in pipeline.store.articles.topics():
         entries = [
             RenderedArticle(article, render_markdown(article.body_md) if article.body_md else None)
-            for article, _html, _digest in pipeline.store.feed_entries(
+            for article, _html, _digest in pipeline.store.articles.feed_entries(
                 row.name, settings.feeds.max_entries
             )
         ]
@@ -93,7 +93,7 @@ def seeded(deployment: Deployment, run_pipeline: Run, make_record: Make) -> Cycl
 
 
 def test_every_written_feed_has_a_manifest(seeded: Cycle) -> None:
-    manifests = seeded.store.manifests(["all", *TOPICS])
+    manifests = seeded.store.feeds.manifests(["all", *TOPICS])
     assert sorted(manifests) == sorted((t, f) for t in ("all", *TOPICS) for f in FORMATS)
     energy = manifests[("energy", "rss")]
     assert [slug for slug, _, _ in energy.entries] == ["a09", "a06", "a03", "a00"]
@@ -146,7 +146,7 @@ def test_emptied_topic_and_its_return(
     )
     pipeline, _ = build_fresh(run_pipeline)
     assert_feeds_match_store(deployment, pipeline)
-    assert pipeline.store.manifests(["climate"])[("climate", "atom")].entries == ()
+    assert pipeline.store.feeds.manifests(["climate"])[("climate", "atom")].entries == ()
     deployment.write_jsonl(
         "c.jsonl", [make_record("a02", topics=["climate"], updated_at=stamp(22))]
     )
@@ -210,7 +210,7 @@ def test_render_settings_change_renders_everything(
     pipeline, result = build_fresh(run_pipeline)
     assert result.reused_entries == 0 and len(result.topics) == 4
     assert_feeds_match_store(deployment, pipeline)
-    assert {m.fingerprint for m in pipeline.store.manifests(["all", *TOPICS]).values()} == {
+    assert {m.fingerprint for m in pipeline.store.feeds.manifests(["all", *TOPICS]).values()} == {
         pipeline.builder.fingerprint()
     }
 
@@ -231,12 +231,12 @@ def test_crash_between_file_write_and_manifest_write(
     def die(*_args: object) -> None:
         raise SystemExit("killed")
 
-    monkeypatch.setattr(crashing.store, "save_manifests", die)
+    monkeypatch.setattr(crashing.store.feeds, "save_manifests", die)
     with pytest.raises(SystemExit):
         crashing.build()
     monkeypatch.undo()
     # The new files are in place beside the old manifests, and still dirty.
-    assert set(crashing.store.dirty_topics()) >= {"all", "energy"}
+    assert set(crashing.store.feeds.dirty_topics()) >= {"all", "energy"}
     deployment.write_jsonl(
         "c.jsonl", [make_record("a09", topics=["energy"], body_md="Later.", updated_at=stamp(14))]
     )
@@ -257,11 +257,11 @@ def test_crash_between_file_write_and_manifest_write(
 def test_full_build_renders_everything_and_refreshes_manifests(
     deployment: Deployment, seeded: Cycle, run_pipeline: Run
 ) -> None:
-    before = seeded.store.manifests(["all", *TOPICS])
+    before = seeded.store.feeds.manifests(["all", *TOPICS])
     pipeline = run_pipeline()
     result = pipeline.build(full=True)
     assert result.reused_entries == 0 and result.written == 0
-    assert pipeline.store.manifests(["all", *TOPICS]) == before
+    assert pipeline.store.feeds.manifests(["all", *TOPICS]) == before
     assert_feeds_match_store(deployment, pipeline)
 
 

@@ -61,9 +61,9 @@ def test_split_build_writes_what_one_process_writes(
     assert result.written == len(result.documents)
     assert_feeds_match_store(parallel, pipeline)
     # The worker stored what it rendered: HTML and manifests for its topics.
-    manifests = pipeline.store.manifests(TOPICS)
+    manifests = pipeline.store.feeds.manifests(TOPICS)
     assert len(manifests) == 3 * len(TOPICS)
-    assert pipeline.store.dirty_topics() == []
+    assert pipeline.store.feeds.dirty_topics() == []
 
     # Nothing changed: a full rebuild in two processes rewrites nothing.
     again = run_pipeline().build(full=True)
@@ -123,20 +123,20 @@ def test_large_poll_validated_in_workers_gives_the_same_state(
     assert len(submitted) == (6 if processes == 2 else 0)  # 40 lines in chunks of 7
     assert (changes.created, changes.updated, changes.quarantined) == (37, 1, 2)
     store = pipeline.store
-    quarantined = sorted(q["source"].rsplit(":", 1)[1] for q in store.quarantined())
+    quarantined = sorted(q["source"].rsplit(":", 1)[1] for q in store.polls.quarantined())
     assert quarantined == ["10", "6"]
-    events = store.events()
+    events = store.outbox.events()
     assert [e["slug"] for e in events][:6] == ["s00", "s01", "s02", "s03", "s04", "s06"]
-    assert [e["type"] for e in store.events("s03")] == ["article.created", "article.updated"]
-    assert store.events("ctl")[0]["payload"]["data"]["title"] == "ab"
-    assert store.source_state("dir")[0] == datetime(2026, 6, 1, 10, tzinfo=UTC)  # "ctl"
+    assert [e["type"] for e in store.outbox.events("s03")] == ["article.created", "article.updated"]
+    assert store.outbox.events("ctl")[0]["payload"]["data"]["title"] == "ab"
+    assert store.polls.source_state("dir")[0] == datetime(2026, 6, 1, 10, tzinfo=UTC)  # "ctl"
 
     # A fixed line is read again and its quarantine entry goes.
     lines[5] = json.dumps(make_record("fixed", updated_at=stamp(51)))
     (deployment.source / "a.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     again = run_pipeline().poll()
     assert (again.created, again.quarantined) == (1, 1)
-    assert [q["source"].rsplit(":", 1)[1] for q in store.quarantined()] == ["10"]
+    assert [q["source"].rsplit(":", 1)[1] for q in store.polls.quarantined()] == ["10"]
 
 
 def stamp(minute: int) -> str:
@@ -191,19 +191,19 @@ def test_huge_poll_commits_in_parts_and_resumes_after_a_crash(
     # Chunks 1-2 (part-0 and two records of part-1) were committed, with a
     # cursor naming part-0 only; chunk 3 was rolled back by the crash.
     store = run_pipeline().store
-    assert store.counts()["articles"] == 10
-    cursor = store.source_state("dir")[1]
+    assert store.articles.counts()["articles"] == 10
+    cursor = store.polls.source_state("dir")[1]
     assert sorted(cursor) == ["part-0.jsonl"]
 
     monkeypatch.setattr(Poller, "_write", real_write)
     changes = run_pipeline().poll()
     # part-1 is read again whole: its first two records are already known.
     assert (changes.created, changes.ignored, changes.quarantined) == (22, 2, 1)
-    events = store.events()
+    events = store.outbox.events()
     slugs = [e["slug"] for e in events]
     assert len(slugs) == len(set(slugs)) == 32  # each article created exactly once
     assert {e["type"] for e in events} == {"article.created"}
-    assert sorted(store.source_state("dir")[1]) == [f"part-{f}.jsonl" for f in range(4)]
-    assert [q["source"].rsplit("/", 1)[1] for q in store.quarantined()] == ["part-1.jsonl:9"]
+    assert sorted(store.polls.source_state("dir")[1]) == [f"part-{f}.jsonl" for f in range(4)]
+    assert [q["source"].rsplit("/", 1)[1] for q in store.polls.quarantined()] == ["part-1.jsonl:9"]
     # Nothing new: the next poll reads nothing.
     assert run_pipeline().poll().changed == 0

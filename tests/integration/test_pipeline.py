@@ -49,7 +49,7 @@ def test_first_poll_creates_and_builds(
     assert (deployment.output / "index.html").is_file()
     parsed = feedparser.parse(deployment.feed("all", "rss"))
     assert [e.title for e in parsed.entries] == ["Title of two", "Title of one"]
-    events = pipeline.store.events()
+    events = pipeline.store.outbox.events()
     assert [(e["type"], e["slug"]) for e in events] == [
         ("article.created", "one"),
         ("article.created", "two"),
@@ -115,7 +115,7 @@ def test_update_keeps_identity_and_moves_topics(
     climate = feedparser.parse(deployment.feed("climate", "rss"))
     assert climate.entries == [] and climate.bozo == 0
     assert_all_feeds_valid(deployment)
-    assert [e["type"] for e in pipeline.store.events("one")] == [
+    assert [e["type"] for e in pipeline.store.outbox.events("one")] == [
         "article.created",
         "article.updated",
     ]
@@ -136,7 +136,7 @@ def test_older_or_identical_versions_are_ignored(
     )
     changes = pipeline.poll()
     assert (changes.ignored, changes.updated, changes.created) == (2, 0, 0)
-    assert len(pipeline.store.events()) == 1
+    assert len(pipeline.store.outbox.events()) == 1
 
 
 def test_edit_in_the_same_poll(
@@ -176,7 +176,7 @@ def test_invalid_records_are_quarantined_and_the_rest_ingested(
     pipeline = run_pipeline()
     changes = pipeline.poll()
     assert (changes.created, changes.quarantined) == (2, 5)
-    quarantine = pipeline.store.quarantined()
+    quarantine = pipeline.store.polls.quarantined()
     assert [(q["source"], q["slug"]) for q in quarantine] == [
         (f"{path}:2", "naive"),
         (f"{path}:3", "badtopic"),
@@ -186,12 +186,12 @@ def test_invalid_records_are_quarantined_and_the_rest_ingested(
     ]
     assert "updated_at" in quarantine[0]["reason"]
     assert "topics" in quarantine[1]["reason"]
-    watermark, _ = pipeline.store.source_state("dir")
+    watermark, _ = pipeline.store.polls.source_state("dir")
     assert watermark is not None and watermark.year == 2026
     # Fixing the file retries it; the quarantine empties.
     deployment.write_jsonl("a.jsonl", [make_record("good1"), make_record("naive")])
     changes = pipeline.poll()
-    assert changes.created == 1 and pipeline.store.quarantined() == []
+    assert changes.created == 1 and pipeline.store.polls.quarantined() == []
 
 
 def test_control_characters_and_scripts_never_reach_feeds(
@@ -229,12 +229,12 @@ def test_crash_between_commit_and_write_is_repaired(
     deployment.write_jsonl("a.jsonl", [make_record("one")])
     pipeline = run_pipeline()
     pipeline.poll()  # committed, then the process "dies" before building
-    assert pipeline.store.dirty_topics() == ["all", "energy"]
+    assert pipeline.store.feeds.dirty_topics() == ["all", "energy"]
     fresh = run_pipeline()
     assert fresh.poll().changed == 0
     fresh.build()
     assert feedparser.parse(deployment.feed("energy", "rss")).entries[0].title == "Title of one"
-    assert fresh.store.dirty_topics() == []
+    assert fresh.store.feeds.dirty_topics() == []
 
 
 def test_deleted_output_is_rewritten(
@@ -275,8 +275,8 @@ def test_state_survives_a_new_process(
     deployment.write_jsonl("a.jsonl", [make_record("one")])
     run_pipeline().poll()
     store = run_pipeline().store
-    assert store.get_meta("schema_version") == str(SCHEMA_VERSION)
-    assert [e["slug"] for e in store.events()] == ["one"]
+    assert store.polls.get_meta("schema_version") == str(SCHEMA_VERSION)
+    assert [e["slug"] for e in store.outbox.events()] == ["one"]
     if deployment.backend == "sqlite":
         with sqlite3.connect(deployment.database) as conn:
             assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

@@ -19,15 +19,15 @@ Run = Callable[[], Cycle]
 def recount(pipeline: Cycle) -> dict[str, int]:
     """Every topic's article count, counted from the rows themselves."""
     at = schema.article_topics
-    with pipeline.store.engine.connect() as conn:
+    with pipeline.store.db.engine.connect() as conn:
         rows = conn.execute(select(at.c.topic, func.count()).group_by(at.c.topic)).all()
     counted: dict[str, int] = {str(topic): int(n) for topic, n in rows}
-    names = [row.name for row in pipeline.store.topics() if row.name != "all"]
+    names = [row.name for row in pipeline.store.articles.topics() if row.name != "all"]
     return {name: int(counted.get(name, 0)) for name in names}
 
 
 def kept(pipeline: Cycle) -> dict[str, int]:
-    return {row.name: row.articles for row in pipeline.store.topics() if row.name != "all"}
+    return {row.name: row.articles for row in pipeline.store.articles.topics() if row.name != "all"}
 
 
 def test_counts_follow_creates_moves_removals_and_repeats(
@@ -67,7 +67,7 @@ def test_counts_follow_creates_moves_removals_and_repeats(
     pipeline.poll()
     assert kept(pipeline) == recount(pipeline)
     assert kept(pipeline)["new-topic"] == 0
-    total = next(row for row in pipeline.store.topics() if row.name == "all")
+    total = next(row for row in pipeline.store.articles.topics() if row.name == "all")
     assert total.articles == 4
 
 
@@ -82,7 +82,7 @@ def test_migration_counts_an_existing_database(
     pipeline.poll()
     before = recount(pipeline)
     # Back to the schema before the count existed, data and all.
-    with pipeline.store.engine.begin() as conn:
+    with pipeline.store.db.engine.begin() as conn:
         conn.exec_driver_sql("ALTER TABLE topics DROP COLUMN articles")
         conn.execute(
             schema.meta.update()
@@ -91,5 +91,5 @@ def test_migration_counts_an_existing_database(
         )
     pipeline.store.close()
     reopened = run_pipeline()
-    assert reopened.store.get_meta("schema_version") == str(SCHEMA_VERSION)
+    assert reopened.store.polls.get_meta("schema_version") == str(SCHEMA_VERSION)
     assert kept(reopened) == before == {"energy": 10, "t0": 4, "t1": 3, "t2": 3}

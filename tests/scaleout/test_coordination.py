@@ -41,12 +41,12 @@ def test_documents_are_shared_by_version(postgres: Cluster) -> None:
     store = Store(postgres.database())
     store.migrate()
     try:
-        v1 = store.save_documents([("feeds/a.rss", b"one", "application/rss+xml", NOW)], NOW)
-        v2 = store.save_documents([("feeds/a.rss", b"two", "application/rss+xml", NOW)], NOW)
+        v1 = store.feeds.save_documents([("feeds/a.rss", b"one", "application/rss+xml", NOW)], NOW)
+        v2 = store.feeds.save_documents([("feeds/a.rss", b"two", "application/rss+xml", NOW)], NOW)
         assert v2 > v1
-        newest, docs = store.load_documents(0)
+        newest, docs = store.feeds.load_documents(0)
         assert newest == v2 and docs == [("feeds/a.rss", b"two", "application/rss+xml", NOW)]
-        assert store.load_documents(v2) == (v2, [])
+        assert store.feeds.load_documents(v2) == (v2, [])
     finally:
         store.close()
 

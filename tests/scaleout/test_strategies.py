@@ -48,7 +48,7 @@ def test_solo_builds_registers_and_serves_the_output_folder(tmp_path: Path) -> N
         solo.start(recorder.hooks())
         assert solo.is_builder and solo.take_turn()
         assert recorder.served == [DOC]
-        builder = store.get_meta("builder")
+        builder = store.polls.get_meta("builder")
         assert builder is not None and orjson.loads(builder)["id"] == "host:1"
         solo.share([DOC])
         assert store.load_documents(0) == (0, [])  # nobody to share with

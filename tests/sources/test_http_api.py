@@ -28,7 +28,7 @@ def at(minutes: float) -> str:
 
 
 def slugs(pipeline: Cycle) -> set[str]:
-    return {e["slug"] for e in pipeline.store.events()}
+    return {e["slug"] for e in pipeline.store.outbox.events()}
 
 
 def records(polled: Drained) -> list[Any]:
@@ -45,7 +45,7 @@ def test_first_poll_is_a_full_sync_that_follows_every_page(
     assert (changes.created, changes.quarantined) == (5, 0)
     assert [r.query.get("page") for r in api.requests] == [None, "2", "3"]
     assert all("updated_since" not in r.query for r in api.requests)
-    watermark, cursor = pipeline.store.source_state("http")
+    watermark, cursor = pipeline.store.polls.source_state("http")
     assert watermark == T0 + timedelta(minutes=4)
     assert cursor["since"] is None and cursor["etag"]
     assert pipeline.build().topics  # feeds written from the API's records
@@ -92,7 +92,7 @@ def test_a_late_record_inside_the_overlap_window_is_caught(
     pipeline = desk.pipeline()
     assert pipeline.poll().created == 1
     assert slugs(pipeline) == {"early", "latest", "late"}
-    assert pipeline.store.source_state("http")[0] == T0 + timedelta(minutes=30)
+    assert pipeline.store.polls.source_state("http")[0] == T0 + timedelta(minutes=30)
 
 
 def test_unchanged_api_answers_304(desk: Desk, api: Api, make_record: Make) -> None:
@@ -100,13 +100,13 @@ def test_unchanged_api_answers_304(desk: Desk, api: Api, make_record: Make) -> N
     desk.pipeline().poll()  # a full sync
     desk.pipeline().poll()  # the first poll with this since value
     pipeline = desk.pipeline()
-    _, before = pipeline.store.source_state("http")
+    _, before = pipeline.store.polls.source_state("http")
     changes = pipeline.poll()
     assert changes.changed == 0 and changes.ignored == 0
     second = api.requests[-1].headers
     assert second["if-none-match"] == before["etag"]
     assert second["if-modified-since"] == before["last_modified"]
-    assert pipeline.store.source_state("http")[1] == before
+    assert pipeline.store.polls.source_state("http")[1] == before
     # A change behind an unchanged since value is still seen: the ETag differs.
     api.records.append(make_record("two", updated_at=at(1)))
     assert desk.pipeline().poll().created == 1
@@ -175,9 +175,9 @@ def test_invalid_json_page_fails_the_poll_and_applies_nothing(
     pipeline = desk.pipeline()
     with pytest.raises(SourceUnavailable, match=r"/articles\?.*page=2.*not valid JSON"):
         pipeline.poll()
-    assert pipeline.store.source_state("http")[0] == T0  # the watermark did not move
+    assert pipeline.store.polls.source_state("http")[0] == T0  # the watermark did not move
     assert slugs(pipeline) == {"first"}  # nothing of page 1 was committed
-    assert pipeline.store.recent_polls(1)[0].outcome == PollOutcome.FAILED
+    assert pipeline.store.polls.recent_polls(1)[0].outcome == PollOutcome.FAILED
     del api.pages[2]  # the API recovers: the next poll takes everything
     assert desk.pipeline().poll().created == 4
 
@@ -226,7 +226,7 @@ def test_a_malformed_record_is_quarantined_and_the_rest_ingested(
     api.script.append(Reply.json([*api.records[:2], 42, api.records[2]]))
     changes = pipeline.poll()
     assert (changes.created, changes.quarantined) == (2, 2)
-    listed = {q["source"]: q for q in pipeline.store.quarantined()}
+    listed = {q["source"]: q for q in pipeline.store.polls.quarantined()}
     assert set(listed) == {f"{api.url}#broken", f"{api.url}:3"}
     assert listed[f"{api.url}#broken"]["slug"] == "broken"
     assert "title" in listed[f"{api.url}#broken"]["reason"]
@@ -234,11 +234,11 @@ def test_a_malformed_record_is_quarantined_and_the_rest_ingested(
     api.records.append(make_record("newer", updated_at=at(100)))
     pipeline.poll()
     pipeline.poll()
-    assert {q["source"] for q in pipeline.store.quarantined()} == {f"{api.url}#broken"}
+    assert {q["source"] for q in pipeline.store.polls.quarantined()} == {f"{api.url}#broken"}
     # The API sends it again, fixed: it is ingested and leaves the quarantine.
     api.records[1] = make_record("broken", updated_at=at(200))
     assert pipeline.poll().created == 1
-    assert pipeline.store.quarantined() == []
+    assert pipeline.store.polls.quarantined() == []
 
 
 def test_a_server_that_never_answers_times_out(desk: Desk, api: Api, make_record: Make) -> None:
@@ -360,6 +360,6 @@ def test_record_size_and_records_per_page_limits(desk: Desk, api: Api, make_reco
     pipeline = desk.pipeline()
     changes = pipeline.poll()
     assert (changes.created, changes.quarantined) == (2, 2)
-    reasons = {q["source"]: q["reason"] for q in pipeline.store.quarantined()}
+    reasons = {q["source"]: q["reason"] for q in pipeline.store.polls.quarantined()}
     assert "larger than the limit of 2000 bytes" in reasons[f"{api.url}#huge"]
     assert "limit of 3" in reasons[f"{api.url}:4"]

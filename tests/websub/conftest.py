@@ -31,7 +31,6 @@ from syndicator.models import Published
 from syndicator.store.store import Store
 from syndicator.web.documents import Document, DocumentSet
 from syndicator.websub import WebSub
-from syndicator.websub.subscriptions import Subscriptions
 from tests.websub.subscriber import Subscriber
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -92,7 +91,7 @@ class Live:
         store = Store(f"sqlite:///{self.root}/state.db")
         try:
             now = datetime.now(UTC)
-            return [sub.public(now) for sub in Subscriptions(store).all()]
+            return [sub.public(now) for sub in store.websub.all()]
         finally:
             store.close()
 

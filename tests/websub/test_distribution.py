@@ -16,9 +16,9 @@ import pytest
 
 from syndicator.models import Published
 from syndicator.store.store import Store
+from syndicator.store.websub import Subscription
 from syndicator.web.documents import DocumentSet
 from syndicator.websub import WebSub
-from syndicator.websub.subscriptions import Subscription
 from tests.websub.conftest import BASE, feed_doc, make_settings, make_websub, serve
 from tests.websub.subscriber import Subscriber
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from syndicator.store.store import Store
-from syndicator.websub.subscriptions import Intent, Subscriptions, TooManyPending
+from syndicator.store.websub import Intent, Subscriptions, TooManyPending
 
 T0 = datetime(2026, 6, 30, 12, 0, tzinfo=UTC)
 TOPIC = "http://127.0.0.1:8080/feeds/energy.atom"
@@ -24,7 +24,7 @@ def subs(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Subscriptio
         url = request.getfixturevalue("postgres").database()
     store = Store(url)
     store.migrate()
-    yield Subscriptions(store)
+    yield store.websub
     store.close()
 
 

@@ -1,4 +1,4 @@
-"""The durable side of the hub: verified subscriptions and requests awaiting verification.
+"""The durable side of the WebSub hub: verified subscriptions and requests awaiting verification.
 
 Two tables (migration 3). ``websub_verifications`` holds at most one request per
 (topic, callback) pair; a newer request replaces an older one and gets a new token,
@@ -16,19 +16,15 @@ what :meth:`Subscription.public` returns.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import delete, func, insert, select, update
 
 from syndicator.core.times import db_time, format_time
-from syndicator.errors import StoreError
 from syndicator.store import schema as t
-from syndicator.store.store import Store
+from syndicator.store.db import Database, parse_time
 
 __all__ = ["MODES", "Intent", "Subscription", "Subscriptions", "TooManyPending"]
 
@@ -39,20 +35,6 @@ _V = t.websub_verifications
 
 class TooManyPending(Exception):
     """The hub already waits on as many verifications as it allows."""
-
-
-@contextmanager
-def _reading(store: Store) -> Iterator[Connection]:
-    # Reads translate driver errors like the store's writes do: callers see StoreError.
-    try:
-        with store.engine.connect() as conn:
-            yield conn
-    except SQLAlchemyError as exc:
-        raise StoreError(f"database read failed: {exc}") from exc
-
-
-def _dt(value: str | None) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +99,7 @@ def _subscription(row: Any) -> Subscription:
         expires_at=datetime.fromisoformat(row.expires_at),
         created_at=datetime.fromisoformat(row.created_at),
         verified_at=datetime.fromisoformat(row.verified_at),
-        last_push_at=_dt(row.last_push_at),
+        last_push_at=parse_time(row.last_push_at),
         last_status_code=row.last_status_code,
     )
 
@@ -138,8 +120,8 @@ def _intent(row: Any) -> Intent:
 class Subscriptions:
     """Reads and writes WebSub state in the store."""
 
-    def __init__(self, store: Store) -> None:
-        self.store = store
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
     # -- requests awaiting verification ------------------------------------------
 
@@ -166,29 +148,29 @@ class Subscriptions:
             "requested_at": db_time(now),
         }
         pair = (_V.c.topic == topic) & (_V.c.callback == callback)
-        with self.store.transaction(now) as tx:
-            existing = tx.conn.execute(select(_V.c.id).where(pair)).scalar()
+        with self.db.write() as conn:
+            existing = conn.execute(select(_V.c.id).where(pair)).scalar()
             if existing is not None:
-                tx.conn.execute(update(_V).where(_V.c.id == existing).values(**values))
+                conn.execute(update(_V).where(_V.c.id == existing).values(**values))
             else:
-                pending = tx.conn.execute(select(func.count()).select_from(_V)).scalar_one()
+                pending = conn.execute(select(func.count()).select_from(_V)).scalar_one()
                 if pending >= max_pending:
                     raise TooManyPending(f"{pending} verifications pending")
-                tx.conn.execute(insert(_V).values(topic=topic, callback=callback, **values))
-            row = tx.conn.execute(select(_V).where(pair)).one()
+                conn.execute(insert(_V).values(topic=topic, callback=callback, **values))
+            row = conn.execute(select(_V).where(pair)).one()
         return _intent(row)
 
     def confirm(self, intent: Intent, now: datetime) -> bool:
         """Apply a verified request, if it is still the current one; True when applied."""
-        with self.store.transaction(now) as tx:
-            gone = tx.conn.execute(
+        with self.db.write() as conn:
+            gone = conn.execute(
                 delete(_V).where((_V.c.id == intent.id) & (_V.c.token == intent.token))
             ).rowcount
             if not gone:
                 return False  # superseded by a newer request, which will be verified itself
             pair = (_S.c.topic == intent.topic) & (_S.c.callback == intent.callback)
             if intent.mode == "unsubscribe":
-                tx.conn.execute(delete(_S).where(pair))
+                conn.execute(delete(_S).where(pair))
                 return True
             lease = int(intent.lease_seconds or 0)
             values = {
@@ -198,8 +180,8 @@ class Subscriptions:
                 "expires_at": db_time(now + timedelta(seconds=lease)),
                 "verified_at": db_time(now),
             }
-            if tx.conn.execute(update(_S).where(pair).values(**values)).rowcount == 0:
-                tx.conn.execute(
+            if conn.execute(update(_S).where(pair).values(**values)).rowcount == 0:
+                conn.execute(
                     insert(_S).values(
                         topic=intent.topic,
                         callback=intent.callback,
@@ -211,17 +193,17 @@ class Subscriptions:
 
     def discard(self, intent: Intent, now: datetime) -> None:
         """Forget a request whose verification failed (unless a newer one replaced it)."""
-        with self.store.transaction(now) as tx:
-            tx.conn.execute(delete(_V).where((_V.c.id == intent.id) & (_V.c.token == intent.token)))
+        with self.db.write() as conn:
+            conn.execute(delete(_V).where((_V.c.id == intent.id) & (_V.c.token == intent.token)))
 
     def take_stale(self, older_than: datetime, now: datetime) -> list[Intent]:
         """Requests nobody finished verifying (their process died); they are re-stamped."""
-        with self.store.transaction(now) as tx:
-            rows = tx.conn.execute(
+        with self.db.write() as conn:
+            rows = conn.execute(
                 select(_V).where(_V.c.requested_at < db_time(older_than)).limit(100)
             ).all()
             if rows:
-                tx.conn.execute(
+                conn.execute(
                     update(_V)
                     .where(_V.c.id.in_([row.id for row in rows]))
                     .values(requested_at=db_time(now))
@@ -237,29 +219,29 @@ class Subscriptions:
         query = select(_S).where(
             _S.c.topic.in_(topics), _S.c.state == "active", _S.c.expires_at > db_time(now)
         )
-        with _reading(self.store) as conn:
+        with self.db.read() as conn:
             return [_subscription(row) for row in conn.execute(query.order_by(_S.c.id))]
 
     def get(self, subscription_id: int) -> Subscription | None:
         """One subscription by id."""
-        with _reading(self.store) as conn:
+        with self.db.read() as conn:
             row = conn.execute(select(_S).where(_S.c.id == subscription_id)).first()
         return None if row is None else _subscription(row)
 
     def all(self) -> list[Subscription]:
         """Every stored subscription, active or expired, oldest first."""
-        with _reading(self.store) as conn:
+        with self.db.read() as conn:
             return [_subscription(row) for row in conn.execute(select(_S).order_by(_S.c.id))]
 
     def pending(self) -> list[Intent]:
         """Requests awaiting verification."""
-        with _reading(self.store) as conn:
+        with self.db.read() as conn:
             return [_intent(row) for row in conn.execute(select(_V).order_by(_V.c.id))]
 
     def record_push(self, subscription_id: int, status_code: int | None, now: datetime) -> None:
         """Note the answer to the latest push."""
-        with self.store.transaction(now) as tx:
-            tx.conn.execute(
+        with self.db.write() as conn:
+            conn.execute(
                 update(_S)
                 .where(_S.c.id == subscription_id)
                 .values(last_push_at=db_time(now), last_status_code=status_code)
@@ -267,23 +249,23 @@ class Subscriptions:
 
     def remove(self, subscription_id: int, now: datetime) -> bool:
         """Delete one subscription (a ``410 Gone``, a failed schedule, or an operator)."""
-        with self.store.transaction(now) as tx:
-            return bool(tx.conn.execute(delete(_S).where(_S.c.id == subscription_id)).rowcount)
+        with self.db.write() as conn:
+            return bool(conn.execute(delete(_S).where(_S.c.id == subscription_id)).rowcount)
 
     def remove_callback(self, callback: str, now: datetime) -> int:
         """Delete every subscription of one callback URL; return how many."""
-        with self.store.transaction(now) as tx:
-            return int(tx.conn.execute(delete(_S).where(_S.c.callback == callback)).rowcount)
+        with self.db.write() as conn:
+            return int(conn.execute(delete(_S).where(_S.c.callback == callback)).rowcount)
 
     def expire(self, now: datetime) -> int:
         """Record the end of leases that are over; return how many ended now."""
-        with self.store.transaction(now) as tx:
+        with self.db.write() as conn:
             query = (
                 update(_S)
                 .where(_S.c.state == "active", _S.c.expires_at <= db_time(now))
                 .values(state="expired")
             )
-            return int(tx.conn.execute(query).rowcount)
+            return int(conn.execute(query).rowcount)
 
     def counts(self, now: datetime) -> dict[str, Any]:
         """Active subscriptions per topic, expired ones, and pending verifications."""

@@ -1,0 +1,283 @@
+"""The build: dirty feeds → render → write → publish → clear the marks.
+
+A change marks the topics it touched in the store, in the poll's
+transaction. A build renders the feeds of those topics (every topic when
+what shapes the bytes besides the data changed), writes them to
+`feeds.output_dir` by atomic replace, hands them to whoever serves them, and
+only then clears the marks, so a crash in between just renders them again.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.metadata
+import logging
+from collections.abc import Callable, Mapping
+from concurrent.futures.process import BrokenProcessPool
+from datetime import UTC, datetime
+
+import orjson
+
+from syndicator import __version__
+from syndicator.build.output import OutputDir
+from syndicator.build.run import BuildResult, FeedRun, RunSettings
+from syndicator.config import Settings
+from syndicator.core.urls import FEED_FORMATS, feed_path
+from syndicator.models import ALL_TOPIC, Published
+from syndicator.ports import Clock
+from syndicator.processes import default_processes, process_pool
+from syndicator.render.cache import RenderCache
+from syndicator.render.feeds import (
+    CONTENT_TYPES,
+    INDEX_PATH,
+    OPML_PATH,
+    TopicSummary,
+    render_index,
+    render_opml,
+)
+from syndicator.store import Store, TopicRow
+
+__all__ = ["Builder"]
+
+log = logging.getLogger(__name__)
+
+# A build of at least this many topics is split between processes: below it
+# a worker's start-up (~1 s of imports) costs more than it saves.
+_PARALLEL_MIN_TOPICS = 200
+# Distributions whose output is in the feed bytes (Markdown, sanitiser, XML, JSON).
+_RENDER_LIBRARIES = ("pyromark", "nh3", "feedgen", "lxml", "orjson")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@functools.cache
+def _library_versions() -> tuple[str, ...]:
+    versions = []
+    for name in _RENDER_LIBRARIES:
+        try:
+            versions.append(importlib.metadata.version(name))
+        except importlib.metadata.PackageNotFoundError:
+            versions.append("")
+    return tuple(versions)
+
+
+class Builder:
+    """Renders the feeds that changed and writes them to the output folder."""
+
+    def __init__(
+        self, settings: Settings, store: Store, clock: Clock, *, cache_bytes: int | None = None
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        self.output = OutputDir(settings.feeds.output_dir)
+        budget = settings.feeds.render_cache_mb * 1024 * 1024
+        #: Entry fragments and shells kept between builds (bytes never depend on it).
+        self.caches = RenderCache(budget if cache_bytes is None else cache_bytes)
+        self._checked_output = False
+
+    def fingerprint(self) -> str:
+        """What, besides the data, shapes the rendered bytes."""
+        s = self.settings
+        # The libraries too: a build reuses entry bytes an earlier one wrote,
+        # which must be what this renderer would write.
+        blob = orjson.dumps(
+            [
+                __version__,
+                _library_versions(),
+                s.site.model_dump(),
+                s.feeds.max_entries,
+                s.websub.model_dump(),
+            ]
+        )
+        return hashlib.sha256(blob).hexdigest()
+
+    def hub_urls(self) -> tuple[str, ...]:
+        """WebSub hubs advertised in every feed."""
+        websub = self.settings.websub
+        if not websub.enabled:
+            return ()
+        return (f"{self.settings.site.base_url}{websub.hub_path}", *websub.external_hubs)
+
+    def build(self, *, full: bool = False, keep_documents: bool = True) -> BuildResult:
+        """Render and write the feeds of dirty topics (every topic when `full`).
+
+        With `keep_documents` the result carries every rendered document (the
+        daemon serves them); a one-shot run leaves them on disk only.
+        """
+        now = self.clock()
+        fingerprint = self.fingerprint()
+        if self.store.polls.get_meta("render_fingerprint") != fingerprint:
+            full = True
+        dirty = set() if full else set(self.store.feeds.dirty_topics())
+        if not (full or dirty or not self._checked_output):
+            return BuildResult()  # the usual poll with nothing new: no need to count topics
+        rows = {row.name: row for row in self.store.articles.topics()}
+        if full:
+            dirty = set(rows)
+        if not self._checked_output:
+            self.output.prepare()
+            dirty |= {name for name in rows if not self._complete(name)}
+            if not (self.output.exists(INDEX_PATH) and self.output.exists(OPML_PATH)):
+                dirty.add(ALL_TOPIC)
+        if not dirty:
+            self._checked_output = True
+            return BuildResult()
+        topics = [topic for topic in sorted(dirty) if topic in rows]
+        updated = {topic: rows[topic].changed_at or _EPOCH for topic in topics}
+        listed = list(rows.values())
+
+        def listings() -> list[Published]:
+            # Rendered after the topics, while their last batch is written.
+            return self._render_listings(listed)
+
+        shares = self._shares(topics)
+        if len(shares) == 1:
+            result = self.render(topics, updated, full, keep_documents, now, listings)
+        else:
+            result = self._render_in_processes(shares, updated, full, keep_documents, now, listings)
+        result.topics.sort()
+        self.store.feeds.clear_dirty(dirty, now)
+        if full:
+            self.store.polls.set_meta("render_fingerprint", fingerprint, now)
+        self._checked_output = True
+        log.info(
+            "build: %d topics rendered, %d files written, %d entries reused",
+            len(result.topics),
+            result.written,
+            result.reused_entries,
+        )
+        return result
+
+    def render(
+        self,
+        topics: list[str],
+        updated: Mapping[str, datetime],
+        full: bool,
+        keep: bool,
+        now: datetime,
+        extra: Callable[[], list[Published]] = list,
+    ) -> BuildResult:
+        """Render and write the feeds of `topics`, and the documents `extra` gives."""
+        site = self.settings.site
+        config = RunSettings(
+            site_title=site.title,
+            base_url=site.base_url,
+            language=site.language,
+            hub_urls=self.hub_urls(),
+            max_entries=self.settings.feeds.max_entries,
+            fingerprint=self.fingerprint(),
+        )
+        # A full build renders every entry from the store, trusting no earlier file.
+        manifests = None if full else self.store.feeds.manifests(topics)
+        run = FeedRun(
+            self.store, self.output, self.caches, config, now, keep=keep, manifests=manifests
+        )
+        return run.run(topics, updated, extra)
+
+    def _processes(self) -> int:
+        return default_processes(self.settings.poll.processes)
+
+    def _shares(self, topics: list[str]) -> list[list[str]]:
+        """The topics split between processes: one share unless the build is big."""
+        wanted = self._processes()
+        if wanted < 2 or len(topics) < _PARALLEL_MIN_TOPICS:
+            return [topics]
+        # Interleaved: neighbours in name order are no more alike than any two.
+        return [topics[i::wanted] for i in range(wanted)]
+
+    def _render_in_processes(
+        self,
+        shares: list[list[str]],
+        updated: Mapping[str, datetime],
+        full: bool,
+        keep: bool,
+        now: datetime,
+        listings: Callable[[], list[Published]],
+    ) -> BuildResult:
+        """Render the first share here and the others in worker processes.
+
+        Rendering is CPU-bound Python, so threads would share one core. Each
+        worker reads the store and writes its topics' files, HTML and
+        manifests itself, exactly as this process does; a share whose worker
+        fails is rendered here instead (writes are idempotent).
+        """
+        # `render_cache_mb` bounds all processes together.
+        budget = self.settings.feeds.render_cache_mb * 1024 * 1024 // len(shares)
+        self.caches.resize(budget)
+        try:
+            try:
+                workers = process_pool(len(shares) - 1)
+            except (RuntimeError, OSError) as exc:  # no worker could start
+                log.warning("cannot start render workers (%s); rendering here", exc)
+                everything = [topic for share in shares for topic in share]
+                return self.render(everything, updated, full, keep, now, listings)
+            with workers:
+                futures = []
+                try:
+                    for share in shares[1:]:
+                        part = {topic: updated[topic] for topic in share}
+                        future = workers.submit(
+                            render_share, self.settings, share, part, full, keep, now, budget
+                        )
+                        futures.append((share, future))
+                except (BrokenProcessPool, RuntimeError, OSError) as exc:
+                    log.warning("cannot start render workers (%s); rendering here", exc)
+                    workers.shutdown(cancel_futures=True)
+                    everything = [topic for share in shares for topic in share]
+                    return self.render(everything, updated, full, keep, now, listings)
+                result = self.render(shares[0], updated, full, keep, now, listings)
+                for share, future in futures:
+                    try:
+                        result.merge(future.result())
+                    except (BrokenProcessPool, OSError) as exc:
+                        log.warning("render worker failed (%s); rendering its topics here", exc)
+                        result.merge(self.render(share, updated, full, keep, now))
+            return result
+        finally:
+            self.caches.resize(self.settings.feeds.render_cache_mb * 1024 * 1024)
+
+    def _complete(self, topic: str) -> bool:
+        return all(self.output.exists(feed_path(topic, fmt)) for fmt in FEED_FORMATS)
+
+    def _render_listings(self, rows: list[TopicRow]) -> list[Published]:
+        summaries = [TopicSummary(r.name, r.articles, r.changed_at) for r in rows]
+        newest = max((s.updated for s in summaries if s.updated), default=_EPOCH)
+        site = self.settings.site
+        opml = render_opml(site.title, site.base_url, summaries)
+        index = render_index(site.title, site.base_url, summaries)
+        return [
+            Published(OPML_PATH, opml, CONTENT_TYPES["opml"], newest),
+            Published(INDEX_PATH, index, CONTENT_TYPES["html"], newest),
+        ]
+
+    def load_published(self) -> list[Published]:
+        """Every document currently in the output folder (what a new server serves first)."""
+        rows = self.store.articles.topics()
+        docs: list[Published] = []
+        for row in rows:
+            updated = row.changed_at or _EPOCH
+            for fmt in FEED_FORMATS:
+                path = feed_path(row.name, fmt)
+                body = self.output.read(path)
+                if body is not None:
+                    docs.append(Published(path, body, CONTENT_TYPES[fmt], updated))
+        return docs + self._render_listings(list(rows))
+
+
+def render_share(
+    settings: Settings,
+    topics: list[str],
+    updated: dict[str, datetime],
+    full: bool,
+    keep: bool,
+    now: datetime,
+    cache_bytes: int,
+) -> BuildResult:
+    """A worker process's part of a build: its own store connection and builder."""
+    store = Store(settings.database.url, cache_mb=8)  # reads, and small writes
+    try:
+        builder = Builder(settings, store, lambda: now, cache_bytes=cache_bytes)
+        return builder.render(topics, updated, full, keep, now)
+    finally:
+        store.close()

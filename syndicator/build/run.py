@@ -1,0 +1,286 @@
+"""One build's rendering of a list of topics: read, render, write.
+
+A build is pipelined on threads: the previous files of the next topics are
+read, checked and split ahead of rendering (file reads and SHA-256 release
+the GIL); the articles a window of topics lacks are read from the store in
+one query; and each batch of documents is written on a flush thread, while
+the next topics render.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from syndicator.build.output import OutputDir
+from syndicator.build.reuse import Manifests, Reusable, missing_slugs, reusable, sha256
+from syndicator.core.urls import FEED_FORMATS, feed_path
+from syndicator.models import Article, Published, RenderedArticle
+from syndicator.processes import return_freed_memory
+from syndicator.render.cache import FragmentsUnusable, RenderCache
+from syndicator.render.feeds import CONTENT_TYPES, FeedInfo, compose_feed
+from syndicator.render.html import render_markdown
+from syndicator.store import FeedKey, FeedManifest, Store, feed_key
+
+__all__ = ["BuildResult", "FeedRun", "RunSettings"]
+
+_WRITE_BATCH = 75  # documents written (and fsynced) together; two batches may be in memory
+_LOOKAHEAD = 4  # topics whose previous files are read ahead of rendering
+_PREFETCH = 32  # topics whose missing articles are read from the store in one query
+# At least this many topics: trim memory after every batch to keep the peak
+# down. A smaller build trims once at the end, since each trim costs the next
+# batch page faults on fresh memory.
+_TRIM_EACH_BATCH_FROM = 200
+
+#: A stored article row: the article, its cached HTML body, its content hash.
+_Row = tuple[Article, str | None, str]
+
+
+@dataclass(slots=True)
+class BuildResult:
+    """What a build rendered and wrote."""
+
+    topics: list[str] = field(default_factory=list)
+    documents: list[Published] = field(default_factory=list)
+    rendered: int = 0
+    written: int = 0
+    #: Entries whose bytes were taken from the previous file instead of rendered.
+    reused_entries: int = 0
+
+    def merge(self, other: BuildResult) -> None:
+        """Add what another process rendered of the same build."""
+        self.topics.extend(other.topics)
+        self.documents.extend(other.documents)
+        self.rendered += other.rendered
+        self.written += other.written
+        self.reused_entries += other.reused_entries
+
+
+@dataclass(frozen=True, slots=True)
+class RunSettings:
+    """What shapes a run's feeds besides the data."""
+
+    site_title: str
+    base_url: str
+    language: str | None
+    hub_urls: tuple[str, ...]
+    max_entries: int
+    fingerprint: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Composed:
+    """What a feed document was composed from: its manifest, once written."""
+
+    topic: str
+    fmt: str
+    keys: tuple[FeedKey, ...]
+
+
+_Pending = list[tuple[Published, _Composed | None]]
+
+
+class FeedRun:
+    """Renders and writes the feeds of some topics, once."""
+
+    def __init__(
+        self,
+        store: Store,
+        output: OutputDir,
+        caches: RenderCache,
+        config: RunSettings,
+        now: datetime,
+        *,
+        keep: bool,
+        manifests: Manifests | None,
+    ) -> None:
+        self.store = store
+        self.output = output
+        self.caches = caches
+        self.config = config
+        self.now = now
+        self.keep = keep
+        #: None for a full build: every entry from the store, no earlier file trusted.
+        self.manifests = manifests
+        self.result = BuildResult()
+        self._html: dict[tuple[str, str], str] = {}  # bodies rendered since the last flush
+        self._keys: dict[str, list[FeedKey]] = {}  # each topic's entry keys, read together
+        self._articles: dict[str, _Row] = {}  # what the next topics' files lack, by slug
+        self._ahead: dict[int, Future[Reusable]] = {}
+        self._flushing: Future[None] | None = None
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="build")
+        self._flusher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flush")
+
+    def run(
+        self,
+        topics: list[str],
+        updated: Mapping[str, datetime],
+        extra: Callable[[], list[Published]],
+    ) -> BuildResult:
+        """Render and write the feeds of `topics`, then the documents `extra` gives."""
+        with self._pool, self._flusher:
+            for index in range(_LOOKAHEAD):
+                self._read_ahead(topics, index)  # the first files are read while the keys are
+            if self.manifests:
+                self._keys = self.store.articles.feed_keys_many(topics, self.config.max_entries)
+            pending: _Pending = []
+            for index, topic in enumerate(topics):
+                self._read_ahead(topics, index + _LOOKAHEAD)
+                if self.manifests and index % _PREFETCH == 0:
+                    self._prefetch(topics[index : index + _PREFETCH])
+                future = self._ahead.pop(index, None)
+                reused = None if future is None else future.result()
+                self.result.topics.append(topic)
+                pending.extend(self._render_topic(topic, updated[topic], reused))
+                if len(pending) >= _WRITE_BATCH:
+                    self._flush(pending)
+                    pending = []
+                    if len(topics) >= _TRIM_EACH_BATCH_FROM:
+                        return_freed_memory()
+            pending.extend((doc, None) for doc in extra())
+            self._flush(pending)
+            self._wait_flushed()
+        if self.result.rendered > _WRITE_BATCH:
+            return_freed_memory()
+        return self.result
+
+    def _read_ahead(self, topics: list[str], index: int) -> None:
+        if self.manifests is not None and index < len(topics):
+            self._ahead[index] = self._pool.submit(
+                reusable, self.output, topics[index], self.manifests, self.config.fingerprint
+            )
+
+    def _prefetch(self, window: list[str]) -> None:
+        assert self.manifests is not None
+        slugs = missing_slugs(window, self._keys, self.manifests, self.config.fingerprint)
+        self._articles = self.store.articles.articles_by_slug(slugs)
+
+    # -- writing --------------------------------------------------------------
+
+    def _flush(self, docs: _Pending) -> None:
+        """Write a batch on the flush thread; one batch at a time, so they land in order."""
+        self._wait_flushed()
+        html, self._html = self._html, {}
+        self._flushing = self._flusher.submit(self._write, docs, html)
+
+    def _wait_flushed(self) -> None:
+        if self._flushing is not None:
+            self._flushing.result()
+            self._flushing = None
+
+    def _write(self, docs: _Pending, html: dict[tuple[str, str], str]) -> None:
+        """Write a batch of documents, then cache the bodies rendered for them
+        (`html`) and record what each feed file was composed from."""
+        feeds = [(doc, composed) for doc, composed in docs if composed is not None]
+        digests = self._pool.map(sha256, [doc.body for doc, _ in feeds])
+        result = self.result
+        result.written += self.output.write_many([(doc.path, doc.body) for doc, _ in docs])
+        result.rendered += len(docs)
+        if self.keep:
+            result.documents.extend(doc for doc, _ in docs)
+        # Once stored, later topics read these bodies from the store; a crash
+        # before this costs only a second rendering.
+        self.store.articles.save_html([(s, d, h) for (s, d), h in html.items()], self.now)
+        # Only now that the files are in place. A crash before this line leaves
+        # the previous manifest beside the new file: its size and SHA-256 no
+        # longer match the file, so the next build ignores it and renders the
+        # feed whole (the topic is still dirty). A manifest that does match is
+        # true whoever wrote it: it names the exact bytes of the file, and an
+        # entry's key fixes its fragment under one render fingerprint.
+        fingerprint = self.config.fingerprint
+        manifests = [
+            FeedManifest(c.topic, c.fmt, c.keys, len(doc.body), digest, fingerprint)
+            for (doc, c), digest in zip(feeds, digests, strict=True)
+        ]
+        self.store.feeds.save_manifests(manifests, self.now)
+
+    # -- rendering ------------------------------------------------------------
+
+    def _render_topic(
+        self, topic: str, updated: datetime, reused: Reusable | None
+    ) -> list[tuple[Published, _Composed]]:
+        """The topic's feeds, and what each was composed from.
+
+        With fragments `reused` from the current files, only the entries some
+        format lacks one for are read and rendered; the bytes are the same
+        either way (a fragment depends on its entry alone).
+        """
+        loaded = None
+        if reused is not None and any(reused.values()):
+            loaded = self._load_missing(topic, reused)
+        if loaded is None:
+            reused = None
+            loaded = self._load_all(topic)
+        keys, items = loaded
+        c = self.config
+        info = FeedInfo(
+            site_title=c.site_title,
+            base_url=c.base_url,
+            topic=topic,
+            updated=updated,
+            hub_urls=c.hub_urls,
+            language=c.language,
+        )
+        out: list[tuple[Published, _Composed]] = []
+        reused_here = 0
+        for fmt in FEED_FORMATS:
+            parts = {} if reused is None else reused[fmt]
+            entries: list[RenderedArticle | bytes] = []
+            for key in keys:
+                part = parts.get(key)
+                entries.append(items[key] if part is None else part)
+                reused_here += part is not None
+            try:
+                body = compose_feed(fmt, info, entries, self.caches)
+            except FragmentsUnusable:
+                # Never seen: the shell is not laid out as the composition
+                # expects. Render this topic from the store instead.
+                return self._render_topic(topic, updated, None)
+            doc = Published(feed_path(topic, fmt), body, CONTENT_TYPES[fmt], updated)
+            out.append((doc, _Composed(topic, fmt, tuple(keys))))
+        self.result.reused_entries += reused_here
+        return out
+
+    def _rendered(self, article: Article, html: str | None, digest: str) -> RenderedArticle:
+        if html is None and article.body_md:
+            key = (article.slug, digest)
+            html = self._html.get(key)
+            if html is None:
+                html = self._html[key] = render_markdown(article.body_md)
+        return RenderedArticle(article, html, digest)
+
+    def _load_all(self, topic: str) -> tuple[list[FeedKey], dict[FeedKey, RenderedArticle]]:
+        """Every entry of the topic's feed, from the store."""
+        keys: list[FeedKey] = []
+        loaded: dict[FeedKey, RenderedArticle] = {}
+        for article, html, digest in self.store.articles.feed_entries(
+            topic, self.config.max_entries
+        ):
+            key = feed_key(article, digest)
+            keys.append(key)
+            loaded[key] = self._rendered(article, html, digest)
+        return keys, loaded
+
+    def _load_missing(
+        self, topic: str, reused: Reusable
+    ) -> tuple[list[FeedKey], dict[FeedKey, RenderedArticle]] | None:
+        """The feed's keys, and the entries some format has no fragment for
+        (from the prefetched articles when there); None when the store changed
+        between the reads."""
+        keys = self._keys.get(topic)
+        if keys is None:
+            keys = self.store.articles.feed_keys(topic, self.config.max_entries)
+        needed = [k for k in keys if any(k not in reused[fmt] for fmt in FEED_FORMATS)]
+        found = {k[0]: self._articles[k[0]] for k in needed if k[0] in self._articles}
+        unknown = [slug for slug, _, _ in needed if slug not in found]
+        if unknown:
+            found.update(self.store.articles.articles_by_slug(unknown))
+        loaded: dict[FeedKey, RenderedArticle] = {}
+        for key in needed:
+            row = found.get(key[0])
+            if row is None or feed_key(row[0], row[2]) != key:
+                return None  # a concurrent poll: read the feed again in one query
+            loaded[key] = self._rendered(*row)
+        return keys, loaded

@@ -1,0 +1,282 @@
+"""Articles and their topics: the `articles`, `article_topics` and `topics` tables."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
+
+from syndicator.core.article import article_from_dict
+from syndicator.core.changes import StoredState
+from syndicator.core.times import db_time
+from syndicator.models import ALL_TOPIC, Article, ArticleVersion, ChangeKind
+from syndicator.store import schema as t
+from syndicator.store.db import Bulk, Database, chunked, count_rows, parse_time
+from syndicator.store.feeds import FeedKey
+
+__all__ = ["Articles", "Change", "TopicRow", "apply_changes", "stored_states"]
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One accepted record, ready to be written."""
+
+    kind: ChangeKind
+    version: ArticleVersion
+    old_topics: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TopicRow:
+    """A topic, its article count and the time its feed last changed."""
+
+    name: str
+    articles: int
+    changed_at: datetime | None
+
+
+_INSERT_ARTICLE = Bulk(
+    insert(t.articles).values(
+        slug=bindparam("b_slug"),
+        updated_at=bindparam("updated_at"),
+        published_at=bindparam("published_at"),
+        content_hash=bindparam("content_hash"),
+        record=bindparam("record"),
+        content_html=bindparam("content_html"),
+    )
+)
+_INSERT_ARTICLE_TOPIC = Bulk(
+    insert(t.article_topics).values(
+        topic=bindparam("b_topic"), slug=bindparam("b_slug"), updated_at=bindparam("b_at")
+    )
+)
+
+
+def stored_states(conn: Connection, slugs: Sequence[str]) -> dict[str, StoredState]:
+    """The stored state of the given slugs that exist."""
+    found: dict[str, StoredState] = {}
+    a = t.articles
+    for chunk in chunked(slugs):
+        rows = conn.execute(
+            select(a.c.slug, a.c.updated_at, a.c.content_hash, a.c.record).where(
+                a.c.slug.in_(chunk)
+            )
+        )
+        for slug, updated_at, digest, record in rows:
+            topics = tuple(orjson.loads(record).get("topics") or ())
+            found[slug] = StoredState(datetime.fromisoformat(updated_at), digest, topics)
+    return found
+
+
+def apply_changes(conn: Connection, changes: Sequence[Change]) -> set[str]:
+    """Write created and updated articles and their topics; return the touched topics."""
+    if not changes:
+        return set()
+    touched: set[str] = {ALL_TOPIC}
+    rows = [
+        {
+            "b_slug": c.version.slug,
+            "updated_at": db_time(c.version.updated_at),
+            "published_at": db_time(c.version.published_at),
+            "content_hash": c.version.digest,
+            "record": c.version.record,
+            "content_html": None,
+        }
+        for c in changes
+    ]
+    created = [r for r, c in zip(rows, changes, strict=True) if c.kind is ChangeKind.CREATED]
+    updated = [r for r, c in zip(rows, changes, strict=True) if c.kind is ChangeKind.UPDATED]
+    a = t.articles
+    # In key order: neighbouring inserts touch the same index pages.
+    _INSERT_ARTICLE.run(conn, sorted(created, key=lambda row: row["b_slug"]))
+    if updated:
+        conn.execute(update(a).where(a.c.slug == bindparam("b_slug")), updated)
+    _apply_topics(conn, changes, touched)
+    return touched
+
+
+def _apply_topics(conn: Connection, changes: Sequence[Change], touched: set[str]) -> None:
+    at = t.article_topics
+    removed: list[dict[str, Any]] = []
+    upserts: list[dict[str, Any]] = []
+    changed_topics: dict[str, str] = {}
+    counts: Counter[str] = Counter()  # article_topics rows gained (+) or lost (-)
+    known = {c.version.slug for c in changes if c.kind is not ChangeKind.CREATED}
+    for c in changes:
+        slug = c.version.slug
+        stamp = db_time(c.version.updated_at)
+        old, new = set(c.old_topics), set(c.version.topics)
+        for topic in old - new:
+            removed.append({"b_topic": topic, "b_slug": slug})
+            counts[topic] -= 1
+        for topic in new - old:
+            counts[topic] += 1
+        for topic in new:
+            upserts.append({"b_topic": topic, "b_slug": slug, "b_at": stamp})
+        for topic in old | new:
+            changed_topics[topic] = max(stamp, changed_topics.get(topic, ""))
+    if removed:
+        conn.execute(
+            delete(at).where(at.c.topic == bindparam("b_topic"), at.c.slug == bindparam("b_slug")),
+            removed,
+        )
+    if upserts:
+        # Delete-then-insert keeps one portable statement pair for both
+        # dialects; a new slug has no rows to delete.
+        existing = [u for u in upserts if u["b_slug"] in known]
+        if existing:
+            conn.execute(
+                delete(at).where(
+                    at.c.topic == bindparam("b_topic"), at.c.slug == bindparam("b_slug")
+                ),
+                [{"b_topic": u["b_topic"], "b_slug": u["b_slug"]} for u in existing],
+            )
+        upserts.sort(key=lambda row: (row["b_topic"], row["b_slug"]))
+        _INSERT_ARTICLE_TOPIC.run(conn, upserts)
+    _touch_topics(conn, changed_topics, counts)
+    touched.update(changed_topics)
+
+
+def _touch_topics(conn: Connection, changed: dict[str, str], counts: Counter[str]) -> None:
+    """Create or update the topics' rows: time of last change, article count.
+
+    Each slug comes once per call (`Pipeline._write` splits a chunk at a
+    repeated slug), and its old topics are those its stored record lists,
+    so `counts` is exactly the change in each topic's article_topics rows.
+    """
+    if not changed:
+        return
+    names = sorted(changed)
+    existing: dict[str, str] = {}
+    for chunk in chunked(names):
+        rows = conn.execute(
+            select(t.topics.c.name, t.topics.c.changed_at).where(t.topics.c.name.in_(chunk))
+        )
+        existing.update((row[0], row[1]) for row in rows)
+    new = [
+        {"name": n, "changed_at": changed[n], "articles": counts[n]}
+        for n in names
+        if n not in existing
+    ]
+    later = [
+        {
+            "b_name": n,
+            "changed_at": max(changed[n], existing[n]),
+            "b_delta": counts[n],
+        }
+        for n in names
+        if n in existing and (changed[n] > existing[n] or counts[n])
+    ]
+    if new:
+        conn.execute(insert(t.topics), new)
+    if later:
+        tp = t.topics
+        conn.execute(
+            update(tp)
+            .where(tp.c.name == bindparam("b_name"))
+            .values(
+                changed_at=bindparam("changed_at"),
+                articles=tp.c.articles + bindparam("b_delta"),
+            ),
+            later,
+        )
+
+
+class Articles:
+    """Reads of stored articles for the build, and the cache of their rendered HTML."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def feed_entries(self, topic: str, limit: int) -> list[tuple[Article, str | None, str]]:
+        """The newest `limit` articles of a topic: (article, cached HTML, content hash)."""
+        a, at = t.articles, t.article_topics
+        query = select(a.c.record, a.c.content_html, a.c.content_hash)
+        if topic == ALL_TOPIC:
+            query = query.order_by(a.c.updated_at.desc(), a.c.slug).limit(limit)
+        else:
+            query = (
+                query.join(at, at.c.slug == a.c.slug)
+                .where(at.c.topic == topic)
+                .order_by(at.c.updated_at.desc(), at.c.slug)
+                .limit(limit)
+            )
+        with self.db.read() as conn:
+            rows = conn.execute(query).all()
+        return [(article_from_dict(orjson.loads(r[0])), r[1], r[2]) for r in rows]
+
+    def feed_keys(self, topic: str, limit: int) -> list[FeedKey]:
+        """The keys of the entries `feed_entries` returns, in the same order;
+        reads no record or HTML."""
+        return self.feed_keys_many([topic], limit)[topic]
+
+    def feed_keys_many(self, topics: Sequence[str], limit: int) -> dict[str, list[FeedKey]]:
+        """`feed_keys` of several topics, read in one transaction."""
+        a, at = t.articles, t.article_topics
+        columns = select(a.c.slug, a.c.content_hash, a.c.updated_at)
+        by_topic = (
+            columns.join(at, at.c.slug == a.c.slug)
+            .where(at.c.topic == bindparam("b_topic"))
+            .order_by(at.c.updated_at.desc(), at.c.slug)
+            .limit(limit)
+        )
+        newest = columns.order_by(a.c.updated_at.desc(), a.c.slug).limit(limit)
+        found: dict[str, list[FeedKey]] = {}
+        with self.db.read() as conn:
+            for topic in topics:
+                if topic == ALL_TOPIC:
+                    rows = conn.execute(newest)
+                else:
+                    rows = conn.execute(by_topic, {"b_topic": topic})
+                found[topic] = [(r[0], r[1], r[2]) for r in rows]
+        return found
+
+    def articles_by_slug(self, slugs: Sequence[str]) -> dict[str, tuple[Article, str | None, str]]:
+        """The given articles that exist: (article, cached HTML, content hash) by slug."""
+        a = t.articles
+        found: dict[str, tuple[Article, str | None, str]] = {}
+        with self.db.read() as conn:
+            for chunk in chunked(slugs):
+                query = select(a.c.slug, a.c.record, a.c.content_html, a.c.content_hash).where(
+                    a.c.slug.in_(chunk)
+                )
+                for slug, record, html, digest in conn.execute(query):
+                    found[slug] = (article_from_dict(orjson.loads(record)), html, digest)
+        return found
+
+    def save_html(self, rendered: Sequence[tuple[str, str, str]], now: datetime) -> None:
+        """Cache rendered bodies: (slug, content hash, html); stale versions are skipped."""
+        if not rendered:
+            return
+        a = t.articles
+        with self.db.write() as conn:
+            conn.execute(
+                update(a)
+                .where(a.c.slug == bindparam("b_slug"), a.c.content_hash == bindparam("b_hash"))
+                .values(content_html=bindparam("b_html")),
+                [{"b_slug": s, "b_hash": h, "b_html": html} for s, h, html in rendered],
+            )
+
+    def topics(self) -> list[TopicRow]:
+        """Every topic ever seen (including emptied ones), with counts; plus `all`."""
+        tp = t.topics
+        with self.db.read() as conn:
+            named = conn.execute(select(tp.c.name, tp.c.articles, tp.c.changed_at)).all()
+            total = conn.execute(select(func.count()).select_from(t.articles)).scalar_one()
+            newest = conn.execute(select(func.max(t.articles.c.updated_at))).scalar()
+        rows = [TopicRow(ALL_TOPIC, total, parse_time(newest))]
+        rows += [TopicRow(name, int(n or 0), parse_time(at_)) for name, n, at_ in sorted(named)]
+        return rows
+
+    def counts(self) -> dict[str, int]:
+        """Row counts for status: articles and topics."""
+        with self.db.read() as conn:
+            return {
+                "articles": count_rows(conn, t.articles),
+                "topics": count_rows(conn, t.topics),
+            }

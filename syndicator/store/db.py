@@ -1,0 +1,125 @@
+"""One database and what every table group shares: connections, transactions, helpers.
+
+`Database` is the only holder of the engine. Its `read()` and `write()` hand out a
+connection inside a transaction and translate driver errors into `StoreError`, so the
+table-group modules never see `SQLAlchemyError` escape and callers never see it at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any, TypeVar, cast
+
+from sqlalchemy import Connection, FromClause, func, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import ClauseElement
+
+from syndicator.errors import StoreError
+from syndicator.store.database import Checkpointer, create_db_engine, migrate, sqlite_path
+
+__all__ = ["Bulk", "Database", "chunked", "count_rows", "parse_time"]
+
+_CHUNK = 500  # bound on bind parameters per IN (...) query
+
+_T = TypeVar("_T")
+
+
+def chunked(items: Sequence[_T]) -> Iterator[Sequence[_T]]:
+    """`items` in slices small enough for one `IN (...)` list each."""
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
+
+
+def parse_time(value: str | None) -> datetime | None:
+    """A stored time (`db_time` text) as a datetime; None stays None."""
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def count_rows(conn: Connection, table: FromClause) -> int:
+    """The number of rows in `table`."""
+    return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+
+
+class Bulk:
+    """A write run with the driver's own executemany, compiled once per dialect.
+
+    For the rows of a big import, SQLAlchemy's per-row parameter processing
+    costs more than the database's insert; these statements bind plain text.
+    """
+
+    def __init__(self, stmt: ClauseElement) -> None:
+        self.stmt = stmt
+        self._compiled: dict[str, tuple[str, tuple[str, ...] | None]] = {}
+
+    def run(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Execute the statement once per row (nothing when there are none)."""
+        if not rows:
+            return
+        dialect = conn.dialect
+        compiled = self._compiled.get(dialect.name)
+        if compiled is None:
+            done = cast(SQLCompiler, self.stmt.compile(dialect=dialect))
+            names = tuple(done.positiontup or ()) if done.positional else None
+            compiled = self._compiled[dialect.name] = (str(done), names)
+        sql, names = compiled
+        if names is None:
+            conn.exec_driver_sql(sql, list(rows))
+        else:
+            conn.exec_driver_sql(sql, [tuple(row[n] for n in names) for row in rows])
+
+
+class Database:
+    """The engine of one deployment's database, with its WAL checkpointer on SQLite."""
+
+    def __init__(self, url: str, *, cache_mb: int = 64) -> None:
+        self.url = url
+        self.engine = create_db_engine(url, cache_mb=cache_mb)
+        self.dialect = self.engine.dialect.name
+        path = sqlite_path(url) if self.dialect == "sqlite" else None
+        self._checkpointer = None if path is None else Checkpointer(path)
+
+    def migrate(self) -> int:
+        """Bring the schema up to date; return its version."""
+        try:
+            return migrate(self.engine)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot migrate database: {exc}") from exc
+
+    def checkpoint(self) -> None:
+        """Fold SQLite's WAL back into the database now (nothing for PostgreSQL)."""
+        if self._checkpointer is not None:
+            self._checkpointer.checkpoint(truncate=True)
+
+    def close(self) -> None:
+        """Release every connection."""
+        if self._checkpointer is not None:
+            self._checkpointer.close()
+        self.engine.dispose()
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction; everything in it commits together or not at all."""
+        try:
+            with self.engine.connect().execution_options(immediate=True) as conn, conn.begin():
+                yield conn
+        except SQLAlchemyError as exc:
+            raise StoreError(f"database write failed: {exc}") from exc
+        if self._checkpointer is not None:
+            self._checkpointer.poke()
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read transaction: one consistent view of the database."""
+        try:
+            with self.engine.connect() as conn, conn.begin():
+                yield conn
+        except SQLAlchemyError as exc:
+            raise StoreError(f"database read failed: {exc}") from exc
+
+    def ping(self) -> None:
+        """Raise `StoreError` when the database cannot be reached."""
+        with self.read() as conn:
+            conn.exec_driver_sql("SELECT 1")

@@ -1,0 +1,31 @@
+"""The transactional outbox: `events`, their `deliveries`, `attempts` and `endpoints`.
+
+Events and their deliveries are inserted in the poll's transaction (`queue.add_events`,
+called by `Tx.apply`), so an article change and its announcements commit together
+(SPEC §3). A worker claims due deliveries with a lease and records each attempt
+(`queue`), which moves its endpoint's health (`endpoints`). `Outbox` is what
+everything outside the store uses; these modules are the only writers of the
+outbox's tables.
+"""
+
+from __future__ import annotations
+
+from syndicator.store.outbox.outbox import Outbox
+from syndicator.store.outbox.queue import (
+    STATUSES,
+    Claimed,
+    Outcome,
+    add_events,
+    new_delivery,
+    new_event_id,
+)
+
+__all__ = [
+    "STATUSES",
+    "Claimed",
+    "Outbox",
+    "Outcome",
+    "add_events",
+    "new_delivery",
+    "new_event_id",
+]

@@ -1,0 +1,279 @@
+"""`Outbox`: the one object callers use for events, deliveries and endpoint health."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+from sqlalchemy import and_, func, insert, select, update
+
+from syndicator.core.routing import Route
+from syndicator.core.times import db_time
+from syndicator.store import schema as t
+from syndicator.store.db import Database, count_rows, parse_time
+from syndicator.store.outbox import queue
+from syndicator.store.outbox.endpoints import endpoint_states, lift_pause
+from syndicator.store.outbox.queue import OPEN, STATUSES, Claimed, Outcome, new_delivery
+
+__all__ = ["Outbox"]
+
+
+class Outbox:
+    """Claims, records and lists deliveries; lists events; keeps endpoint health."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # -- the worker's side -----------------------------------------------------------
+
+    def release_claims(self, now: datetime, owner: str | None = None) -> None:
+        """Forget claims (all of them, or one owner's), e.g. after a restart of the only process."""
+        d = t.deliveries
+        query = update(d).where(d.c.claimed_by.is_not(None))
+        if owner is not None:
+            query = query.where(d.c.claimed_by == owner)
+        with self.db.write() as conn:
+            conn.execute(query.values(claimed_by=None, claim_until=None))
+
+    def claim(
+        self,
+        owner: str,
+        now: datetime,
+        endpoints: Sequence[str],
+        limit: int,
+        lease: timedelta,
+        per_endpoint: Mapping[str, int] | None = None,
+    ) -> list[Claimed]:
+        """Take up to `limit` due deliveries of active `endpoints`.
+
+        With `per_endpoint`, at most that many for each endpoint, so that one endpoint
+        with a backlog cannot take the whole claim.
+        """
+        if not endpoints or limit <= 0:
+            return []
+        with self.db.write() as conn:
+            return queue.claim(
+                conn, self.db.dialect, owner, now, endpoints, limit, lease, per_endpoint
+            )
+
+    def record(self, outcomes: Sequence[Outcome], pause_after: int, now: datetime) -> list[str]:
+        """Store attempts and their effect; return endpoints that this batch paused.
+
+        One transaction, a fixed number of statements whatever the batch size: the
+        delivery updates and attempt rows go as executemany, and each endpoint touched
+        gets one update with the effect of all its outcomes, in batch order.
+        """
+        if not outcomes:
+            return []
+        with self.db.write() as conn:
+            return queue.record(conn, self.db.dialect, outcomes, pause_after)
+
+    def record_and_claim(
+        self,
+        outcomes: Sequence[Outcome],
+        pause_after: int,
+        owner: str,
+        now: datetime,
+        per_endpoint: Mapping[str, int],
+        limit: int,
+        lease: timedelta,
+    ) -> tuple[list[str], list[Claimed]]:
+        """`record`, then `claim` within `per_endpoint` budgets, in one transaction.
+
+        The worker's steady state: one commit instead of two. The claim sees the
+        pauses the record just made.
+        """
+        claiming = bool(per_endpoint) and limit > 0
+        if not outcomes and not claiming:
+            return [], []
+        paused: list[str] = []
+        claimed: list[Claimed] = []
+        with self.db.write() as conn:
+            if outcomes:
+                paused = queue.record(conn, self.db.dialect, outcomes, pause_after)
+            if claiming:
+                claimed = queue.claim(
+                    conn,
+                    self.db.dialect,
+                    owner,
+                    now,
+                    list(per_endpoint),
+                    limit,
+                    lease,
+                    per_endpoint,
+                )
+        return paused, claimed
+
+    def next_due(self, endpoints: Sequence[str]) -> datetime | None:
+        """When the earliest open delivery of an active endpoint is due."""
+        d, ep = t.deliveries, t.endpoints
+        paused = select(ep.c.name).where(ep.c.state == "paused")
+        with self.db.read() as conn:
+            value = conn.execute(
+                select(func.min(d.c.next_attempt_at)).where(
+                    d.c.status.in_(OPEN),
+                    d.c.endpoint.in_(list(endpoints)),
+                    d.c.endpoint.not_in(paused),
+                )
+            ).scalar()
+        return parse_time(value)
+
+    def queue_depth(self) -> int:
+        """Deliveries still to send."""
+        d = t.deliveries
+        # Counts only the open part of the deliveries_due index; `counts()` would also
+        # walk every delivered row, which grows without bound.
+        with self.db.read() as conn:
+            value = conn.execute(
+                select(func.count()).select_from(d).where(d.c.status.in_(OPEN))
+            ).scalar()
+        return int(value or 0)
+
+    # -- status and operators ----------------------------------------------------------
+
+    def counts(self) -> dict[str, int]:
+        """Deliveries by status (every status present, zero when none)."""
+        d = t.deliveries
+        with self.db.read() as conn:
+            rows = conn.execute(select(d.c.status, func.count()).group_by(d.c.status)).all()
+        found = {status: int(count) for status, count in rows}
+        return {status: found.get(status, 0) for status in STATUSES}
+
+    def endpoint_states(self, names: Sequence[str]) -> list[dict[str, Any]]:
+        """Health of each configured endpoint."""
+        with self.db.read() as conn:
+            return endpoint_states(conn, names)
+
+    def resume(self, endpoint: str, now: datetime) -> bool:
+        """Lift an endpoint's pause; its queued deliveries become due at once."""
+        d = t.deliveries
+        with self.db.write() as conn:
+            lifted = lift_pause(conn, endpoint)
+            conn.execute(
+                update(d)
+                .where(d.c.endpoint == endpoint, d.c.status.in_(OPEN))
+                .values(next_attempt_at=db_time(now))
+            )
+        return lifted
+
+    def listing(
+        self,
+        status: str | None = None,
+        limit: int | None = None,
+        ids: Sequence[int] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Deliveries, newest first, in the shape of `deliveries list --json`."""
+        d = t.deliveries
+        query = select(d).order_by(d.c.id.desc()).limit(limit)
+        if status is not None:
+            query = query.where(d.c.status == status)
+        if ids is not None:
+            query = query.where(d.c.id.in_(list(ids)))
+        with self.db.read() as conn:
+            rows = conn.execute(query).all()
+        return [
+            {
+                "id": r.id,
+                "webhook_id": r.webhook_id,
+                "endpoint": r.endpoint,
+                "type": r.type,
+                "slug": r.slug,
+                "status": r.status,
+                "attempts": r.attempts,
+                "last_status_code": r.last_status_code,
+                "last_error": r.last_error,
+                "next_attempt_at": r.next_attempt_at if r.status in OPEN else None,
+                "created_at": r.created_at,
+            }
+            for r in rows
+        ]
+
+    def requeue(self, ids: Sequence[int], now: datetime) -> list[int]:
+        """Make deliveries due now again (same webhook-id); return the ids found."""
+        d = t.deliveries
+        with self.db.write() as conn:
+            found = list(conn.execute(select(d.c.id).where(d.c.id.in_(list(ids)))).scalars())
+            if found:
+                conn.execute(
+                    update(d)
+                    .where(d.c.id.in_(found))
+                    .values(
+                        status="pending",
+                        next_attempt_at=db_time(now),
+                        claimed_by=None,
+                        claim_until=None,
+                    )
+                )
+        return sorted(found)
+
+    def replay(self, route: Route, since: datetime, now: datetime) -> list[int]:
+        """Re-send every event since `since` that the endpoint wants; return delivery ids.
+
+        Existing deliveries are re-queued with their webhook-id; matching events
+        that never had a delivery for this endpoint (it was added later) get one.
+        """
+        d, e = t.deliveries, t.events
+        stamp = db_time(now)
+        with self.db.write() as conn:
+            rows = conn.execute(
+                select(e.c.event_id, e.c.type, e.c.slug, e.c.payload, d.c.id)
+                .outerjoin(d, and_(d.c.event_id == e.c.event_id, d.c.endpoint == route.endpoint))
+                .where(e.c.created_at >= db_time(since))
+                .order_by(e.c.id)
+            ).all()
+            existing = [r.id for r in rows if r.id is not None]
+            fresh = []
+            for r in rows:
+                if r.id is None:
+                    topics = orjson.loads(r.payload).get("data", {}).get("topics", [])
+                    if route.matches(r.type, topics):
+                        fresh.append(
+                            new_delivery(r.event_id, route.endpoint, r.type, r.slug, stamp)
+                        )
+            if existing:
+                conn.execute(
+                    update(d)
+                    .where(d.c.id.in_(existing))
+                    .values(
+                        status="pending", next_attempt_at=stamp, claimed_by=None, claim_until=None
+                    )
+                )
+            if fresh:
+                conn.execute(insert(d), fresh)
+            ids = list(
+                conn.execute(
+                    select(d.c.id).where(
+                        d.c.endpoint == route.endpoint,
+                        d.c.status == "pending",
+                        d.c.next_attempt_at == stamp,
+                    )
+                ).scalars()
+            )
+        return sorted(ids)
+
+    def events(self, slug: str | None = None) -> list[dict[str, Any]]:
+        """Outbox events in commit order (optionally of one slug)."""
+        e = t.events
+        query = select(e).order_by(e.c.id)
+        if slug is not None:
+            query = query.where(e.c.slug == slug)
+        with self.db.read() as conn:
+            rows = conn.execute(query).all()
+        return [
+            {
+                "id": r.id,
+                "event_id": r.event_id,
+                "type": r.type,
+                "slug": r.slug,
+                "timestamp": r.timestamp,
+                "payload": orjson.loads(r.payload),
+            }
+            for r in rows
+        ]
+
+    def event_count(self) -> int:
+        """How many events the outbox holds."""
+        with self.db.read() as conn:
+            return count_rows(conn, t.events)
