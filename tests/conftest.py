@@ -25,6 +25,26 @@ settings.register_profile(
 settings.load_profile("syndicator")
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Order and group the tests for a parallel run (`pytest -n N`, pytest-xdist).
+
+    Tests marked `slow` (minutes of crash runs, a shared daemon) go first, so that a
+    worker never starts one when the others are about to finish. Under xdist, the
+    tests of a module that share a module-scoped fixture (one daemon, one built
+    wheel) go to one worker, which starts that fixture once instead of once per worker.
+    """
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable
+    if not config.pluginmanager.hasplugin("xdist") or not getattr(config.option, "numprocesses", 0):
+        return
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        if info is None:
+            continue
+        defs = (d[-1] for d in info.name2fixturedefs.values() if d)
+        if any(d.scope == "module" and d.baseid for d in defs):
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
+
+
 @pytest.fixture
 def seed_record() -> dict[str, Any]:
     """The real article record the product started from."""
