@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,17 +24,13 @@ DELIVERED, RETRY, PERMANENT = (
 )
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def make_outbox(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
-    """A factory of outboxes, each over its own empty, migrated database."""
+@pytest.fixture
+def make_outbox(make_database_url: Callable[[], str]) -> Any:
+    """A factory of outboxes, each over its own empty, migrated database (on each backend)."""
     stores: list[Store] = []
 
     def make() -> Outbox:
-        if request.param == "sqlite":
-            url = f"sqlite:///{tmp_path / f'db{len(stores)}.sqlite'}"
-        else:
-            url = request.getfixturevalue("postgres").database()
-        store = Store(url)
+        store = Store(make_database_url())
         store.migrate()
         stores.append(store)
         return store.outbox

@@ -64,8 +64,8 @@ url = "{database_url}"
 """
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def deployment(request: pytest.FixtureRequest, tmp_path: Path) -> Deployment:
+@pytest.fixture
+def deployment(backend: str, make_database_url: Callable[..., str], tmp_path: Path) -> Deployment:
     """A deployment on each backend: SQLite file, and a fresh PostgreSQL database."""
     source = tmp_path / "articles"
     source.mkdir()
@@ -75,12 +75,9 @@ def deployment(request: pytest.FixtureRequest, tmp_path: Path) -> Deployment:
         source=source,
         output=tmp_path / "public",
         database=tmp_path / "state.db",
-        backend=request.param,
+        backend=backend,
     )
-    if request.param == "sqlite":
-        url = f"sqlite:///{dep.database}"
-    else:
-        url = request.getfixturevalue("postgres").database()
+    url = make_database_url(dep.database.name)
     dep.config.write_text(
         CONFIG.format(source=source, output=dep.output, database_url=url, max_entries=50),
         encoding="utf-8",

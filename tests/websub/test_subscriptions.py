@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -15,14 +14,10 @@ T0 = datetime(2026, 6, 30, 12, 0, tzinfo=UTC)
 TOPIC = "http://127.0.0.1:8080/feeds/energy.atom"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def subs(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Subscriptions]:
+@pytest.fixture
+def subs(database_url: str) -> Iterator[Subscriptions]:
     """An empty subscription store on each backend."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path}/subs.db"
-    else:
-        url = request.getfixturevalue("postgres").database()
-    store = Store(url)
+    store = Store(database_url)
     store.migrate()
     yield store.websub
     store.close()
