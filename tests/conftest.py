@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 
+from syndicator.core.signing import generate_secret
 from tests.delivery.receiver import Receiver
+from tests.deployment import deployment, run_pipeline  # noqa: F401  (shared fixtures)
 from tests.postgres import Cluster, running_cluster
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,6 +75,12 @@ def make_record() -> Callable[..., dict[str, Any]]:
         return record
 
     return make
+
+
+@pytest.fixture
+def secret() -> str:
+    """A fresh ``whsec_…`` webhook secret."""
+    return generate_secret()
 
 
 @pytest.fixture

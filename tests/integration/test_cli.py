@@ -10,8 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tests.deployment import Deployment
 from tests.feedcheck import assert_valid_atom, assert_valid_json_feed, assert_valid_rss
-from tests.integration.conftest import Deployment
 
 ROOT = Path(__file__).resolve().parents[2]
 Make = Callable[..., dict[str, Any]]

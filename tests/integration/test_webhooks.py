@@ -11,7 +11,7 @@ from typing import Any
 
 from syndicator.core.signing import generate_secret
 from tests.delivery.receiver import Receiver, Reply
-from tests.integration.conftest import Deployment
+from tests.deployment import Deployment
 
 Make = Callable[..., dict[str, Any]]
 

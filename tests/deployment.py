@@ -1,4 +1,5 @@
-"""A Syndicator deployment in a temporary folder: config, source folder, store."""
+"""A Syndicator deployment in a temporary folder (config, source folder, store) on each
+backend, and fresh pollers and builders over it, as a new process would open them."""
 
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ from syndicator.render.html import render_markdown
 from syndicator.render.jsonfeed import reference_render_json
 from syndicator.store import schema
 from tests.cycle import Cycle
-from tests.integration.conftest import Deployment
+from tests.deployment import Deployment
 
 Make = Callable[..., dict[str, Any]]
 Run = Callable[[], Cycle]

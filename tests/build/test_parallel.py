@@ -16,9 +16,9 @@ from syndicator.ingest import Poller
 from syndicator.ingest import poller as poller_module
 from syndicator.ingest import validate as validate_module
 from syndicator.sources import chunks
+from tests.build.test_incremental import assert_feeds_match_store
 from tests.cycle import Cycle
-from tests.integration.conftest import Deployment
-from tests.integration.test_incremental import assert_feeds_match_store
+from tests.deployment import Deployment
 
 Make = Callable[..., dict[str, Any]]
 Run = Callable[[], Cycle]

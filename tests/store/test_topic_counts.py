@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from syndicator.store import schema
 from syndicator.store.database import SCHEMA_VERSION
 from tests.cycle import Cycle
-from tests.integration.conftest import Deployment
+from tests.deployment import Deployment
 
 Make = Callable[..., dict[str, Any]]
 Run = Callable[[], Cycle]

@@ -12,8 +12,8 @@ import feedparser
 from syndicator.render.feeds import entry_id
 from syndicator.store.database import SCHEMA_VERSION
 from tests.cycle import Cycle
+from tests.deployment import Deployment
 from tests.feedcheck import assert_valid_atom, assert_valid_json_feed, assert_valid_rss
-from tests.integration.conftest import Deployment
 
 Make = Callable[..., dict[str, Any]]
 Run = Callable[[], Cycle]
