@@ -12,19 +12,17 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from syndicator import __version__
-from syndicator.config import Settings, load_settings, resolve_config_path
-from syndicator.core.records import parse_datetime
-from syndicator.delivery.commands import deliver_pending, deliveries_command, webhooks_command
 from syndicator.errors import ConfigError, SourceUnavailable, SyndicatorError
-from syndicator.logs import configure_logging
-from syndicator.progress import terminal_progress
-from syndicator.status import collect_status, format_status
-from syndicator.store.outbox import STATUSES
-from syndicator.websub.commands import add_websub_parser, websub_command
-from syndicator.wiring import make_builder, make_poller, open_store, utc_now
+from syndicator.models import DELIVERY_STATUSES
+
+if TYPE_CHECKING:
+    from syndicator.config import Settings
+
+# Each command imports what it uses when it runs: `--version`, `--help` and a
+# usage error answer without loading pydantic, SQLAlchemy, httpx or feedgen.
 
 __all__ = ["main"]
 
@@ -52,7 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     deliveries = commands.add_parser("deliveries", help="list and re-send webhook deliveries")
     dcmd = deliveries.add_subparsers(dest="action", required=True, metavar="ACTION")
     listing = dcmd.add_parser("list", help="deliveries, newest first")
-    listing.add_argument("--status", choices=STATUSES)
+    listing.add_argument("--status", choices=DELIVERY_STATUSES)
     listing.add_argument("--json", action="store_true")
     listing.add_argument("--limit", type=int, default=None, help="at most N, newest first")
     retry = dcmd.add_parser("retry", help="re-send deliveries now (same webhook-id)")
@@ -65,11 +63,25 @@ def _parser() -> argparse.ArgumentParser:
     wcmd = webhooks.add_subparsers(dest="action", required=True, metavar="ACTION")
     wcmd.add_parser("test", help="send a signed webhook.test event now").add_argument("name")
     wcmd.add_parser("resume", help="lift an endpoint's pause").add_argument("name")
-    add_websub_parser(commands)
+    _add_websub_parser(commands)
     return parser
 
 
+def _add_websub_parser(commands: Any) -> None:
+    """Add ``websub list [--json]`` and ``websub drop ID|--callback URL`` to the CLI."""
+    websub = commands.add_parser("websub", help="list and drop WebSub subscriptions")
+    actions = websub.add_subparsers(dest="action", required=True, metavar="ACTION")
+    listing = actions.add_parser("list", help="subscriptions and pending verifications")
+    listing.add_argument("--json", action="store_true", help="print a JSON list")
+    drop = actions.add_parser("drop", help="remove a subscription (no further pushes)")
+    which = drop.add_mutually_exclusive_group(required=True)
+    which.add_argument("id", nargs="?", type=int, help="subscription id")
+    which.add_argument("--callback", help="every subscription of this callback URL")
+
+
 def _timestamp(value: str) -> datetime:
+    from syndicator.core.records import parse_datetime
+
     try:
         return parse_datetime(value)
     except ValueError as exc:
@@ -94,6 +106,10 @@ def _check_config(settings: Settings, path: str) -> int:
 
 
 def _once(settings: Settings) -> int:
+    from syndicator.delivery.commands import deliver_pending
+    from syndicator.progress import terminal_progress
+    from syndicator.wiring import make_builder, make_poller, open_store, utc_now
+
     store = open_store(settings)
     try:
         poller = make_poller(settings, store, terminal_progress())
@@ -119,6 +135,9 @@ def _once(settings: Settings) -> int:
 
 
 def _status(settings: Settings, as_json: bool) -> int:
+    from syndicator.status import collect_status, format_status
+    from syndicator.wiring import open_store
+
     store = open_store(settings)
     try:
         report: dict[str, Any] = collect_status(settings, store)
@@ -140,6 +159,9 @@ def _needs_secrets(args: argparse.Namespace) -> bool:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``syndicator`` command."""
     args = _parser().parse_args(argv)
+    from syndicator.config import load_settings, resolve_config_path
+    from syndicator.logs import configure_logging
+
     try:
         settings = load_settings(args.config, require_secrets=_needs_secrets(args))
     except ConfigError as exc:
@@ -154,10 +176,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "status":
             return _status(settings, args.json)
         if args.command == "deliveries":
+            from syndicator.delivery.commands import deliveries_command
+
             return deliveries_command(settings, args, _print)
         if args.command == "webhooks":
+            from syndicator.delivery.commands import webhooks_command
+
             return webhooks_command(settings, args, _print)
         if args.command == "websub":
+            from syndicator.websub.commands import websub_command
+
             return websub_command(settings, args, _print)
         if args.command == "run":
             from syndicator.daemon import run_daemon

@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 
 __all__ = [
     "ALL_TOPIC",
+    "DELIVERY_STATUSES",
     "Article",
     "ArticleVersion",
     "ChangeKind",
@@ -26,6 +27,9 @@ __all__ = [
 
 #: The pseudo-topic whose feeds hold every article.
 ALL_TOPIC = "all"
+
+#: A webhook delivery's states (SPEC §8 `deliveries list`).
+DELIVERY_STATUSES = ("pending", "delivered", "failed", "dead")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -15,21 +15,9 @@ from syndicator.config import Settings
 from syndicator.store import Store, Subscriptions
 from syndicator.wiring import open_store, utc_now
 
-__all__ = ["add_websub_parser", "websub_command", "websub_status"]
+__all__ = ["websub_command", "websub_status"]
 
 Out = Callable[[str], None]
-
-
-def add_websub_parser(commands: Any) -> None:
-    """Add ``websub list [--json]`` and ``websub drop ID|--callback URL`` to the CLI."""
-    websub = commands.add_parser("websub", help="list and drop WebSub subscriptions")
-    actions = websub.add_subparsers(dest="action", required=True, metavar="ACTION")
-    listing = actions.add_parser("list", help="subscriptions and pending verifications")
-    listing.add_argument("--json", action="store_true", help="print a JSON list")
-    drop = actions.add_parser("drop", help="remove a subscription (no further pushes)")
-    which = drop.add_mutually_exclusive_group(required=True)
-    which.add_argument("id", nargs="?", type=int, help="subscription id")
-    which.add_argument("--callback", help="every subscription of this callback URL")
 
 
 def websub_status(settings: Settings, store: Store, now: datetime) -> dict[str, Any]:

@@ -34,6 +34,7 @@ from syndicator.core.retry import AttemptOutcome
 from syndicator.core.routing import Route
 from syndicator.core.signing import new_message_id
 from syndicator.core.times import db_time
+from syndicator.models import DELIVERY_STATUSES
 from syndicator.store import schema as t
 from syndicator.store.articles import Change
 from syndicator.store.db import Bulk
@@ -51,7 +52,7 @@ __all__ = [
     "record",
 ]
 
-STATUSES = ("pending", "delivered", "failed", "dead")
+STATUSES = DELIVERY_STATUSES
 OPEN = ("pending", "failed")  # statuses still to send
 _MAX_RESPONSE_CHARS = 4096
 
