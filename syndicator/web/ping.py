@@ -100,6 +100,8 @@ class PingRoute:
     ) -> None:
         if not secrets or not all(secrets):
             raise ValueError("a source ping route needs at least one non-empty secret")
+        if failures_allowed < 1 or failure_window <= 0:
+            raise ValueError("failures_allowed and failure_window must be positive")
         self._secrets = tuple(secrets)
         self._trigger = trigger
         self._clock = clock
