@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -47,6 +48,7 @@ OUT = ROOT / "bench" / "out" / "freshness.json"
 SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # a fixed test key, local only
 PING_SECRET = "whsec_" + "C2FVsBQIhrscChlQIMV+b5sSYspob7oD"
 DEADLINE = 10.0  # seconds a sample may take before the run fails
+KEEP = bool(os.environ.get("FRESHNESS_KEEP"))
 
 CONFIG = """\
 [site]
@@ -76,6 +78,17 @@ secret = "{secret}"
 allow_private_network = true
 events = ["article.created"]
 """
+
+
+@contextmanager
+def _workdir() -> Iterator[str]:
+    """A temporary folder, kept afterwards with FRESHNESS_KEEP=1 (to read the daemons' logs)."""
+    path = tempfile.mkdtemp(prefix="freshness-")
+    try:
+        yield path
+    finally:
+        if not KEEP:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def _free_port() -> int:
@@ -230,7 +243,7 @@ def run(samples: int, gap: float) -> dict[str, Any]:
     threading.Thread(target=local.serve_forever, args=(0.05,), daemon=True).start()
     results: dict[str, Any] = {"samples": samples}
     try:
-        with tempfile.TemporaryDirectory(prefix="freshness-") as tmp:
+        with _workdir() as tmp:
             folder_root = Path(tmp, "folder")
             articles = folder_root / "articles"
             articles.mkdir(parents=True)

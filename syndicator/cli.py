@@ -114,6 +114,8 @@ def _once(settings: Settings) -> int:
             builder.build(keep_documents=False)  # still publish what is known
             deliver_pending(settings, store, utc_now)  # and send what was already queued
             return EXIT_FAILURE
+        finally:
+            poller.close()
         result = builder.build(keep_documents=False)
         sent = deliver_pending(settings, store, utc_now)
         _print(

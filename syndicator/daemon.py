@@ -369,6 +369,7 @@ def run_daemon(settings: Settings) -> int:
     finally:
         stopped = daemon.stopped
         if stopped is not Shutdown.POLL_ABANDONED:
+            poller.close()
             store.close()
     if stopped is Shutdown.POLL_ABANDONED:
         # The poll's worker thread would be joined at interpreter exit; do not
