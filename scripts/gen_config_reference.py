@@ -61,6 +61,10 @@ DESCRIPTIONS: dict[str, str] = {
     "source.timeout_seconds": "`http` source: timeout of each request.",
     "source.max_pages": "`http` source: more pages than this in one poll fails the poll.",
     "source.max_bytes": "`http` source: more response bytes than this in one poll fails the poll.",
+    "source.ping_secret_env": "Environment variable holding the `whsec_...` secret of signed "
+    "source pings: when set, `POST /hooks/source` with a valid Standard Webhooks signature "
+    "triggers a poll now (see [Poll now](push.md)). Several secrets separated by spaces are all "
+    "accepted, for a rotation. Unset: the route answers `404`.",
     "source.limits.max_record_bytes": "A record larger than this (encoded JSON) is quarantined.",
     "source.limits.max_body_bytes": "A `body_md` larger than this (UTF-8 bytes) is quarantined.",
     "source.limits.max_topics": "A record with more topics than this is quarantined.",

@@ -9,6 +9,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -44,6 +45,14 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("run", help="run the daemon: polls, builds, deliveries and HTTP server")
     commands.add_parser("once", help="one poll, build and delivery pass, then exit")
     commands.add_parser("check-config", help="validate the configuration and exit")
+    poll = commands.add_parser("poll", help="ask the running daemon(s) to poll now")
+    poll.add_argument(
+        "--wait",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="wait this long for a daemon's poll and print its outcome (0: do not wait)",
+    )
     status = commands.add_parser("status", help="watermark, counts, last poll, quarantine")
     status.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -121,6 +130,8 @@ def _once(settings: Settings) -> int:
             builder.build(keep_documents=False)  # still publish what is known
             deliver_pending(settings, store, utc_now)  # and send what was already queued
             return EXIT_FAILURE
+        finally:
+            poller.close()
         result = builder.build(keep_documents=False)
         sent = deliver_pending(settings, store, utc_now)
         _print(
@@ -132,6 +143,42 @@ def _once(settings: Settings) -> int:
         return EXIT_OK
     finally:
         store.close()
+
+
+def _poll_now(settings: Settings, wait: float) -> int:
+    """Ask the daemons through the store (so it reaches every process), then
+    wait for a poll that started after the request."""
+    from syndicator.wiring import open_store, utc_now
+
+    store = open_store(settings)
+    try:
+        asked = utc_now()
+        store.polls.request_poll(asked)
+        deadline = time.monotonic() + max(wait, 0.0)
+        while time.monotonic() < deadline:
+            done = [p for p in store.polls.recent_polls(3) if p.started_at >= asked]
+            if done:
+                poll = done[-1]
+                if poll.outcome != "ok":
+                    _error(f"poll failed: {poll.error}")
+                    return EXIT_FAILURE
+                c = poll.counts
+                _print(
+                    f"poll: {c['created']} created, {c['updated']} updated, "
+                    f"{c['ignored']} ignored, {c['quarantined']} quarantined"
+                )
+                return EXIT_OK
+            time.sleep(0.1)
+    finally:
+        store.close()
+    if wait <= 0:
+        _print("poll requested")
+        return EXIT_OK
+    _error(
+        f"poll requested, but no daemon polled within {wait:g} s; "
+        "is `syndicator run` running on this database? The request stays for its next start."
+    )
+    return EXIT_FAILURE
 
 
 def _status(settings: Settings, as_json: bool) -> int:
@@ -149,7 +196,7 @@ def _status(settings: Settings, as_json: bool) -> int:
 
 def _needs_secrets(args: argparse.Namespace) -> bool:
     """Read-only commands work in a shell that lacks the service's secrets."""
-    if args.command == "status":
+    if args.command in ("status", "poll"):
         return False
     if args.command == "deliveries" and args.action == "list":
         return False
@@ -175,6 +222,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _once(settings)
         if args.command == "status":
             return _status(settings, args.json)
+        if args.command == "poll":
+            return _poll_now(settings, args.wait)
         if args.command == "deliveries":
             from syndicator.delivery.commands import deliveries_command
 

@@ -45,6 +45,7 @@ __all__ = [
     "WebSubSettings",
     "WebhookSettings",
     "load_settings",
+    "ping_secrets",
 ]
 
 DEFAULT_CONFIG_PATH = Path("config/syndicator.toml")
@@ -90,6 +91,7 @@ class SourceSettings(_Section):
     timeout_seconds: float = Field(default=30.0, gt=0)
     max_pages: int = Field(default=1000, gt=0)
     max_bytes: int = Field(default=512 * 1024 * 1024, gt=0)
+    ping_secret_env: str | None = Field(default=None, min_length=1)
     limits: RecordLimits = Field(default_factory=RecordLimits)
 
     @model_validator(mode="after")
@@ -305,8 +307,32 @@ def _child(node: Any, part: str, name: str, path: list[str]) -> Any:
     return child
 
 
+def _decode_ping_secrets(var: str, environ: Mapping[str, str]) -> tuple[bytes, ...]:
+    """The keys in `var`: one ``whsec_`` secret, or several separated by spaces while rotating."""
+    if var not in environ:
+        raise ConfigError(f"source.ping_secret_env: environment variable {var} is not set")
+    try:
+        keys = tuple(decode_secret(secret) for secret in environ[var].split())
+    except ValueError as exc:  # the message never holds the secret
+        raise ConfigError(f"source.ping_secret_env: {var}: {exc}") from None
+    if not keys:
+        raise ConfigError(f"source.ping_secret_env: environment variable {var} is empty")
+    return keys
+
+
+def ping_secrets(
+    source: SourceSettings, environ: Mapping[str, str] | None = None
+) -> tuple[bytes, ...]:
+    """The keys signed source pings are checked with; empty when pings are off."""
+    if source.ping_secret_env is None:
+        return ()
+    return _decode_ping_secrets(source.ping_secret_env, os.environ if environ is None else environ)
+
+
 def _resolve_secrets(data: dict[str, Any], environ: Mapping[str, str], required: bool) -> None:
     source = data.get("source")
+    if required and isinstance(source, dict) and source.get("ping_secret_env"):
+        _decode_ping_secrets(str(source["ping_secret_env"]), environ)
     if required and isinstance(source, dict) and isinstance(source.get("headers_env"), dict):
         for header, var in source["headers_env"].items():
             if str(var) not in environ:

@@ -29,7 +29,7 @@ from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from syndicator.build import Builder
-from syndicator.config import Settings
+from syndicator.config import Settings, ping_secrets
 from syndicator.coordination import Coordination, Hooks, for_store
 from syndicator.coordination.base import process_identity
 from syndicator.core.times import format_time
@@ -40,9 +40,12 @@ from syndicator.metrics import Metrics
 from syndicator.models import Published
 from syndicator.progress import terminal_progress
 from syndicator.render.feeds import INDEX_PATH
+from syndicator.sources.watch import FolderWatcher
 from syndicator.store.store import Store
+from syndicator.triggers import PollTrigger
 from syndicator.web.app import create_app
 from syndicator.web.documents import Document, DocumentSet
+from syndicator.web.ping import PING_PATH, make_ping_route
 from syndicator.web.server import make_server, request_shutdown
 from syndicator.websub import WebSub
 from syndicator.wiring import make_builder, make_poller, open_store, utc_now
@@ -52,6 +55,9 @@ __all__ = ["Daemon", "Shutdown", "run_daemon"]
 log = logging.getLogger(__name__)
 
 JOB_ID = "poll-and-build"
+REQUESTS_JOB_ID = "poll-requests"
+#: How often the daemon looks for a `syndicator poll` request in the store.
+REQUESTS_SECONDS = 1.0
 #: /healthz turns 503 after this many polls failed in a row.
 UNHEALTHY_AFTER = 3
 #: How long shutdown waits for a job in flight before leaving it uncommitted.
@@ -92,6 +98,7 @@ class Daemon:
         coordination: Coordination,
         *,
         clock: Callable[[], datetime] = utc_now,
+        ping_secrets: Sequence[bytes] = (),
     ) -> None:
         self.settings = settings
         self.store = store
@@ -111,8 +118,22 @@ class Daemon:
         )
         self.websub = WebSub(settings, store, self.documents, clock=clock, metrics=self.metrics)
         self._job_lock = threading.Lock()
+        #: Every "poll now" (file change, source ping, `syndicator poll`, SIGHUP)
+        #: and the scheduled safety-net poll go through the trigger.
+        self.trigger = PollTrigger(self.poll_and_build)
+        self.watcher = (
+            FolderWatcher(settings.source.path, self.trigger.request)
+            if settings.source.kind == "dir"
+            else None
+        )
+        self.ping_secrets = tuple(ping_secrets)
+        self._request_seen: datetime | None = None
         self.scheduler = BackgroundScheduler(
-            executors={"default": ThreadPoolExecutor(max_workers=1)},
+            executors={
+                "default": ThreadPoolExecutor(max_workers=1),
+                # Checks for poll requests while a poll runs on the default executor.
+                "requests": ThreadPoolExecutor(max_workers=1),
+            },
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
             timezone="UTC",
         )
@@ -220,19 +241,46 @@ class Daemon:
                 serve=self._serve_documents, wake_delivery=self.worker.wake, elected=self._run_now
             )
         )
+        with contextlib.suppress(StoreError):
+            self._request_seen = self.store.polls.poll_requested()  # the first poll serves it
         self.scheduler.add_job(
-            self.poll_and_build,
+            self.trigger.run,
             "interval",
             seconds=self.settings.poll.interval_seconds,
             id=JOB_ID,
             replace_existing=True,
             next_run_time=self.clock(),
         )
+        self.scheduler.add_job(
+            self._check_requests,
+            "interval",
+            seconds=REQUESTS_SECONDS,
+            id=REQUESTS_JOB_ID,
+            executor="requests",
+            replace_existing=True,
+        )
         self.scheduler.start()
+        if self.watcher is not None:
+            self.watcher.start()
+
+    def _check_requests(self) -> None:
+        """Poll soon when `syndicator poll` asked for it since the last look."""
+        try:
+            requested = self.store.polls.poll_requested()
+        except StoreError as exc:
+            log.warning("cannot read poll requests: %s", exc)
+            return
+        if requested is not None and (self._request_seen is None or requested > self._request_seen):
+            self._request_seen = requested
+            log.info("poll requested from the command line")
+            self.trigger.request()
 
     def stop(self, timeout: float = SHUTDOWN_GRACE_SECONDS) -> Shutdown:
         """Stop scheduling; wait up to `timeout` for the job in flight."""
         self.scheduler.shutdown(wait=False)
+        self.trigger.stop(timeout=0)
+        if self.watcher is not None:
+            self.watcher.stop()
         self.coordination.stop()
         if not self._job_lock.acquire(timeout=timeout):
             # Keep the role: another process must not build beside this poll.
@@ -263,11 +311,14 @@ class Daemon:
 
     def app(self) -> Any:
         """The ASGI application of this daemon."""
+        routes = dict(self.websub.routes())
+        if self.ping_secrets:
+            routes[PING_PATH] = make_ping_route(self.ping_secrets, self.trigger.request)
         return create_app(
             self.documents,
             health=self.health,
             metrics=self.metrics.export,
-            extra_routes=self.websub.routes(),
+            extra_routes=routes,
             link_headers=self.websub.link_header,
             lifespan=self.lifespan,
         )
@@ -279,6 +330,7 @@ async def _serve(daemon: Daemon) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, request_shutdown, server)
+    loop.add_signal_handler(signal.SIGHUP, daemon.trigger.request)
     log.info(
         "serving feeds on http://%s:%d/ (for example /feeds/all.atom); public base URL %s",
         server_settings.host,
@@ -306,7 +358,9 @@ def run_daemon(settings: Settings) -> int:
     coordination = for_store(
         store, process_identity(), clock=utc_now, load_published=builder.load_published
     )
-    daemon = Daemon(settings, store, poller, builder, coordination)
+    daemon = Daemon(
+        settings, store, poller, builder, coordination, ping_secrets=ping_secrets(settings.source)
+    )
     # uvicorn runs the lifespan, which stops the daemon, and keeps nothing it
     # returns: `Daemon.stopped` carries the outcome out, whether serving ended
     # normally or with an error (a failed start-up stops the daemon too).
@@ -315,6 +369,7 @@ def run_daemon(settings: Settings) -> int:
     finally:
         stopped = daemon.stopped
         if stopped is not Shutdown.POLL_ABANDONED:
+            poller.close()
             store.close()
     if stopped is Shutdown.POLL_ABANDONED:
         # The poll's worker thread would be joined at interpreter exit; do not

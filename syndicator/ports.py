@@ -68,3 +68,7 @@ class ArticleSource(Protocol):
     def poll(self, since: datetime | None, cursor: Any) -> SourcePoll:
         """Start a poll; raise `SourceUnavailable` when the source cannot be read at all."""
         ...
+
+    def close(self) -> None:
+        """Release what the source keeps between polls (connections)."""
+        ...

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from syndicator.config import load_settings
+from syndicator.config import load_settings, ping_secrets
+from syndicator.core.signing import decode_secret
 from syndicator.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -146,3 +147,45 @@ def test_webhook_keys_can_be_overridden(tmp_path: Path) -> None:
     assert settings.webhooks[0].topics == ("space",)
     with pytest.raises(ConfigError, match="webhooks.nope.url"):
         load_settings(path, environ={"SYNDICATOR_WEBHOOKS__NOPE__URL": "https://x.example.com"})
+
+
+def test_source_ping_secret_from_the_environment(tmp_path: Path) -> None:
+    path = write(tmp_path, "[source]\nping_secret_env = 'PING_SECRET'\n")
+    settings = load_settings(path, environ={"PING_SECRET": SECRET})
+    assert settings.source.ping_secret_env == "PING_SECRET"
+    assert ping_secrets(settings.source, {"PING_SECRET": SECRET}) == (decode_secret(SECRET),)
+    rotating = {"PING_SECRET": f" {SECRET}  whsec_b2xk "}
+    assert ping_secrets(settings.source, rotating) == (decode_secret(SECRET), b"old")
+
+
+def test_defaults_have_no_ping_secret(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, ""), environ={})
+    assert settings.source.ping_secret_env is None
+    assert ping_secrets(settings.source, {"PING_SECRET": SECRET}) == ()
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({}, r"source\.ping_secret_env: environment variable PING_SECRET is not set"),
+        ({"PING_SECRET": "  "}, r"source\.ping_secret_env: .*PING_SECRET is empty"),
+        ({"PING_SECRET": "hunter2"}, r"source\.ping_secret_env: PING_SECRET: .*whsec_"),
+        ({"PING_SECRET": "whsec_***"}, r"source\.ping_secret_env: PING_SECRET: .*base64"),
+    ],
+)
+def test_a_bad_ping_secret_is_a_config_error(
+    tmp_path: Path, environ: dict[str, str], message: str
+) -> None:
+    path = write(tmp_path, "[source]\nping_secret_env = 'PING_SECRET'\n")
+    with pytest.raises(ConfigError, match=message) as info:
+        load_settings(path, environ=environ)
+    assert "hunter2" not in str(info.value)
+    settings = load_settings(path, environ=environ, require_secrets=False)
+    with pytest.raises(ConfigError, match=message):
+        ping_secrets(settings.source, environ)
+
+
+def test_ping_secret_env_can_be_set_by_an_override(tmp_path: Path) -> None:
+    environ = {"SYNDICATOR_SOURCE__PING_SECRET_ENV": "HOOK", "HOOK": SECRET}
+    settings = load_settings(write(tmp_path, ""), environ=environ)
+    assert ping_secrets(settings.source, environ) == (decode_secret(SECRET),)

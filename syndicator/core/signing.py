@@ -4,6 +4,7 @@ The format follows https://www.standardwebhooks.com/ (``spec/standard-webhooks.m
 the signed content is ``{msg_id}.{timestamp}.{body}``, the signature is
 ``v1,<base64 HMAC-SHA256>`` keyed by the decoded secret, and during a secret
 rotation the header carries one space-separated signature per active secret.
+`verify` checks a signed request the other way round, for pings we receive.
 """
 
 from __future__ import annotations
@@ -16,11 +17,14 @@ import secrets as _random
 from collections.abc import Sequence
 
 __all__ = [
+    "DEFAULT_TOLERANCE_SECONDS",
     "SECRET_PREFIX",
+    "WebhookVerificationError",
     "decode_secret",
     "generate_secret",
     "new_message_id",
     "sign",
+    "verify",
     "webhook_headers",
 ]
 
@@ -29,6 +33,11 @@ MESSAGE_ID_PREFIX = "msg_"
 
 # The spec recommends 24-64 byte keys; 32 matches what Svix generates.
 _GENERATED_SECRET_BYTES = 32
+#: A signed request timestamped further than this from now, either way, is refused.
+DEFAULT_TOLERANCE_SECONDS = 300
+# Bounds on what a sender controls, so a hostile header costs little to refuse.
+_MAX_MSG_ID_CHARS = 256
+_MAX_TIMESTAMP_DIGITS = 12
 # Crockford's base32 alphabet: no I, L, O, U, so ids are unambiguous when read aloud.
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
@@ -95,6 +104,60 @@ def webhook_headers(
         "webhook-signature": sign(secrets, msg_id, timestamp, body),
         "content-type": "application/json",
     }
+
+
+class WebhookVerificationError(ValueError):
+    """A signed request that does not verify; the message says why and holds no secret."""
+
+
+def verify(
+    secrets: Sequence[bytes],
+    msg_id: str | None,
+    timestamp: str | None,
+    signature: str | None,
+    body: bytes,
+    *,
+    now: float,
+    tolerance: float = DEFAULT_TOLERANCE_SECONDS,
+) -> None:
+    """Check the ``webhook-*`` header values of a received `body`; raise if they do not verify.
+
+    Any one ``v1`` signature of the space-separated list matching any of `secrets`
+    is enough. The timestamp must be within `tolerance` seconds of `now`, either
+    way, so a captured request cannot be replayed later.
+    """
+    if not secrets:
+        raise ValueError("at least one secret is required to verify")
+    if not msg_id or not timestamp or not signature:
+        raise WebhookVerificationError("missing webhook-id, webhook-timestamp or webhook-signature")
+    try:
+        _check_msg_id(msg_id)
+    except ValueError:
+        raise WebhookVerificationError("malformed webhook-id") from None
+    if len(msg_id) > _MAX_MSG_ID_CHARS:
+        raise WebhookVerificationError("webhook-id is too long")
+    if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > _MAX_TIMESTAMP_DIGITS:
+        raise WebhookVerificationError("malformed webhook-timestamp")
+    sent_at = int(timestamp)
+    if abs(now - sent_at) > tolerance:
+        raise WebhookVerificationError("webhook-timestamp is too old or too far in the future")
+    content = f"{msg_id}.{sent_at}.".encode() + body
+    expected = [hmac.new(key, content, hashlib.sha256).digest() for key in secrets if key]
+    matched = False
+    for candidate in signature.split():
+        version, _, encoded = candidate.partition(",")
+        if version != "v1":
+            continue  # a scheme we do not know may sit beside ours
+        try:
+            digest = base64.b64decode(encoded, validate=True)
+        except (binascii.Error, ValueError):
+            continue
+        # Compare against every key without stopping early: the time taken says
+        # nothing about which key, or how much of a signature, matched.
+        for key_digest in expected:
+            matched |= hmac.compare_digest(key_digest, digest)
+    if not matched:
+        raise WebhookVerificationError("no signature matches")
 
 
 def _check_msg_id(msg_id: str) -> None:

@@ -91,6 +91,10 @@ class Poller:
         )
         return changes
 
+    def close(self) -> None:
+        """Release the source's connections."""
+        self.source.close()
+
     def _record(
         self, started: datetime, outcome: PollOutcome, counts: dict[str, int], error: str | None
     ) -> None:

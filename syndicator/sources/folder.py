@@ -124,6 +124,9 @@ class FolderSource:
         # Resumable: a file enters the cursor only once all its records were read.
         return SourcePoll(self._chunks(plan, kept, gone), total_bytes=total, resumable=True)
 
+    def close(self) -> None:
+        """Nothing is kept open between polls."""
+
     def _tail_offset(self, path: Path, st: os.stat_result, seen: _Seen | None) -> int | None:
         """Where to resume a JSONL file that only grew, or None to read it whole."""
         if seen is None or not path.name.endswith(".jsonl"):

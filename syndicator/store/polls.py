@@ -24,6 +24,8 @@ __all__ = [
 ]
 
 _POLL_HISTORY = 1000  # polls kept for status and health
+#: The `meta` key `syndicator poll` writes and the daemons watch.
+_POLL_REQUEST = "poll_requested_at"
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,3 +177,11 @@ class Polls:
             done = conn.execute(update(t.meta).where(t.meta.c.key == key).values(value=value))
             if done.rowcount == 0:
                 conn.execute(insert(t.meta).values(key=key, value=value))
+
+    def request_poll(self, now: datetime) -> None:
+        """Ask the running daemon(s) to poll now (`syndicator poll`)."""
+        self.set_meta(_POLL_REQUEST, db_time(now), now)
+
+    def poll_requested(self) -> datetime | None:
+        """When a poll was last asked for, if ever."""
+        return parse_time(self.get_meta(_POLL_REQUEST))

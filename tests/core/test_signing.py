@@ -11,11 +11,13 @@ from datetime import UTC, datetime
 import pytest
 from standardwebhooks import Webhook, WebhookVerificationError
 
+from syndicator.core import signing
 from syndicator.core.signing import (
     decode_secret,
     generate_secret,
     new_message_id,
     sign,
+    verify,
     webhook_headers,
 )
 
@@ -110,3 +112,97 @@ def test_message_ids_are_unique_and_header_safe() -> None:
     assert len(ids) == 2000
     for msg_id in ids:
         assert re.fullmatch(r"msg_[0-9A-HJKMNP-TV-Z]{26}", msg_id)
+
+
+# -- verify: the receiving side ---------------------------------------------------
+
+NOW = 1_800_000_000
+KEY = b"k" * 32
+
+
+def _signed(
+    secret: str, msg_id: str = "msg_1", at: int = NOW, body: bytes = BODY
+) -> dict[str, str]:
+    """Headers the reference implementation sends."""
+    value = Webhook(secret).sign(msg_id, datetime.fromtimestamp(at, UTC), body.decode())
+    return {"id": msg_id, "timestamp": str(at), "signature": value}
+
+
+def _verify(
+    headers: dict[str, str], body: bytes = BODY, now: float = NOW, keys: list[bytes] | None = None
+) -> None:
+    verify(
+        keys or [KEY],
+        headers.get("id"),
+        headers.get("timestamp"),
+        headers.get("signature"),
+        body,
+        now=now,
+    )
+
+
+SECRET = "whsec_" + base64.b64encode(KEY).decode()
+
+
+def test_verify_accepts_what_the_reference_signs() -> None:
+    _verify(_signed(SECRET))
+    _verify(_signed(SECRET), now=NOW + 300)
+    _verify(_signed(SECRET), now=NOW - 300)
+
+
+def test_verify_accepts_what_sign_writes_with_rotated_keys() -> None:
+    old, new = b"o" * 32, b"n" * 32
+    header = sign([new, old], "msg_2", NOW, BODY)
+    verify([old], "msg_2", str(NOW), header, BODY, now=NOW)
+    verify([new], "msg_2", str(NOW), header, BODY, now=NOW)
+    verify([b"x" * 32, new], "msg_2", str(NOW), header, BODY, now=NOW)
+
+
+def test_verify_skips_unknown_schemes_and_garbage_beside_a_good_signature() -> None:
+    good = _signed(SECRET)
+    good["signature"] = "v2,abc v1,not*base64 v1a,xyz " + good["signature"] + " v1,"
+    _verify(good)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"body": BODY + b" "}, "no signature matches"),
+        ({"keys": [b"w" * 32]}, "no signature matches"),
+        ({"now": NOW + 301}, "too old"),
+        ({"now": NOW - 301}, "too old or too far in the future"),
+        ({"id": "msg_other"}, "no signature matches"),
+        ({"timestamp": str(NOW + 1)}, "no signature matches"),
+        ({"timestamp": "12a"}, "malformed webhook-timestamp"),
+        ({"timestamp": "-5"}, "malformed webhook-timestamp"),
+        ({"timestamp": "1" * 40}, "malformed webhook-timestamp"),
+        ({"id": "msg 1"}, "malformed webhook-id"),
+        ({"id": "m" * 300}, "too long"),
+        ({"id": ""}, "missing"),
+        ({"signature": ""}, "missing"),
+        ({"signature": "v1,"}, "no signature matches"),
+        ({"signature": "v2," + "A" * 44}, "no signature matches"),
+    ],
+)
+def test_verify_refuses(change: dict[str, object], message: str) -> None:
+    headers = _signed(SECRET)
+    body = change.pop("body", BODY)
+    now = change.pop("now", NOW)
+    keys = change.pop("keys", None)
+    headers.update({key: str(value) for key, value in change.items()})
+    with pytest.raises(signing.WebhookVerificationError, match=message):
+        _verify(headers, body=body, now=now, keys=keys)  # type: ignore[arg-type]
+
+
+def test_verify_refuses_missing_headers() -> None:
+    with pytest.raises(signing.WebhookVerificationError, match="missing"):
+        verify([KEY], None, None, None, BODY, now=NOW)
+
+
+def test_verify_needs_a_key() -> None:
+    with pytest.raises(ValueError, match="at least one secret"):
+        verify([], "msg_1", str(NOW), "v1,xx", BODY, now=NOW)
+
+
+def test_a_verification_error_is_a_value_error() -> None:
+    assert issubclass(signing.WebhookVerificationError, ValueError)

@@ -196,6 +196,7 @@ class Desk:
     api: Api
     sleeps: list[float] = field(default_factory=list)
     stores: list[Store] = field(default_factory=list)
+    sources: list[HttpSource] = field(default_factory=list)
 
     @property
     def config(self) -> Path:
@@ -224,7 +225,9 @@ class Desk:
         return load_settings(self.config, environ={}, require_secrets=False)
 
     def source(self, environ: dict[str, str] | None = None) -> HttpSource:
-        return HttpSource(self.settings().source, environ or {}, sleep=self.sleeps.append)
+        source = HttpSource(self.settings().source, environ or {}, sleep=self.sleeps.append)
+        self.sources.append(source)  # its connections are closed after the test
+        return source
 
     def pipeline(self, environ: dict[str, str] | None = None) -> Cycle:
         """A fresh store and pipeline, as a new process would open them."""
@@ -245,5 +248,7 @@ def desk(tmp_path: Path, api: Api) -> Iterator[Desk]:
     d = Desk(tmp_path, api)
     d.configure()
     yield d
+    for source in d.sources:
+        source.close()
     for store in d.stores:
         store.close()
