@@ -23,6 +23,7 @@ from syndicator.logs import configure_logging
 from syndicator.progress import terminal_progress
 from syndicator.status import collect_status, format_status
 from syndicator.store.outbox import STATUSES
+from syndicator.takedown import add_articles_parser, articles_command
 from syndicator.websub.commands import add_websub_parser, websub_command
 from syndicator.wiring import make_builder, make_poller, open_store, utc_now
 
@@ -65,6 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     wcmd = webhooks.add_subparsers(dest="action", required=True, metavar="ACTION")
     wcmd.add_parser("test", help="send a signed webhook.test event now").add_argument("name")
     wcmd.add_parser("resume", help="lift an endpoint's pause").add_argument("name")
+    add_articles_parser(commands)
     add_websub_parser(commands)
     return parser
 
@@ -134,6 +136,8 @@ def _needs_secrets(args: argparse.Namespace) -> bool:
         return False
     if args.command == "deliveries" and args.action == "list":
         return False
+    if args.command == "articles" and args.action == "show":
+        return False
     return not (args.command == "webhooks" and args.action == "resume")
 
 
@@ -157,6 +161,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return deliveries_command(settings, args, _print)
         if args.command == "webhooks":
             return webhooks_command(settings, args, _print)
+        if args.command == "articles":
+            return articles_command(settings, args, _print, _error)
         if args.command == "websub":
             return websub_command(settings, args, _print)
         if args.command == "run":
