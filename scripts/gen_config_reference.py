@@ -98,7 +98,8 @@ DESCRIPTIONS: dict[str, str] = {
     "webhooks.secret_env": "Name of an environment variable holding the secret (takes precedence "
     "over `secret`).",
     "webhooks.topics": 'Topics whose articles are sent; `["*"]` for every topic.',
-    "webhooks.events": "Event types sent: `article.created`, `article.updated`.",
+    "webhooks.events": "Event types sent: `article.created`, `article.updated`, and "
+    "`article.deleted` (only when listed: deletions and takedowns, SPEC §3b).",
     "webhooks.allow_private_network": "Overrides `delivery.allow_private_network` for this "
     "endpoint.",
     "webhooks.timeout_seconds": "Overrides `delivery.timeout_seconds` for this endpoint.",

@@ -72,8 +72,21 @@ def _parser() -> argparse.ArgumentParser:
     wcmd = webhooks.add_subparsers(dest="action", required=True, metavar="ACTION")
     wcmd.add_parser("test", help="send a signed webhook.test event now").add_argument("name")
     wcmd.add_parser("resume", help="lift an endpoint's pause").add_argument("name")
+    _add_articles_parser(commands)
     _add_websub_parser(commands)
     return parser
+
+
+def _add_articles_parser(commands: Any) -> None:
+    """The `articles` command and its actions."""
+    articles = commands.add_parser("articles", help="show what is known of an article; take down")
+    acmd = articles.add_subparsers(dest="action", required=True, metavar="ACTION")
+    show = acmd.add_parser("show", help="an article's versions, feeds, events and deliveries")
+    show.add_argument("slug")
+    show.add_argument("--json", action="store_true", help="print one JSON object")
+    remove = acmd.add_parser("remove", help="take articles down now (article.deleted)")
+    remove.add_argument("slugs", nargs="+", metavar="SLUG")
+    remove.add_argument("--reason", default=None, help="why (stored and shown)")
 
 
 def _add_websub_parser(commands: Any) -> None:
@@ -200,6 +213,8 @@ def _needs_secrets(args: argparse.Namespace) -> bool:
         return False
     if args.command == "deliveries" and args.action == "list":
         return False
+    if args.command == "articles" and args.action == "show":
+        return False
     return not (args.command == "webhooks" and args.action == "resume")
 
 
@@ -232,6 +247,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from syndicator.delivery.commands import webhooks_command
 
             return webhooks_command(settings, args, _print)
+        if args.command == "articles":
+            from syndicator.takedown import articles_command
+
+            return articles_command(settings, args, _print, _error)
         if args.command == "websub":
             from syndicator.websub.commands import websub_command
 

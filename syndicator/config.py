@@ -50,7 +50,9 @@ __all__ = [
 
 DEFAULT_CONFIG_PATH = Path("config/syndicator.toml")
 _ENV_PREFIX = "SYNDICATOR_"
-_EVENT_TYPES = ("article.created", "article.updated")
+_EVENT_TYPES = ("article.created", "article.updated", "article.deleted")
+#: What an endpoint receives when its config names no `events`.
+_DEFAULT_EVENTS = ("article.created", "article.updated")
 
 
 class _Section(BaseModel):
@@ -93,6 +95,15 @@ class SourceSettings(_Section):
     max_bytes: int = Field(default=512 * 1024 * 1024, gt=0)
     ping_secret_env: str | None = Field(default=None, min_length=1)
     limits: RecordLimits = Field(default_factory=RecordLimits)
+    deleted_field: str = Field(
+        default="deleted",
+        min_length=1,
+        description=(
+            "Field that marks a record as a deletion (SPEC §3b): a record whose value here is "
+            "truthy (anything but false, null, 0, an empty string, list or object) takes its "
+            "`slug` down when its `updated_at` is newer than the stored version"
+        ),
+    )
 
     @model_validator(mode="after")
     def _needs_url(self) -> SourceSettings:
@@ -136,6 +147,15 @@ class FeedSettings(_Section):
             "of a build (0 turns the cache off); entries found here are not rendered again"
         ),
     )
+    tombstone_days: float = Field(
+        default=7.0,
+        ge=0,
+        description=(
+            "How long an Atom feed lists an article deleted from it as an RFC 6721 "
+            "`<at:deleted-entry>` (fractions allowed; 0 lists none). RSS and JSON Feed "
+            "just drop the entry"
+        ),
+    )
 
 
 class ServerSettings(_Section):
@@ -174,7 +194,7 @@ class WebhookSettings(_Section):
     #: Older secrets still signed with during a rotation.
     previous_secrets: tuple[SecretStr, ...] = ()
     topics: tuple[str, ...] = ("*",)
-    events: tuple[str, ...] = _EVENT_TYPES
+    events: tuple[str, ...] = _DEFAULT_EVENTS
     allow_private_network: bool | None = None
     timeout_seconds: float | None = Field(default=None, gt=0)
     max_concurrency: int | None = Field(default=None, gt=0)

@@ -66,7 +66,7 @@ class Metrics:
         )
         for outcome in ("ok", "failed"):
             self.polls.labels(outcome)
-        for result in ("created", "updated", "ignored", "quarantined"):
+        for result in ("created", "updated", "deleted", "ignored", "quarantined"):
             self.records.labels(result)
 
     def count_changes(self, changes: ChangeSet) -> None:

@@ -23,6 +23,7 @@ __all__ = [
     "Published",
     "Quarantined",
     "RenderedArticle",
+    "Tombstone",
 ]
 
 #: The pseudo-topic whose feeds hold every article.
@@ -72,6 +73,24 @@ class ArticleVersion(NamedTuple):
     event_data: str  # the `data` of its webhook payload, as JSON
 
 
+class Tombstone(NamedTuple):
+    """A validated deletion: the slug to take down and when (SPEC §3b).
+
+    Comes from a source record flagged deleted (`deleted_at` is its
+    `updated_at`) or from `articles remove` (`deleted_at` is now, with the
+    operator's reason).
+    """
+
+    slug: str
+    deleted_at: datetime
+    reason: str | None = None
+
+    @property
+    def updated_at(self) -> datetime:
+        """The version time it is classified by, like an `ArticleVersion`'s."""
+        return self.deleted_at
+
+
 @dataclass(frozen=True, slots=True)
 class RenderedArticle:
     """An article ready for a feed: its Markdown body already rendered and sanitised."""
@@ -88,6 +107,10 @@ class ChangeKind(enum.StrEnum):
 
     CREATED = "article.created"
     UPDATED = "article.updated"
+    DELETED = "article.deleted"
+    #: A tombstone for a slug never published: kept, so no older record
+    #: revives it, but announced to no one.
+    BURIED = "buried"
     IGNORED = "ignored"
 
 
@@ -123,20 +146,22 @@ class ChangeSet:
 
     created: int = 0
     updated: int = 0
+    deleted: int = 0
     ignored: int = 0
     quarantined: int = 0
     touched_topics: set[str] = field(default_factory=set)
 
     @property
     def changed(self) -> int:
-        """Records that created or changed an article."""
-        return self.created + self.updated
+        """Records that created, changed or deleted an article."""
+        return self.created + self.updated + self.deleted
 
     def as_dict(self) -> dict[str, int]:
         """Counts for logs, status and metrics."""
         return {
             "created": self.created,
             "updated": self.updated,
+            "deleted": self.deleted,
             "ignored": self.ignored,
             "quarantined": self.quarantined,
         }

@@ -35,6 +35,7 @@ def collect_status(settings: Settings, store: Store) -> dict[str, Any]:
     report: dict[str, Any] = {
         "watermark": None if watermark is None else format_time(watermark),
         "articles": counts["articles"],
+        "deleted_articles": counts["deleted"],
         "topics": counts["topics"],
         "events": outbox.event_count(),
         "last_poll": last_poll,
@@ -54,7 +55,7 @@ def format_status(report: dict[str, Any]) -> str:
     """The report for a human."""
     lines = [
         f"watermark:   {report['watermark'] or '-'}",
-        f"articles:    {report['articles']}",
+        f"articles:    {report['articles']} ({report['deleted_articles']} deleted)",
         f"topics:      {report['topics']}",
     ]
     poll = report["last_poll"]

@@ -15,7 +15,7 @@ import importlib.metadata
 import logging
 from collections.abc import Callable, Mapping
 from concurrent.futures.process import BrokenProcessPool
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import orjson
 
@@ -87,10 +87,14 @@ class Builder:
                 _library_versions(),
                 s.site.model_dump(),
                 s.feeds.max_entries,
+                s.feeds.tombstone_days,
                 s.websub.model_dump(),
             ]
         )
         return hashlib.sha256(blob).hexdigest()
+
+    def _tombstone_window(self) -> timedelta:
+        return timedelta(days=self.settings.feeds.tombstone_days)
 
     def hub_urls(self) -> tuple[str, ...]:
         """WebSub hubs advertised in every feed."""
@@ -110,6 +114,13 @@ class Builder:
         if self.store.polls.get_meta("render_fingerprint") != fingerprint:
             full = True
         dirty = set() if full else set(self.store.feeds.dirty_topics())
+        # Deletions older than the window leave the Atom feeds that list them:
+        # their topics are rendered again, then the tombstones forgotten. The
+        # check is one indexed query on a small table, so every build makes
+        # it; a crash before the forgetting just renders them once more.
+        cutoff = now - self._tombstone_window()
+        expired = self.store.articles.expired_tombstones(cutoff)
+        dirty |= expired
         if not (full or dirty or not self._checked_output):
             return BuildResult()  # the usual poll with nothing new: no need to count topics
         rows = {row.name: row for row in self.store.articles.topics()}
@@ -138,6 +149,8 @@ class Builder:
             result = self._render_in_processes(shares, updated, full, keep_documents, now, listings)
         result.topics.sort()
         self.store.feeds.clear_dirty(dirty, now)
+        if expired:
+            self.store.articles.drop_tombstones(cutoff)
         if full:
             self.store.polls.set_meta("render_fingerprint", fingerprint, now)
         self._checked_output = True
@@ -167,6 +180,7 @@ class Builder:
             hub_urls=self.hub_urls(),
             max_entries=self.settings.feeds.max_entries,
             fingerprint=self.fingerprint(),
+            tombstone_window=self._tombstone_window(),
         )
         # A full build renders every entry from the store, trusting no earlier file.
         manifests = None if full else self.store.feeds.manifests(topics)

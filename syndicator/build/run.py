@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from syndicator.build.output import OutputDir
 from syndicator.build.reuse import Manifests, Reusable, missing_slugs, reusable, sha256
@@ -68,6 +68,8 @@ class RunSettings:
     hub_urls: tuple[str, ...]
     max_entries: int
     fingerprint: str
+    #: How long a deleted article is listed in Atom feeds (`feeds.tombstone_days`).
+    tombstone_window: timedelta = timedelta(days=7)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +110,8 @@ class FeedRun:
         self._html: dict[tuple[str, str], str] = {}  # bodies rendered since the last flush
         self._keys: dict[str, list[FeedKey]] = {}  # each topic's entry keys, read together
         self._articles: dict[str, _Row] = {}  # what the next topics' files lack, by slug
+        #: Per topic, the articles deleted from its feed within the window.
+        self._deleted: dict[str, list[tuple[str, datetime]]] = {}
         self._ahead: dict[int, Future[Reusable]] = {}
         self._flushing: Future[None] | None = None
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="build")
@@ -121,6 +125,8 @@ class FeedRun:
     ) -> BuildResult:
         """Render and write the feeds of `topics`, then the documents `extra` gives."""
         with self._pool, self._flusher:
+            # One small query for the whole run: only recent deletions are held.
+            self._deleted = self.store.articles.tombstones(self.now - self.config.tombstone_window)
             for index in range(_LOOKAHEAD):
                 self._read_ahead(topics, index)  # the first files are read while the keys are
             if self.manifests:
@@ -222,6 +228,7 @@ class FeedRun:
             updated=updated,
             hub_urls=c.hub_urls,
             language=c.language,
+            deleted=tuple(self._deleted.get(topic, ())),
         )
         out: list[tuple[Published, _Composed]] = []
         reused_here = 0

@@ -5,7 +5,9 @@
 - its content hash: everything but `updated_at`;
 - the `data` its webhook events announce (SPEC §6): the stored fields but the
   body and the alternates, plus the links of its topics' feeds;
-- `article_version`: all of the above computed once, for storing a poll.
+- `article_version`: all of the above computed once, for storing a poll;
+- what is kept of a deleted article (`purged_record`) and its
+  `article.deleted` data (`deleted_data`, SPEC §3b).
 
 Adding a field to `Article` adds it to each of these; only the fields a
 webhook leaves out are named here.
@@ -16,12 +18,14 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import typing
+import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
 import orjson
 
+from syndicator.core.text import strip_xml_illegal
 from syndicator.core.times import format_time
 from syndicator.core.urls import topic_feed_urls
 from syndicator.models import Article, ArticleVersion
@@ -37,9 +41,19 @@ __all__ = [
     "article_version",
     "content_hash",
     "content_version",
+    "deleted_data",
+    "entry_id",
+    "purged_record",
 ]
 
 _Convert = Callable[[Any], Any]
+
+# Fixed forever: changing it would change every entry id and make readers show
+# every article as new.
+_ENTRY_NAMESPACE = uuid.UUID("1ab8589d-433b-4652-975f-544c76af1661")
+#: What a deleted article's stored record keeps (SPEC §3b): identity, where
+#: it was, and its times; the content is purged.
+_KEPT_WHEN_DELETED = ("slug", "url", "published_at", "updated_at", "lang", "topics", "entities")
 
 
 def _tuple(value: Any) -> tuple[Any, ...]:
@@ -145,3 +159,35 @@ def article_version(article: Article, base_url: str) -> ArticleVersion:
         orjson.dumps(data).decode(),
         orjson.dumps(announced_data(data, base_url)).decode(),
     )
+
+
+def entry_id(slug: str) -> str:
+    """The entry's permanent id, derived from the slug alone (SPEC §4)."""
+    # Ingest already strips these characters from slugs, so for stored slugs
+    # this is a no-op; it keeps lone surrogates from breaking the UTF-8 hash.
+    return f"urn:uuid:{uuid.uuid5(_ENTRY_NAMESPACE, strip_xml_illegal(slug))}"
+
+
+def purged_record(stored: Mapping[str, Any], deleted_at: datetime) -> dict[str, Any]:
+    """What a deleted article's row keeps of its stored record; `updated_at`
+    becomes the deletion's time, so only a later record restores it."""
+    kept = {name: stored[name] for name in _KEPT_WHEN_DELETED if name in stored}
+    kept["updated_at"] = format_time(deleted_at)
+    kept.setdefault("topics", [])
+    kept.setdefault("entities", [])
+    return kept
+
+
+def deleted_data(kept: Mapping[str, Any], deleted_at: datetime, base_url: str) -> dict[str, Any]:
+    """The `data` of an `article.deleted` event (SPEC §6), from `purged_record`."""
+    topics = list(kept.get("topics") or ())
+    return {
+        "slug": kept["slug"],
+        "id": entry_id(kept["slug"]),
+        "url": kept.get("url"),
+        "topics": topics,
+        "entities": list(kept.get("entities") or ()),
+        "lang": kept.get("lang"),
+        "deleted_at": format_time(deleted_at),
+        "feeds": {topic: topic_feed_urls(base_url, topic) for topic in topics},
+    }

@@ -31,7 +31,7 @@ def event_data(article: Article, base_url: str) -> dict[str, Any]:
     return announced_data(article_to_dict(article), base_url)
 
 
-def event_json(kind: ChangeKind, timestamp: str, data_json: str) -> str:
+def event_json(kind: ChangeKind | str, timestamp: str, data_json: str) -> str:
     """`event_payload` serialized, from its `data` already in JSON: the same
     bytes as ``orjson.dumps(event_payload(...))`` (the tests check)."""
     return f'{{"type":"{kind}","timestamp":"{timestamp}","data":{data_json}}}'

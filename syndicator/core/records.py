@@ -12,15 +12,17 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from syndicator.core.article import article_from_fields
 from syndicator.core.text import strip_xml_illegal
 from syndicator.errors import RecordInvalid
-from syndicator.models import ALL_TOPIC, Article
+from syndicator.models import ALL_TOPIC, Article, Tombstone
 
 __all__ = [
     "TOPIC_PATTERN",
     "RecordLimits",
     "is_safe_topic",
+    "is_tombstone",
     "may_hold_xml_illegal",
     "parse_datetime",
     "parse_record",
+    "parse_tombstone",
 ]
 
 #: Topic slugs double as file names and URL segments, so they are kept to a
@@ -234,6 +236,25 @@ class _CleanRecord(_Record):
         return value
 
 
+class _Tombstone(BaseModel):
+    """A deletion record: only its slug and `updated_at` count; the rest is ignored."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    slug: str = Field(min_length=1, max_length=512)
+    updated_at: datetime
+
+    @field_validator("updated_at", mode="before")
+    @classmethod
+    def _timestamp(cls, value: Any) -> datetime:
+        return _Record._timestamp(value)
+
+    @field_validator("slug")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        return _Record._slug(strip_xml_illegal(value))
+
+
 def _describe(error: ValidationError) -> str:
     parts = []
     for item in error.errors(include_url=False):
@@ -267,6 +288,24 @@ def parse_record(data: Any, limits: RecordLimits | None = None, *, clean: bool =
     except ValueError as exc:
         raise RecordInvalid(f"unknown field: {exc}", slug=slug) from None
     return article_from_fields(record, extra)
+
+
+def is_tombstone(data: Any, deleted_field: str) -> bool:
+    """True when a decoded record is a deletion: its `deleted_field` is truthy
+    in the JSON sense (anything but false, null, 0, "", [] and {})."""
+    return isinstance(data, Mapping) and bool(data.get(deleted_field))
+
+
+def parse_tombstone(data: Mapping[str, Any]) -> Tombstone:
+    """Validate a deletion record; raise `RecordInvalid` when its slug or
+    `updated_at` is missing or invalid."""
+    raw_slug = data.get("slug")
+    slug = raw_slug if isinstance(raw_slug, str) and raw_slug else None
+    try:
+        record = _Tombstone.model_validate(data)
+    except ValidationError as exc:
+        raise RecordInvalid(f"deletion record: {_describe(exc)}", slug=slug) from None
+    return Tombstone(record.slug, record.updated_at)
 
 
 def _check_limits(data: Mapping[str, Any], limits: RecordLimits, slug: str | None) -> None:

@@ -14,14 +14,14 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from syndicator.config import Settings
-from syndicator.core.changes import StoredState, classify_change
+from syndicator.core.changes import DELETED_HASH, UNPUBLISHED_HASH, StoredState, classify_change
 from syndicator.core.routing import Route
 from syndicator.errors import SourceUnavailable
 from syndicator.ingest.validate import Validated, Validator
-from syndicator.models import ChangeKind, ChangeSet, PollOutcome
+from syndicator.models import ChangeKind, ChangeSet, PollOutcome, Tombstone
 from syndicator.ports import ArticleSource, Clock, SourceChunk
 from syndicator.processes import default_processes, return_freed_memory
-from syndicator.store import Change, PollRecord, Store, Tx
+from syndicator.store import Change, Deletion, PollRecord, Store, Tx
 
 __all__ = ["Poller", "Progress"]
 
@@ -67,7 +67,9 @@ class Poller:
             for hook in settings.webhooks
         )
         workers = default_processes(settings.poll.processes) - 1
-        self.validator = Validator(settings.source.limits, settings.site.base_url, workers)
+        self.validator = Validator(
+            settings.source.limits, settings.site.base_url, workers, settings.source.deleted_field
+        )
 
     def poll(self) -> ChangeSet:
         """Read the source once and commit what changed; raise `SourceUnavailable` on failure."""
@@ -166,25 +168,48 @@ class Poller:
             log.warning("quarantined %s: %s", what.source, what.reason)
         states = tx.states(sorted({version.slug for version in valid.valid}))
         pending: list[Change] = []
+        removals: list[Deletion] = []
         pending_slugs: set[str] = set()
         for version in valid.valid:
             if version.slug in pending_slugs:
                 # A later version in the same chunk: write the earlier one first.
-                changes.touched_topics |= tx.apply(pending, self.routes)
-                pending, pending_slugs = [], set()
+                self._flush(tx, pending, removals, changes)
+                pending, removals, pending_slugs = [], [], set()
             stored = states.get(version.slug)
+            if isinstance(version, Tombstone):
+                kind = classify_change(stored, version, "")
+                if kind is not ChangeKind.IGNORED:
+                    removals.append(Deletion(kind, version))
+                    pending_slugs.add(version.slug)
+                    states[version.slug] = _deleted_state(stored, version)
+                changes.deleted += kind is ChangeKind.DELETED
+                changes.ignored += kind is ChangeKind.IGNORED
+                continue
             kind = classify_change(stored, version, version.digest)
             if kind is ChangeKind.IGNORED:
                 changes.ignored += 1
                 continue
-            pending.append(Change(kind, version, stored.topics if stored else ()))
+            restores = stored is not None and stored.deleted
+            pending.append(Change(kind, version, stored.topics if stored else (), restores))
             pending_slugs.add(version.slug)
             states[version.slug] = StoredState(version.updated_at, version.digest, version.topics)
             if kind is ChangeKind.CREATED:
                 changes.created += 1
             else:
                 changes.updated += 1
+        self._flush(tx, pending, removals, changes)
+
+    def _flush(
+        self, tx: Tx, pending: list[Change], removals: list[Deletion], changes: ChangeSet
+    ) -> None:
         changes.touched_topics |= tx.apply(pending, self.routes)
+        changes.touched_topics |= tx.delete(removals, self.routes, self.settings.site.base_url)
+
+
+def _deleted_state(stored: StoredState | None, stone: Tombstone) -> StoredState:
+    """The state a slug is in after `stone` was written."""
+    announced = stored is not None and stored.announced
+    return StoredState(stone.deleted_at, DELETED_HASH if announced else UNPUBLISHED_HASH, ())
 
 
 def _later(a: datetime | None, b: datetime | None) -> datetime | None:

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from syndicator.core.article import article_version
-from syndicator.core.records import RecordLimits, parse_record
+from syndicator.core.records import RecordLimits, is_tombstone, parse_record, parse_tombstone
 from syndicator.errors import RecordInvalid
-from syndicator.models import ArticleVersion, Quarantined
+from syndicator.models import ArticleVersion, Quarantined, Tombstone
 from syndicator.ports import SourceChunk, SourceItem
 from syndicator.processes import process_pool
 from syndicator.sources.decode import decoded
@@ -36,7 +36,8 @@ class Validated:
 
     #: (origin, line, what) of each record to quarantine.
     rejected: list[tuple[str, int | None, Quarantined]] = field(default_factory=list)
-    valid: list[ArticleVersion] = field(default_factory=list)
+    #: Records and deletions (SPEC §3b) in source order.
+    valid: list[ArticleVersion | Tombstone] = field(default_factory=list)
     #: The newest `updated_at` among the valid records.
     newest: datetime | None = None
 
@@ -47,7 +48,11 @@ class Validated:
 
 
 def validate(
-    items: tuple[SourceItem, ...], limits: RecordLimits, horizon: datetime, base_url: str
+    items: tuple[SourceItem, ...],
+    limits: RecordLimits,
+    horizon: datetime,
+    base_url: str,
+    deleted_field: str = "deleted",
 ) -> Validated:
     """Decode and validate a chunk of records (runs in worker processes too)."""
     out = Validated()
@@ -56,29 +61,38 @@ def validate(
         if item.error is not None:
             out.rejected.append((item.origin, item.line, Quarantined(item.location, item.error)))
             continue
+        version: ArticleVersion | Tombstone
         try:
-            article = parse_record(item.data, limits, clean=item.clean)
+            if is_tombstone(item.data, deleted_field):
+                version = parse_tombstone(item.data)
+            else:
+                version = article_version(
+                    parse_record(item.data, limits, clean=item.clean), base_url
+                )
         except RecordInvalid as exc:
             what = Quarantined(item.location, exc.reason, exc.slug)
             out.rejected.append((item.origin, item.line, what))
             continue
-        if article.updated_at > horizon:
-            what = Quarantined(item.location, _FUTURE_REASON, article.slug)
+        if version.updated_at > horizon:
+            what = Quarantined(item.location, _FUTURE_REASON, version.slug)
             out.rejected.append((item.origin, item.line, what))
             continue
-        out.valid.append(article_version(article, base_url))
-        if out.newest is None or article.updated_at > out.newest:
-            out.newest = article.updated_at
+        out.valid.append(version)
+        if out.newest is None or version.updated_at > out.newest:
+            out.newest = version.updated_at
     return out
 
 
 class Validator:
     """Validates a poll's chunks in order, in worker processes when asked."""
 
-    def __init__(self, limits: RecordLimits, base_url: str, workers: int) -> None:
+    def __init__(
+        self, limits: RecordLimits, base_url: str, workers: int, deleted_field: str = "deleted"
+    ) -> None:
         self.limits = limits
         self.base_url = base_url
         self.workers = workers
+        self.deleted_field = deleted_field
 
     def run(
         self, chunks: Iterator[SourceChunk], horizon: datetime, *, parallel: bool
@@ -98,7 +112,7 @@ class Validator:
             yield from self._in_workers(pool, chunks, horizon)
 
     def _here(self, chunk: SourceChunk, horizon: datetime) -> Validated:
-        return validate(chunk.items, self.limits, horizon, self.base_url)
+        return validate(chunk.items, self.limits, horizon, self.base_url, self.deleted_field)
 
     def _in_workers(
         self, pool: ProcessPoolExecutor, chunks: Iterator[SourceChunk], horizon: datetime
@@ -111,7 +125,14 @@ class Validator:
             future = None
             if not broken:
                 try:
-                    future = pool.submit(validate, chunk.items, self.limits, horizon, self.base_url)
+                    future = pool.submit(
+                        validate,
+                        chunk.items,
+                        self.limits,
+                        horizon,
+                        self.base_url,
+                        self.deleted_field,
+                    )
                 except (BrokenProcessPool, RuntimeError, OSError):
                     broken = True
             ahead.append((chunk, future))

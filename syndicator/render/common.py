@@ -5,12 +5,12 @@ Public names are re-exported from `syndicator.render.feeds`; import them from th
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from syndicator.core import urls
+from syndicator.core.article import entry_id
 from syndicator.core.records import is_safe_topic
 from syndicator.core.text import strip_xml_illegal
 from syndicator.core.urls import FEED_FORMATS
@@ -48,10 +48,6 @@ CONTENT_TYPES = {
 OPML_PATH = "feeds.opml"
 INDEX_PATH = "index.html"
 
-# Fixed forever: changing it would change every entry id and make readers show
-# every article as new.
-_ENTRY_NAMESPACE = uuid.UUID("1ab8589d-433b-4652-975f-544c76af1661")
-
 
 @dataclass(frozen=True, slots=True)
 class FeedInfo:
@@ -63,6 +59,9 @@ class FeedInfo:
     updated: datetime  # feed-level date, tz-aware; the newest updated_at
     hub_urls: tuple[str, ...] = ()  # WebSub hubs; when non-empty add rel="hub" links
     language: str | None = None
+    #: Articles recently deleted from this feed: (slug, deleted_at), newest
+    #: first. Atom lists them as RFC 6721 deleted entries; the others ignore them.
+    deleted: tuple[tuple[str, datetime], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,13 +92,6 @@ def feed_url(base_url: str, topic: str, fmt: str) -> str:
     """Public URL of a topic feed: the base URL joined with `feed_path`."""
     feed_path(topic, fmt)  # validates
     return urls.feed_url(base_url, topic, fmt)
-
-
-def entry_id(slug: str) -> str:
-    """The entry's permanent id, derived from the slug alone (SPEC §4)."""
-    # Ingest already strips these characters from slugs, so for stored slugs
-    # this is a no-op; it keeps lone surrogates from breaking the UTF-8 hash.
-    return f"urn:uuid:{uuid.uuid5(_ENTRY_NAMESPACE, xml_text(slug))}"
 
 
 def site_name(site_title: str) -> str:

@@ -22,6 +22,7 @@ from feedgen.entry import FeedEntry
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
+from syndicator.core.times import format_time
 from syndicator.errors import RenderError
 from syndicator.models import RenderedArticle
 from syndicator.render.cache import (
@@ -74,6 +75,8 @@ __all__ = [
 ]
 
 _ATOM_NS = "http://www.w3.org/2005/Atom"
+_TOMBSTONES_NS = "http://purl.org/atompub/tombstones/1.0"
+_DELETED_ENTRY = f"{{{_TOMBSTONES_NS}}}deleted-entry"
 _CONTENT_NS = "http://purl.org/rss/1.0/modules/content/"
 _CONTENT_ENCODED = f"{{{_CONTENT_NS}}}encoded"
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
@@ -84,7 +87,8 @@ _EXT = "syndicator"
 
 
 class _FeedExtension:
-    """feedgen feed extension (protocol of feedgen/ext/base.py): WebSub hub links.
+    """feedgen feed extension (protocol of feedgen/ext/base.py): WebSub hub
+    links, and Atom's RFC 6721 deleted entries.
 
     feedgen's RSS writer emits only the first `atom:link` of the channel, so
     hubs are added here, for Atom as well to keep one code path.
@@ -92,6 +96,7 @@ class _FeedExtension:
 
     def __init__(self) -> None:
         self.hubs: tuple[str, ...] = ()
+        self.deleted: tuple[tuple[str, str], ...] = ()  # (entry id, RFC 3339 time)
 
     def extend_ns(self) -> dict[str, str]:
         return {}
@@ -107,6 +112,15 @@ class _FeedExtension:
         # default namespace on the root, so plain "link" is atom:link.
         for hub in self.hubs:
             feed.append(feed.makeelement("link", {"href": hub, "rel": "hub"}))
+        # feedgen runs extensions before it appends the entries, so these sit
+        # in the shell, ahead of every entry: the composition splices entries
+        # after them and `_split` never takes one for (or into) an entry. The
+        # namespace is declared on each element rather than the root, so a
+        # feed with nothing deleted keeps its bytes.
+        for ref, when in self.deleted:
+            etree.SubElement(
+                feed, _DELETED_ENTRY, {"ref": ref, "when": when}, nsmap={"at": _TOMBSTONES_NS}
+            )
         return feed
 
 
@@ -163,7 +177,10 @@ def _generator(info: FeedInfo, fmt: str) -> Any:
     # For RSS the channel <link> is the last link given, so "alternate" goes last.
     fg.link(href=self_url, rel="self", type=media_type)
     fg.link(href=home_url, rel="alternate", type="text/html")
-    getattr(fg, _EXT).hubs = tuple(xml_text(h) for h in info.hub_urls)
+    ext = getattr(fg, _EXT)
+    ext.hubs = tuple(xml_text(h) for h in info.hub_urls)
+    if fmt == "atom":
+        ext.deleted = tuple((entry_id(slug), format_time(when)) for slug, when in info.deleted)
     if fmt == "rss":
         fg.pubDate(updated)
         fg.docs(_RSS_DOCS)

@@ -8,6 +8,7 @@ its tables.
 from __future__ import annotations
 
 from syndicator.store.articles import Articles, Change, TopicRow
+from syndicator.store.deletions import Deletion
 from syndicator.store.feeds import FeedKey, FeedManifest, Feeds, feed_key
 from syndicator.store.outbox import STATUSES, Claimed, Outbox, Outcome
 from syndicator.store.polls import PollRecord, Polls
@@ -19,6 +20,7 @@ __all__ = [
     "Articles",
     "Change",
     "Claimed",
+    "Deletion",
     "FeedKey",
     "FeedManifest",
     "Feeds",

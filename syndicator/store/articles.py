@@ -12,14 +12,14 @@ import orjson
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
 from syndicator.core.article import article_from_dict
-from syndicator.core.changes import StoredState
+from syndicator.core.changes import UNPUBLISHED_HASH, StoredState
 from syndicator.core.times import db_time
 from syndicator.models import ALL_TOPIC, Article, ArticleVersion, ChangeKind
 from syndicator.store import schema as t
 from syndicator.store.db import Bulk, Database, chunked, count_rows, parse_time
 from syndicator.store.feeds import FeedKey
 
-__all__ = ["Articles", "Change", "TopicRow", "apply_changes", "stored_states"]
+__all__ = ["Articles", "Change", "TopicRow", "apply_changes", "stored_states", "touch_topics"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +29,8 @@ class Change:
     kind: ChangeKind
     version: ArticleVersion
     old_topics: tuple[str, ...]
+    #: The slug's row exists and is deleted: this record brings it back.
+    restores: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +70,12 @@ def stored_states(conn: Connection, slugs: Sequence[str]) -> dict[str, StoredSta
             )
         )
         for slug, updated_at, digest, record in rows:
-            topics = tuple(orjson.loads(record).get("topics") or ())
-            found[slug] = StoredState(datetime.fromisoformat(updated_at), digest, topics)
+            state = StoredState(datetime.fromisoformat(updated_at), digest, ())
+            if not state.deleted:
+                # A deleted article is in no topic feed, whatever its record says.
+                topics = tuple(orjson.loads(record).get("topics") or ())
+                state = StoredState(state.updated_at, digest, topics)
+            found[slug] = state
     return found
 
 
@@ -89,15 +95,41 @@ def apply_changes(conn: Connection, changes: Sequence[Change]) -> set[str]:
         }
         for c in changes
     ]
-    created = [r for r, c in zip(rows, changes, strict=True) if c.kind is ChangeKind.CREATED]
-    updated = [r for r, c in zip(rows, changes, strict=True) if c.kind is ChangeKind.UPDATED]
+    pairs = list(zip(rows, changes, strict=True))
+    created = [r for r, c in pairs if c.kind is ChangeKind.CREATED and not c.restores]
+    updated = [r for r, c in pairs if c.kind is ChangeKind.UPDATED or c.restores]
     a = t.articles
     # In key order: neighbouring inserts touch the same index pages.
     _INSERT_ARTICLE.run(conn, sorted(created, key=lambda row: row["b_slug"]))
     if updated:
         conn.execute(update(a).where(a.c.slug == bindparam("b_slug")), updated)
+    restored = [c for c in changes if c.restores]
+    if restored:
+        _restore(conn, restored)
     _apply_topics(conn, changes, touched)
     return touched
+
+
+def _restore(conn: Connection, restored: Sequence[Change]) -> None:
+    """Clear the deletion of restored articles, and their tombstones in the
+    feeds they are back in (those they left stay listed as deleted)."""
+    a, ft = t.articles, t.feed_tombstones
+    slugs = [{"b_slug": c.version.slug} for c in restored]
+    conn.execute(
+        update(a)
+        .where(a.c.slug == bindparam("b_slug"))
+        .values(deleted_at=None, deleted_reason=None),
+        slugs,
+    )
+    back = [
+        {"b_topic": topic, "b_slug": c.version.slug}
+        for c in restored
+        for topic in (ALL_TOPIC, *c.version.topics)
+    ]
+    conn.execute(
+        delete(ft).where(ft.c.topic == bindparam("b_topic"), ft.c.slug == bindparam("b_slug")),
+        back,
+    )
 
 
 def _apply_topics(conn: Connection, changes: Sequence[Change], touched: set[str]) -> None:
@@ -138,11 +170,11 @@ def _apply_topics(conn: Connection, changes: Sequence[Change], touched: set[str]
             )
         upserts.sort(key=lambda row: (row["b_topic"], row["b_slug"]))
         _INSERT_ARTICLE_TOPIC.run(conn, upserts)
-    _touch_topics(conn, changed_topics, counts)
+    touch_topics(conn, changed_topics, counts)
     touched.update(changed_topics)
 
 
-def _touch_topics(conn: Connection, changed: dict[str, str], counts: Counter[str]) -> None:
+def touch_topics(conn: Connection, changed: dict[str, str], counts: Counter[str]) -> None:
     """Create or update the topics' rows: time of last change, article count.
 
     Each slug comes once per call (`Pipeline._write` splits a chunk at a
@@ -198,7 +230,11 @@ class Articles:
         a, at = t.articles, t.article_topics
         query = select(a.c.record, a.c.content_html, a.c.content_hash)
         if topic == ALL_TOPIC:
-            query = query.order_by(a.c.updated_at.desc(), a.c.slug).limit(limit)
+            query = (
+                query.where(a.c.deleted_at.is_(None))
+                .order_by(a.c.updated_at.desc(), a.c.slug)
+                .limit(limit)
+            )
         else:
             query = (
                 query.join(at, at.c.slug == a.c.slug)
@@ -225,7 +261,11 @@ class Articles:
             .order_by(at.c.updated_at.desc(), at.c.slug)
             .limit(limit)
         )
-        newest = columns.order_by(a.c.updated_at.desc(), a.c.slug).limit(limit)
+        newest = (
+            columns.where(a.c.deleted_at.is_(None))
+            .order_by(a.c.updated_at.desc(), a.c.slug)
+            .limit(limit)
+        )
         found: dict[str, list[FeedKey]] = {}
         with self.db.read() as conn:
             for topic in topics:
@@ -264,19 +304,80 @@ class Articles:
 
     def topics(self) -> list[TopicRow]:
         """Every topic ever seen (including emptied ones), with counts; plus `all`."""
-        tp = t.topics
+        tp, a = t.topics, t.articles
         with self.db.read() as conn:
             named = conn.execute(select(tp.c.name, tp.c.articles, tp.c.changed_at)).all()
-            total = conn.execute(select(func.count()).select_from(t.articles)).scalar_one()
-            newest = conn.execute(select(func.max(t.articles.c.updated_at))).scalar()
+            total = conn.execute(
+                select(func.count()).select_from(a).where(a.c.deleted_at.is_(None))
+            ).scalar_one()
+            # A deletion changes the `all` feed at its time; a tombstone for a
+            # slug never published changes nothing.
+            newest = conn.execute(
+                select(func.max(a.c.updated_at)).where(a.c.content_hash != UNPUBLISHED_HASH)
+            ).scalar()
         rows = [TopicRow(ALL_TOPIC, total, parse_time(newest))]
         rows += [TopicRow(name, int(n or 0), parse_time(at_)) for name, n, at_ in sorted(named)]
         return rows
 
     def counts(self) -> dict[str, int]:
         """Row counts for status: articles and topics."""
+        a = t.articles
         with self.db.read() as conn:
+            deleted = conn.execute(
+                select(func.count()).select_from(a).where(a.c.deleted_at.is_not(None))
+            ).scalar_one()
             return {
-                "articles": count_rows(conn, t.articles),
+                "articles": count_rows(conn, a) - int(deleted),
+                "deleted": int(deleted),
                 "topics": count_rows(conn, t.topics),
             }
+
+    def describe(self, slug: str) -> dict[str, Any] | None:
+        """What is stored of one article (for `articles show`); None when unknown."""
+        a, at, ft = t.articles, t.article_topics, t.feed_tombstones
+        with self.db.read() as conn:
+            row = conn.execute(select(a).where(a.c.slug == slug)).first()
+            if row is None:
+                return None
+            topics = list(conn.execute(select(at.c.topic).where(at.c.slug == slug)).scalars())
+            left = conn.execute(
+                select(ft.c.topic, ft.c.deleted_at).where(ft.c.slug == slug).order_by(ft.c.topic)
+            ).all()
+        record = orjson.loads(row.record)
+        live = row.deleted_at is None
+        return {
+            "record": record,
+            "content_hash": row.content_hash,
+            "deleted_at": parse_time(row.deleted_at),
+            "deleted_reason": row.deleted_reason,
+            "in_feeds": ([ALL_TOPIC] if live else []) + sorted(topics),
+            "tombstones": [(topic, datetime.fromisoformat(at_)) for topic, at_ in left],
+        }
+
+    def tombstones(self, since: datetime) -> dict[str, list[tuple[str, datetime]]]:
+        """Per topic, the articles deleted from its feed at or after `since`:
+        (slug, deleted_at), newest first."""
+        ft = t.feed_tombstones
+        query = (
+            select(ft.c.topic, ft.c.slug, ft.c.deleted_at)
+            .where(ft.c.deleted_at >= db_time(since))
+            .order_by(ft.c.topic, ft.c.deleted_at.desc(), ft.c.slug)
+        )
+        found: dict[str, list[tuple[str, datetime]]] = {}
+        with self.db.read() as conn:
+            for topic, slug, deleted_at in conn.execute(query):
+                found.setdefault(topic, []).append((slug, datetime.fromisoformat(deleted_at)))
+        return found
+
+    def expired_tombstones(self, before: datetime) -> set[str]:
+        """Topics whose feeds still list a tombstone older than `before`."""
+        ft = t.feed_tombstones
+        query = select(ft.c.topic).where(ft.c.deleted_at < db_time(before)).distinct()
+        with self.db.read() as conn:
+            return set(conn.execute(query).scalars())
+
+    def drop_tombstones(self, before: datetime) -> None:
+        """Forget tombstones older than `before` once their feeds were rendered without them."""
+        ft = t.feed_tombstones
+        with self.db.write() as conn:
+            conn.execute(delete(ft).where(ft.c.deleted_at < db_time(before)))

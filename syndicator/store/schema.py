@@ -21,6 +21,7 @@ __all__ = [
     "dirty_feeds",
     "feed_manifests",
     "events",
+    "feed_tombstones",
     "meta",
     "polls",
     "quarantine",
@@ -49,6 +50,9 @@ articles = Table(
     Column("content_hash", Text),
     Column("record", Text),
     Column("content_html", Text),
+    # Set while the article is deleted (SPEC §3b): when, and why (takedowns).
+    Column("deleted_at", Text),
+    Column("deleted_reason", Text),
 )
 article_topics = Table(
     "article_topics",
@@ -198,6 +202,16 @@ feed_manifests = Table(
     Column("written_at", Text),
 )
 
+# The feeds each deleted article left, and when: Atom feeds list them as
+# RFC 6721 deleted entries until `feeds.tombstone_days` have passed.
+feed_tombstones = Table(
+    "feed_tombstones",
+    metadata,
+    Column("topic", Text, primary_key=True),
+    Column("slug", Text, primary_key=True),
+    Column("deleted_at", Text),
+)
+
 # `{serial}` becomes the dialect's auto-incrementing primary key, `{blob}` its byte string.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
@@ -343,5 +357,18 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE topics ADD COLUMN articles INTEGER NOT NULL DEFAULT 0",
         """UPDATE topics SET articles = (
             SELECT count(*) FROM article_topics WHERE article_topics.topic = topics.name)""",
+    ),
+    (
+        # Article deletion (SPEC §3b): a deleted article keeps its row (slug,
+        # times, topics) so no older record revives it; the feeds it left
+        # carry Atom tombstones for a while.
+        "ALTER TABLE articles ADD COLUMN deleted_at TEXT",
+        "ALTER TABLE articles ADD COLUMN deleted_reason TEXT",
+        """CREATE TABLE feed_tombstones (
+            topic TEXT NOT NULL,
+            slug TEXT NOT NULL REFERENCES articles (slug),
+            deleted_at TEXT NOT NULL,
+            PRIMARY KEY (topic, slug))""",
+        "CREATE INDEX feed_tombstones_time ON feed_tombstones (deleted_at)",
     ),
 )

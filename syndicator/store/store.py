@@ -18,9 +18,10 @@ from sqlalchemy import Connection
 from syndicator.core.changes import StoredState
 from syndicator.core.routing import Route
 from syndicator.models import Quarantined
-from syndicator.store import articles, feeds, outbox, polls
+from syndicator.store import articles, deletions, feeds, outbox, polls
 from syndicator.store.articles import Articles, Change
 from syndicator.store.db import Database
+from syndicator.store.deletions import Deletion
 from syndicator.store.feeds import Feeds
 from syndicator.store.outbox import Outbox
 from syndicator.store.polls import Polls
@@ -46,6 +47,15 @@ class Tx:
             return set()
         touched = articles.apply_changes(self.conn, changes)
         outbox.add_events(self.conn, changes, routes, self.now)
+        feeds.mark_dirty(self.conn, touched)
+        return touched
+
+    def delete(self, items: Sequence[Deletion], routes: Sequence[Route], base_url: str) -> set[str]:
+        """Take articles down (SPEC §3b): purge, leave feeds, announce; return touched feeds."""
+        if not items:
+            return set()
+        touched, announcements = deletions.apply_deletions(self.conn, items, base_url)
+        outbox.add_announcements(self.conn, announcements, routes, self.now)
         feeds.mark_dirty(self.conn, touched)
         return touched
 

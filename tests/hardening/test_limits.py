@@ -145,7 +145,7 @@ def test_too_many_topics(folder: Path, poll: Poll) -> None:
     many = [f"t{i}" for i in range(51)]
     write(folder, "a.jsonl", [record("many", topics=many), record("fifty", topics=many[:50])])
     counts, store = poll()
-    assert counts == {"created": 1, "updated": 0, "ignored": 0, "quarantined": 1}
+    assert counts == {"created": 1, "updated": 0, "deleted": 0, "ignored": 0, "quarantined": 1}
     assert "topics: more than the limit of 50" in only_quarantined(store)["reason"]
     write(folder, "b.jsonl", [record("four", topics=["a", "b", "c", "d"])])
     _, store = poll("[source.limits]\nmax_topics = 3\n")

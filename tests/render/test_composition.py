@@ -80,6 +80,13 @@ def _infos() -> list[FeedInfo]:
         replace(base, site_title=_dirty("Site & <Co>"), hub_urls=(_dirty("https://h.example/"),)),
         replace(base, site_title="\x01", language=_dirty("en")),  # blank title falls back
         replace(base, site_title="Ünïcödé 日本 🚀 عربي", language="ja"),
+        # RFC 6721 deleted entries (Atom only) sit in the shell, ahead of the entries.
+        replace(base, deleted=(("gone", when(3)),)),
+        replace(
+            base,
+            hub_urls=("https://hub.example/",),
+            deleted=(("gone", when(3)), (_dirty("taken-down"), when(2).astimezone())),
+        ),
     ]
 
 

@@ -363,3 +363,21 @@ def test_record_size_and_records_per_page_limits(desk: Desk, api: Api, make_reco
     reasons = {q["source"]: q["reason"] for q in pipeline.store.polls.quarantined()}
     assert "larger than the limit of 2000 bytes" in reasons[f"{api.url}#huge"]
     assert "limit of 3" in reasons[f"{api.url}:4"]
+
+
+def test_tombstones_from_the_api_delete_and_a_lagging_page_never_revives(
+    desk: Desk, api: Api, make_record: Make
+) -> None:
+    api.records = [make_record("one", updated_at=at(0)), make_record("two", updated_at=at(1))]
+    pipeline = desk.pipeline()
+    pipeline.poll()
+    api.records = [{"slug": "one", "deleted": True, "updated_at": at(30)}]
+    changes = desk.pipeline().poll()
+    assert (changes.deleted, changes.quarantined) == (1, 0)
+    # A lagging replica serves versions older than (or as old as) the
+    # tombstone again, inside the overlap window.
+    api.records = [make_record("one", updated_at=at(28)), make_record("one", updated_at=at(30))]
+    assert desk.pipeline().poll().ignored == 2
+    types = [e["type"] for e in pipeline.store.outbox.events("one")]
+    assert types == ["article.created", "article.deleted"]
+    assert pipeline.store.articles.describe("one")["deleted_at"] is not None  # type: ignore[index]

@@ -13,8 +13,10 @@ from __future__ import annotations
 from syndicator.store.outbox.outbox import Outbox
 from syndicator.store.outbox.queue import (
     STATUSES,
+    Announcement,
     Claimed,
     Outcome,
+    add_announcements,
     add_events,
     new_delivery,
     new_event_id,
@@ -22,9 +24,11 @@ from syndicator.store.outbox.queue import (
 
 __all__ = [
     "STATUSES",
+    "Announcement",
     "Claimed",
     "Outbox",
     "Outcome",
+    "add_announcements",
     "add_events",
     "new_delivery",
     "new_event_id",

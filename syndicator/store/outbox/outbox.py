@@ -277,3 +277,22 @@ class Outbox:
         """How many events the outbox holds."""
         with self.db.read() as conn:
             return count_rows(conn, t.events)
+
+    def deliveries_of(self, slug: str) -> dict[str, list[dict[str, Any]]]:
+        """The deliveries of one article's events, by event id (for `articles show`)."""
+        d = t.deliveries
+        query = select(d).where(d.c.slug == slug).order_by(d.c.id)
+        found: dict[str, list[dict[str, Any]]] = {}
+        with self.db.read() as conn:
+            for r in conn.execute(query):
+                found.setdefault(r.event_id, []).append(
+                    {
+                        "id": r.id,
+                        "webhook_id": r.webhook_id,
+                        "endpoint": r.endpoint,
+                        "status": r.status,
+                        "attempts": r.attempts,
+                        "last_status_code": r.last_status_code,
+                    }
+                )
+        return found

@@ -43,8 +43,10 @@ from syndicator.store.outbox.endpoints import apply_outcomes
 __all__ = [
     "OPEN",
     "STATUSES",
+    "Announcement",
     "Claimed",
     "Outcome",
+    "add_announcements",
     "add_events",
     "claim",
     "new_delivery",
@@ -82,6 +84,18 @@ class Outcome:
     response_excerpt: str
     duration_seconds: float
     next_attempt_at: datetime | None  # None: no further attempt (delivered or dead)
+
+
+@dataclass(frozen=True, slots=True)
+class Announcement:
+    """An event to insert with its deliveries: type, slug, its time, `data` as JSON,
+    and the topics endpoints are routed by."""
+
+    type: str
+    slug: str
+    at: datetime
+    data_json: str
+    topics: tuple[str, ...]
 
 
 def new_delivery(
@@ -138,27 +152,46 @@ def add_events(
     conn: Connection, changes: Sequence[Change], routes: Sequence[Route], now: datetime
 ) -> None:
     """Insert one event per change and its deliveries to the routes that want it."""
+    add_announcements(
+        conn,
+        [
+            Announcement(
+                str(c.kind),
+                c.version.slug,
+                c.version.updated_at,
+                c.version.event_data,
+                c.version.topics,
+            )
+            for c in changes
+        ],
+        routes,
+        now,
+    )
+
+
+def add_announcements(
+    conn: Connection, items: Sequence[Announcement], routes: Sequence[Route], now: datetime
+) -> None:
+    """Insert one event per item and its deliveries to the routes that want it."""
     created_at = db_time(now)
     event_rows = [
         {
             "event_id": new_event_id(),
-            "type": str(c.kind),
-            "slug": c.version.slug,
-            "timestamp": db_time(c.version.updated_at),
-            "payload": event_json(
-                c.kind, event_timestamp(c.version.updated_at), c.version.event_data
-            ),
+            "type": item.type,
+            "slug": item.slug,
+            "timestamp": db_time(item.at),
+            "payload": event_json(item.type, event_timestamp(item.at), item.data_json),
             "created_at": created_at,
         }
-        for c in changes
+        for item in items
     ]
     _INSERT_EVENT.run(conn, event_rows)
     # Fan-out in the same transaction: an event and its deliveries exist together.
     delivery_rows = [
         new_delivery(row["event_id"], route.endpoint, row["type"], row["slug"], created_at)
-        for row, c in zip(event_rows, changes, strict=True)
+        for row, item in zip(event_rows, items, strict=True)
         for route in routes
-        if route.matches(row["type"], c.version.topics)
+        if route.matches(row["type"], item.topics)
     ]
     _INSERT_DELIVERY.run(conn, delivery_rows)
 

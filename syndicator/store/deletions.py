@@ -1,0 +1,155 @@
+"""Deleting articles (SPEC §3b), part of the articles table group.
+
+A deletion runs in the caller's transaction (the poll's, or that of
+`articles remove`): the article's topic rows go, its record is purged to
+what identifies it (slug, url, topics, entities, lang, times), the feeds it
+left get a tombstone row, the topic counts and dirty marks move, and the
+`article.deleted` announcement is returned for the outbox to insert in the
+same transaction.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
+
+from syndicator.core.article import deleted_data, purged_record
+from syndicator.core.changes import DELETED_HASH, UNPUBLISHED_HASH
+from syndicator.core.times import db_time, format_time
+from syndicator.models import ALL_TOPIC, ChangeKind, Tombstone
+from syndicator.store import schema as t
+from syndicator.store.articles import touch_topics
+from syndicator.store.db import chunked
+from syndicator.store.outbox.queue import Announcement
+
+__all__ = ["Deletion", "apply_deletions"]
+
+
+@dataclass(frozen=True, slots=True)
+class Deletion:
+    """One accepted tombstone: `DELETED` takes a live article down, `BURIED`
+    records it for a slug that is not live (never published, or deleted before)."""
+
+    kind: ChangeKind
+    tombstone: Tombstone
+
+
+def apply_deletions(
+    conn: Connection, deletions: Sequence[Deletion], base_url: str
+) -> tuple[set[str], list[Announcement]]:
+    """Write the deletions; return the feeds they touched and the events to announce."""
+    if not deletions:
+        return set(), []
+    stored = _records(conn, [d.tombstone.slug for d in deletions])
+    touched: set[str] = set()
+    announcements: list[Announcement] = []
+    changed: dict[str, str] = {}
+    counts: Counter[str] = Counter()
+    rows: list[dict[str, Any]] = []
+    new_rows: list[dict[str, Any]] = []
+    tombstones: list[dict[str, Any]] = []
+    for deletion in deletions:
+        stone = deletion.tombstone
+        stamp = db_time(stone.deleted_at)
+        record = stored.get(stone.slug)
+        if record is None:
+            new_rows.append(_unpublished_row(stone))
+            continue
+        kept = purged_record(record, stone.deleted_at)
+        if deletion.kind is not ChangeKind.DELETED:
+            # Deleted already: only the version moves on, so records older
+            # than this tombstone stay ignored too.
+            rows.append({"b_slug": stone.slug, "updated_at": stamp, "record": _json(kept)})
+            continue
+        topics = tuple(kept["topics"])
+        rows.append(
+            {
+                "b_slug": stone.slug,
+                "updated_at": stamp,
+                "record": _json(kept),
+                "content_hash": DELETED_HASH,
+                "content_html": None,
+                "deleted_at": stamp,
+                "deleted_reason": stone.reason,
+            }
+        )
+        for topic in topics:
+            counts[topic] -= 1
+            changed[topic] = max(stamp, changed.get(topic, ""))
+        tombstones += [
+            {"topic": topic, "slug": stone.slug, "deleted_at": stamp}
+            for topic in (ALL_TOPIC, *topics)
+        ]
+        touched.update((ALL_TOPIC, *topics))
+        data = deleted_data(kept, stone.deleted_at, base_url)
+        announcements.append(
+            Announcement(str(ChangeKind.DELETED), stone.slug, stone.deleted_at, _json(data), topics)
+        )
+    _write(conn, rows, new_rows, tombstones)
+    touch_topics(conn, changed, counts)
+    return touched, announcements
+
+
+def _records(conn: Connection, slugs: Sequence[str]) -> dict[str, dict[str, Any]]:
+    a = t.articles
+    found: dict[str, dict[str, Any]] = {}
+    for chunk in chunked(slugs):
+        for slug, record in conn.execute(select(a.c.slug, a.c.record).where(a.c.slug.in_(chunk))):
+            found[slug] = orjson.loads(record)
+    return found
+
+
+def _unpublished_row(stone: Tombstone) -> dict[str, Any]:
+    """The row of a tombstone for a slug never seen: its time alone, so no
+    older record of that slug is ever published."""
+    stamp = db_time(stone.deleted_at)
+    record = {
+        "slug": stone.slug,
+        "updated_at": format_time(stone.deleted_at),
+        "topics": [],
+        "entities": [],
+    }
+    return {
+        "slug": stone.slug,
+        "updated_at": stamp,
+        "published_at": stamp,  # required by the table; nothing reads it
+        "content_hash": UNPUBLISHED_HASH,
+        "record": _json(record),
+        "content_html": None,
+        "deleted_at": stamp,
+        "deleted_reason": stone.reason,
+    }
+
+
+def _write(
+    conn: Connection,
+    rows: list[dict[str, Any]],
+    new_rows: list[dict[str, Any]],
+    tombstones: list[dict[str, Any]],
+) -> None:
+    a, at, ft = t.articles, t.article_topics, t.feed_tombstones
+    if new_rows:
+        conn.execute(insert(a), new_rows)
+    # Two shapes of update (executemany needs the same columns in every row).
+    for group in (
+        [r for r in rows if "deleted_at" in r],
+        [r for r in rows if "deleted_at" not in r],
+    ):
+        if group:
+            conn.execute(update(a).where(a.c.slug == bindparam("b_slug")), group)
+    gone = sorted({row["slug"] for row in tombstones})
+    if gone:
+        for chunk in chunked(gone):
+            conn.execute(delete(at).where(at.c.slug.in_(chunk)))
+            # A tombstone of an earlier deletion, since restored and deleted again.
+            conn.execute(delete(ft).where(ft.c.slug.in_(chunk)))
+        conn.execute(insert(ft), tombstones)
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value).decode()
