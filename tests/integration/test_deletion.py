@@ -15,7 +15,7 @@ from syndicator.core.times import format_time
 from syndicator.models import ALL_TOPIC
 from tests.cycle import Cycle
 from tests.feedcheck import assert_valid_atom
-from tests.integration.conftest import Deployment
+from tests.deployment import Deployment
 
 Make = Callable[..., dict[str, Any]]
 Run = Callable[[], Cycle]

@@ -14,7 +14,7 @@ from syndicator.core.article import entry_id
 from syndicator.core.signing import generate_secret
 from syndicator.models import ALL_TOPIC
 from tests.delivery.receiver import Receiver
-from tests.integration.conftest import Deployment
+from tests.deployment import Deployment
 from tests.integration.test_deletion import at, deleted_entries, entry_ids, tombstone
 from tests.integration.test_webhooks import add_webhook, cli
 
