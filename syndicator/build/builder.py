@@ -106,6 +106,9 @@ class Builder:
         daemon serves them); a one-shot run leaves them on disk only.
         """
         now = self.clock()
+        # Embargoes whose instant has come join their feeds in this build,
+        # scheduled or not (`once` after the instant publishes them too).
+        self.store.release_embargoes(now)
         fingerprint = self.fingerprint()
         if self.store.polls.get_meta("render_fingerprint") != fingerprint:
             full = True

@@ -19,6 +19,7 @@ __all__ = [
     "documents",
     "endpoints",
     "dirty_feeds",
+    "embargoes",
     "feed_manifests",
     "events",
     "meta",
@@ -198,6 +199,16 @@ feed_manifests = Table(
     Column("written_at", Text),
 )
 
+# Articles whose `published_at` was in the future when stored: held out of
+# feeds and webhooks until `publish_at`, then released (`released_at` set).
+embargoes = Table(
+    "embargoes",
+    metadata,
+    Column("slug", Text, primary_key=True),
+    Column("publish_at", Text),
+    Column("released_at", Text),
+)
+
 # `{serial}` becomes the dialect's auto-incrementing primary key, `{blob}` its byte string.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
@@ -343,5 +354,14 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE topics ADD COLUMN articles INTEGER NOT NULL DEFAULT 0",
         """UPDATE topics SET articles = (
             SELECT count(*) FROM article_topics WHERE article_topics.topic = topics.name)""",
+    ),
+    (
+        # Embargoes (freshness-embargo): one row per article held until its
+        # published_at; the row stays once released (its instant dates `all`).
+        """CREATE TABLE embargoes (
+            slug TEXT PRIMARY KEY,
+            publish_at TEXT NOT NULL,
+            released_at TEXT)""",
+        "CREATE INDEX embargoes_due ON embargoes (released_at, publish_at)",
     ),
 )

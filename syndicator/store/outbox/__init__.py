@@ -16,6 +16,7 @@ from syndicator.store.outbox.queue import (
     Claimed,
     Outcome,
     add_events,
+    hold_deliveries,
     new_delivery,
     new_event_id,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "Outbox",
     "Outcome",
     "add_events",
+    "hold_deliveries",
     "new_delivery",
     "new_event_id",
 ]

@@ -46,6 +46,7 @@ __all__ = [
     "Outcome",
     "add_events",
     "claim",
+    "hold_deliveries",
     "new_delivery",
     "new_event_id",
     "record",
@@ -160,6 +161,30 @@ def add_events(
         if route.matches(row["type"], c.version.topics)
     ]
     _INSERT_DELIVERY.run(conn, delivery_rows)
+
+
+_HOLD = (
+    update(t.deliveries)
+    .where(
+        t.deliveries.c.event_id.in_(
+            select(t.events.c.event_id).where(t.events.c.slug == bindparam("b_slug"))
+        ),
+        t.deliveries.c.status == "pending",
+        t.deliveries.c.attempts == 0,
+    )
+    .values(next_attempt_at=bindparam("b_at"))
+)
+
+
+def hold_deliveries(conn: Connection, until: Mapping[str, str]) -> None:
+    """Date the never-attempted deliveries of these slugs' events to the given instants.
+
+    Called in the poll's transaction for embargoed articles, after their new
+    events are added: none of their announcements is due before the article
+    is published (by the events_slug index, then the (event_id, endpoint) one).
+    """
+    if until:
+        conn.execute(_HOLD, [{"b_slug": s, "b_at": at} for s, at in sorted(until.items())])
 
 
 # Built once, so SQLAlchemy compiles each once; executed with one parameter set per
