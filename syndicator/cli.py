@@ -147,6 +147,8 @@ def _once(settings: Settings) -> int:
             poller.close()
         result = builder.build(keep_documents=False)
         sent = deliver_pending(settings, store, utc_now)
+        # An embargo that ended while delivering was announced: publish it too.
+        builder.build(keep_documents=False)
         _print(
             f"poll: {changes.created} created, {changes.updated} updated, "
             f"{changes.ignored} ignored, {changes.quarantined} quarantined; "

@@ -58,6 +58,8 @@ JOB_ID = "poll-and-build"
 REQUESTS_JOB_ID = "poll-requests"
 #: How often the daemon looks for a `syndicator poll` request in the store.
 REQUESTS_SECONDS = 1.0
+#: The one-off build at the next embargo instant, replaced after every build.
+RELEASE_JOB_ID = "embargo-release"
 #: /healthz turns 503 after this many polls failed in a row.
 UNHEALTHY_AFTER = 3
 #: How long shutdown waits for a job in flight before leaving it uncommitted.
@@ -178,6 +180,13 @@ class Daemon:
             self.coordination.events_committed()
         self._build()
 
+    def release_and_build(self) -> None:
+        """The job at an embargo instant: publish what is due and build, with no poll."""
+        if not self.coordination.take_turn():
+            return
+        with self._job_lock:
+            self._build()
+
     def _poll_failed(self, started: datetime, error: str) -> None:
         self.consecutive_failures += 1
         self.metrics.consecutive_poll_failures.set(self.consecutive_failures)
@@ -193,6 +202,8 @@ class Daemon:
         except Exception:
             log.exception("build crashed")
             return
+        finally:
+            self._schedule_release()
         if result.documents:
             self.websub.published(result.documents)  # first: it must see the old bytes
             self._serve_documents(result.documents)
@@ -200,6 +211,27 @@ class Daemon:
             self.coordination.share(result.documents)
         with contextlib.suppress(StoreError):
             self.metrics.articles.set(self.store.articles.counts()["articles"])
+
+    def _schedule_release(self) -> None:
+        """Build again at the next embargo instant (found in the store, so a restart
+        keeps it), or drop the job when nothing is held."""
+        try:
+            due = self.store.embargoes.next_release()
+        except StoreError as exc:
+            log.error("cannot read the next embargo instant: %s", exc)
+            return  # the job already scheduled, or the next poll, will look again
+        with contextlib.suppress(SchedulerNotRunningError):
+            if due is None:
+                with contextlib.suppress(JobLookupError):
+                    self.scheduler.remove_job(RELEASE_JOB_ID)
+                return
+            self.scheduler.add_job(
+                self.release_and_build,
+                "date",
+                run_date=due,
+                id=RELEASE_JOB_ID,
+                replace_existing=True,
+            )
 
     def _serve_documents(self, published: Sequence[Published]) -> None:
         self.documents.update(to_documents(published))

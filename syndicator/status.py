@@ -40,6 +40,11 @@ def collect_status(settings: Settings, store: Store) -> dict[str, Any]:
         "events": outbox.event_count(),
         "last_poll": last_poll,
         "quarantine": store.polls.quarantined(),
+        # Stored with a future published_at: out of feeds and webhooks until then.
+        "embargoed": [
+            {"slug": h.slug, "publish_at": format_time(h.publish_at), "topics": list(h.topics)}
+            for h in store.embargoes.held()
+        ],
         "deliveries": outbox.counts(),
         "endpoints": [
             {k: e[k] for k in ("name", "state", "consecutive_failures")}
@@ -83,6 +88,11 @@ def format_status(report: dict[str, Any]) -> str:
     )
     for topic, count in websub["topics"].items():
         lines.append(f"  {topic}: {count}")
+    embargoed = report["embargoed"]
+    lines.append(f"embargoed:   {len(embargoed)}")
+    for item in embargoed:
+        topics = ", ".join(item["topics"]) or "no topics"
+        lines.append(f"  {item['slug']}: goes out at {item['publish_at']} ({topics})")
     quarantine = report["quarantine"]
     lines.append(f"quarantined: {len(quarantine)}")
     for item in quarantine:

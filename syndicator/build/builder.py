@@ -110,6 +110,11 @@ class Builder:
         daemon serves them); a one-shot run leaves them on disk only.
         """
         now = self.clock()
+        # Embargoes whose instant has come join their feeds in this build,
+        # scheduled or not (`once` after the instant publishes them too).
+        released = self.store.release_embargoes(now)
+        if released:
+            log.info("embargo over: feeds of %s to render", ", ".join(sorted(released)))
         fingerprint = self.fingerprint()
         if self.store.polls.get_meta("render_fingerprint") != fingerprint:
             full = True

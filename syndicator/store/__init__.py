@@ -1,7 +1,7 @@
 """Durable state: SQLite by default, PostgreSQL for several processes.
 
 `Store` is the entry point: lifecycle, the poll's `Tx`, and one object per table
-group (`articles`, `outbox`, `feeds`, `websub`, `polls`), each the only writer of
+group (`articles`, `embargoes`, `outbox`, `feeds`, `websub`, `polls`), each the only writer of
 its tables.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from syndicator.store.articles import Articles, Change, TopicRow
 from syndicator.store.deletions import Deletion
+from syndicator.store.embargoes import Embargoes, Held
 from syndicator.store.feeds import FeedKey, FeedManifest, Feeds, feed_key
 from syndicator.store.outbox import STATUSES, Claimed, Outbox, Outcome
 from syndicator.store.polls import PollRecord, Polls
@@ -21,9 +22,11 @@ __all__ = [
     "Change",
     "Claimed",
     "Deletion",
+    "Embargoes",
     "FeedKey",
     "FeedManifest",
     "Feeds",
+    "Held",
     "Outbox",
     "Outcome",
     "PollRecord",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,11 +15,21 @@ from syndicator.core.article import article_from_dict
 from syndicator.core.changes import UNPUBLISHED_HASH, StoredState
 from syndicator.core.times import db_time
 from syndicator.models import ALL_TOPIC, Article, ArticleVersion, ChangeKind
+from syndicator.store import embargoes
 from syndicator.store import schema as t
 from syndicator.store.db import Bulk, Database, chunked, count_rows, parse_time
+from syndicator.store.embargoes import visible
 from syndicator.store.feeds import FeedKey
 
-__all__ = ["Articles", "Change", "TopicRow", "apply_changes", "stored_states", "touch_topics"]
+__all__ = [
+    "Articles",
+    "Change",
+    "TopicRow",
+    "apply_changes",
+    "release_due",
+    "stored_states",
+    "touch_topics",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,11 +89,19 @@ def stored_states(conn: Connection, slugs: Sequence[str]) -> dict[str, StoredSta
     return found
 
 
-def apply_changes(conn: Connection, changes: Sequence[Change]) -> set[str]:
-    """Write created and updated articles and their topics; return the touched topics."""
+def apply_changes(
+    conn: Connection, changes: Sequence[Change], now: datetime
+) -> tuple[set[str], dict[str, str]]:
+    """Write created and updated articles and their topics.
+
+    An article whose `published_at` is after `now` is stored but held (see
+    `syndicator.store.embargoes`); an update of a held article moves its
+    instant, or publishes it at once when the new instant has passed. Return
+    the topics whose feeds changed, and for every article held now or until
+    now, when its deliveries may go (`db_time` text, by slug).
+    """
     if not changes:
-        return set()
-    touched: set[str] = {ALL_TOPIC}
+        return set(), {}
     rows = [
         {
             "b_slug": c.version.slug,
@@ -106,8 +124,24 @@ def apply_changes(conn: Connection, changes: Sequence[Change]) -> set[str]:
     restored = [c for c in changes if c.restores]
     if restored:
         _restore(conn, restored)
-    _apply_topics(conn, changes, touched)
-    return touched
+    stamp_now = db_time(now)
+    known = [c.version.slug for c in changes if c.kind is not ChangeKind.CREATED]
+    was_held = embargoes.held_among(conn, known)
+    holding = {
+        c.version.slug: db_time(c.version.published_at)
+        for c in changes
+        if c.version.published_at > now
+    }
+    freed = {
+        c.version.slug: db_time(c.version.published_at)
+        for c in changes
+        if c.version.slug in was_held and c.version.slug not in holding
+    }
+    embargoes.hold(conn, holding)
+    embargoes.mark_released(conn, freed, stamp_now)
+    touched = _apply_topics(conn, changes, was_held, holding)
+    # A freed article's instant has passed: its waiting deliveries go now.
+    return touched, {**dict.fromkeys(freed, stamp_now), **holding}
 
 
 def _restore(conn: Connection, restored: Sequence[Change]) -> None:
@@ -132,7 +166,43 @@ def _restore(conn: Connection, restored: Sequence[Change]) -> None:
     )
 
 
-def _apply_topics(conn: Connection, changes: Sequence[Change], touched: set[str]) -> None:
+def release_due(conn: Connection, now: datetime) -> set[str]:
+    """Publish the held articles whose instant has come; return the topics they join.
+
+    Each topic gains the article in its count, and its feed date moves to the
+    release instant (or the article's `updated_at`, if later): the feed's
+    bytes change now, so its date and `Last-Modified` must too.
+    """
+    found = embargoes.due(conn, db_time(now))
+    if not found:
+        return set()
+    a, at = t.articles, t.article_topics
+    changed: dict[str, str] = {}
+    counts: Counter[str] = Counter()
+    for chunk in chunked(sorted(found)):
+        rows = conn.execute(
+            select(at.c.topic, at.c.slug, a.c.updated_at)
+            .join(a, a.c.slug == at.c.slug)
+            .where(at.c.slug.in_(chunk))
+        )
+        for topic, slug, updated_at in rows:
+            stamp = max(found[slug], updated_at)
+            changed[topic] = max(stamp, changed.get(topic, ""))
+            counts[topic] += 1
+    touch_topics(conn, changed, counts)
+    embargoes.mark_released(conn, found, db_time(now))
+    return {ALL_TOPIC, *changed}
+
+
+def _apply_topics(
+    conn: Connection, changes: Sequence[Change], was_held: set[str], holding: Mapping[str, str]
+) -> set[str]:
+    """Write topic membership; counts and feed dates follow what readers see.
+
+    A held article's membership rows are written like any other's, but it
+    counts in no topic and dates no feed until it is published.
+    """
+    touched: set[str] = set()
     at = t.article_topics
     removed: list[dict[str, Any]] = []
     upserts: list[dict[str, Any]] = []
@@ -145,13 +215,20 @@ def _apply_topics(conn: Connection, changes: Sequence[Change], touched: set[str]
         old, new = set(c.old_topics), set(c.version.topics)
         for topic in old - new:
             removed.append({"b_topic": topic, "b_slug": slug})
-            counts[topic] -= 1
-        for topic in new - old:
-            counts[topic] += 1
         for topic in new:
             upserts.append({"b_topic": topic, "b_slug": slug, "b_at": stamp})
-        for topic in old | new:
-            changed_topics[topic] = max(stamp, changed_topics.get(topic, ""))
+        was_shown = c.kind is not ChangeKind.CREATED and slug not in was_held
+        shown = slug not in holding
+        for topic in old if was_shown else ():
+            counts[topic] -= 1
+        for topic in new if shown else ():
+            counts[topic] += 1
+        # Appearing now, as at a release: the feed changes at the later time.
+        date = stamp if was_shown else max(stamp, db_time(c.version.published_at))
+        for topic in (old if was_shown else set()) | (new if shown else set()):
+            changed_topics[topic] = max(date, changed_topics.get(topic, ""))
+        if was_shown or shown:
+            touched.add(ALL_TOPIC)
     if removed:
         conn.execute(
             delete(at).where(at.c.topic == bindparam("b_topic"), at.c.slug == bindparam("b_slug")),
@@ -172,6 +249,7 @@ def _apply_topics(conn: Connection, changes: Sequence[Change], touched: set[str]
         _INSERT_ARTICLE_TOPIC.run(conn, upserts)
     touch_topics(conn, changed_topics, counts)
     touched.update(changed_topics)
+    return touched
 
 
 def touch_topics(conn: Connection, changed: dict[str, str], counts: Counter[str]) -> None:
@@ -228,7 +306,7 @@ class Articles:
     def feed_entries(self, topic: str, limit: int) -> list[tuple[Article, str | None, str]]:
         """The newest `limit` articles of a topic: (article, cached HTML, content hash)."""
         a, at = t.articles, t.article_topics
-        query = select(a.c.record, a.c.content_html, a.c.content_hash)
+        query = select(a.c.record, a.c.content_html, a.c.content_hash).where(visible(a.c.slug))
         if topic == ALL_TOPIC:
             query = (
                 query.where(a.c.deleted_at.is_(None))
@@ -254,7 +332,7 @@ class Articles:
     def feed_keys_many(self, topics: Sequence[str], limit: int) -> dict[str, list[FeedKey]]:
         """`feed_keys` of several topics, read in one transaction."""
         a, at = t.articles, t.article_topics
-        columns = select(a.c.slug, a.c.content_hash, a.c.updated_at)
+        columns = select(a.c.slug, a.c.content_hash, a.c.updated_at).where(visible(a.c.slug))
         by_topic = (
             columns.join(at, at.c.slug == a.c.slug)
             .where(at.c.topic == bindparam("b_topic"))
@@ -303,18 +381,35 @@ class Articles:
             )
 
     def topics(self) -> list[TopicRow]:
-        """Every topic ever seen (including emptied ones), with counts; plus `all`."""
-        tp, a = t.topics, t.articles
+        """Every topic ever seen (including emptied ones), with counts; plus `all`.
+
+        Counts and dates are those of the published articles: a held one is
+        neither counted nor dates a feed (see `syndicator.store.embargoes`); a
+        deleted one is not counted, but its deletion dates the `all` feed.
+        """
+        tp, a, e = t.topics, t.articles, t.embargoes
         with self.db.read() as conn:
             named = conn.execute(select(tp.c.name, tp.c.articles, tp.c.changed_at)).all()
-            total = conn.execute(
+            live = conn.execute(
                 select(func.count()).select_from(a).where(a.c.deleted_at.is_(None))
             ).scalar_one()
-            # A deletion changes the `all` feed at its time; a tombstone for a
-            # slug never published changes nothing.
+            held = conn.execute(
+                select(func.count())
+                .select_from(e.join(a, a.c.slug == e.c.slug))
+                .where(e.c.released_at.is_(None), a.c.deleted_at.is_(None))
+            ).scalar_one()
+            total = int(live) - int(held)
+            # The newest published version, by the articles_updated index; a
+            # tombstone for a slug never published changes nothing.
             newest = conn.execute(
-                select(func.max(a.c.updated_at)).where(a.c.content_hash != UNPUBLISHED_HASH)
+                select(a.c.updated_at)
+                .where(visible(a.c.slug), a.c.content_hash != UNPUBLISHED_HASH)
+                .order_by(a.c.updated_at.desc(), a.c.slug)
+                .limit(1)
             ).scalar()
+            released = embargoes.released_newest(conn)
+        if released is not None and (newest is None or released > newest):
+            newest = released
         rows = [TopicRow(ALL_TOPIC, total, parse_time(newest))]
         rows += [TopicRow(name, int(n or 0), parse_time(at_)) for name, n, at_ in sorted(named)]
         return rows

@@ -19,6 +19,7 @@ __all__ = [
     "documents",
     "endpoints",
     "dirty_feeds",
+    "embargoes",
     "feed_manifests",
     "events",
     "feed_tombstones",
@@ -212,6 +213,16 @@ feed_tombstones = Table(
     Column("deleted_at", Text),
 )
 
+# Articles whose `published_at` was in the future when stored: held out of
+# feeds and webhooks until `publish_at`, then released (`released_at` set).
+embargoes = Table(
+    "embargoes",
+    metadata,
+    Column("slug", Text, primary_key=True),
+    Column("publish_at", Text),
+    Column("released_at", Text),
+)
+
 # `{serial}` becomes the dialect's auto-incrementing primary key, `{blob}` its byte string.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
@@ -370,5 +381,14 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             deleted_at TEXT NOT NULL,
             PRIMARY KEY (topic, slug))""",
         "CREATE INDEX feed_tombstones_time ON feed_tombstones (deleted_at)",
+    ),
+    (
+        # Embargoes (freshness-embargo): one row per article held until its
+        # published_at; the row stays once released (its instant dates `all`).
+        """CREATE TABLE embargoes (
+            slug TEXT PRIMARY KEY,
+            publish_at TEXT NOT NULL,
+            released_at TEXT)""",
+        "CREATE INDEX embargoes_due ON embargoes (released_at, publish_at)",
     ),
 )

@@ -1,7 +1,7 @@
 """`Store`: one deployment's state, a table-group object per concern; `Tx` for a poll.
 
-Each table group (`articles`, `outbox`, `feeds`, `websub`, `polls`) is the only
-writer of its tables. A poll's writes span several of them and must commit
+Each table group (`articles` with its `embargoes`, `outbox`, `feeds`, `websub`,
+`polls`) is the only writer of its tables. A poll's writes span several of them and must commit
 together (the transactional outbox, SPEC §3): `Store.transaction` yields a `Tx`
 that runs their connection-level functions inside one transaction.
 """
@@ -22,6 +22,7 @@ from syndicator.store import articles, deletions, feeds, outbox, polls
 from syndicator.store.articles import Articles, Change
 from syndicator.store.db import Database
 from syndicator.store.deletions import Deletion
+from syndicator.store.embargoes import Embargoes
 from syndicator.store.feeds import Feeds
 from syndicator.store.outbox import Outbox
 from syndicator.store.polls import Polls
@@ -45,8 +46,9 @@ class Tx:
         """Write articles, topics, events and their deliveries; return touched topics."""
         if not changes:
             return set()
-        touched = articles.apply_changes(self.conn, changes)
+        touched, held = articles.apply_changes(self.conn, changes, self.now)
         outbox.add_events(self.conn, changes, routes, self.now)
+        outbox.hold_deliveries(self.conn, held)
         feeds.mark_dirty(self.conn, touched)
         return touched
 
@@ -54,6 +56,7 @@ class Tx:
         """Take articles down (SPEC §3b): purge, leave feeds, announce; return touched feeds."""
         if not items:
             return set()
+        outbox.withdraw_held(self.conn, [d.tombstone.slug for d in items], self.now)
         touched, announcements = deletions.apply_deletions(self.conn, items, base_url)
         outbox.add_announcements(self.conn, announcements, routes, self.now)
         feeds.mark_dirty(self.conn, touched)
@@ -88,6 +91,7 @@ class Store:
         self.feeds = Feeds(self.db)
         self.websub = Subscriptions(self.db)
         self.polls = Polls(self.db)
+        self.embargoes = Embargoes(self.db)
 
     @property
     def url(self) -> str:
@@ -114,6 +118,17 @@ class Store:
     def ping(self) -> None:
         """Raise `StoreError` when the database cannot be reached."""
         self.db.ping()
+
+    def release_embargoes(self, now: datetime) -> set[str]:
+        """Publish the held articles due by `now`, marking their feeds dirty in the
+        same transaction; return those feeds' topics (empty when nothing was due)."""
+        due = self.embargoes.next_release()
+        if due is None or due > now:
+            return set()  # the usual case, answered without taking the write lock
+        with self.db.write() as conn:
+            touched = articles.release_due(conn, now)
+            feeds.mark_dirty(conn, touched)
+        return touched
 
     @contextmanager
     def transaction(self, now: datetime) -> Iterator[Tx]:

@@ -14,8 +14,8 @@ from syndicator.core.article import entry_id
 from syndicator.core.times import format_time
 from syndicator.models import ALL_TOPIC
 from tests.cycle import Cycle
-from tests.feedcheck import assert_valid_atom
 from tests.deployment import Deployment
+from tests.feedcheck import assert_valid_atom
 
 Make = Callable[..., dict[str, Any]]
 Run = Callable[[], Cycle]

@@ -94,6 +94,8 @@ def test_migration_counts_an_existing_database(
         conn.exec_driver_sql("DROP TABLE feed_tombstones")
         conn.exec_driver_sql("ALTER TABLE articles DROP COLUMN deleted_reason")
         conn.exec_driver_sql("ALTER TABLE articles DROP COLUMN deleted_at")
+        # The embargoes' migration.
+        conn.exec_driver_sql("DROP TABLE embargoes")
         conn.execute(
             schema.meta.update()
             .where(schema.meta.c.key == "schema_version")

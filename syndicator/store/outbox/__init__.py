@@ -18,8 +18,10 @@ from syndicator.store.outbox.queue import (
     Outcome,
     add_announcements,
     add_events,
+    hold_deliveries,
     new_delivery,
     new_event_id,
+    withdraw_held,
 )
 
 __all__ = [
@@ -30,6 +32,8 @@ __all__ = [
     "Outcome",
     "add_announcements",
     "add_events",
+    "hold_deliveries",
+    "withdraw_held",
     "new_delivery",
     "new_event_id",
 ]

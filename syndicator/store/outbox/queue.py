@@ -49,6 +49,8 @@ __all__ = [
     "add_announcements",
     "add_events",
     "claim",
+    "hold_deliveries",
+    "withdraw_held",
     "new_delivery",
     "new_event_id",
     "record",
@@ -194,6 +196,52 @@ def add_announcements(
         if route.matches(row["type"], item.topics)
     ]
     _INSERT_DELIVERY.run(conn, delivery_rows)
+
+
+_HOLD = (
+    update(t.deliveries)
+    .where(
+        t.deliveries.c.event_id.in_(
+            select(t.events.c.event_id).where(t.events.c.slug == bindparam("b_slug"))
+        ),
+        t.deliveries.c.status == "pending",
+        t.deliveries.c.attempts == 0,
+    )
+    .values(next_attempt_at=bindparam("b_at"))
+)
+
+
+def hold_deliveries(conn: Connection, until: Mapping[str, str]) -> None:
+    """Date the never-attempted deliveries of these slugs' events to the given instants.
+
+    Called in the poll's transaction for embargoed articles, after their new
+    events are added: none of their announcements is due before the article
+    is published (by the events_slug index, then the (event_id, endpoint) one).
+    """
+    if until:
+        conn.execute(_HOLD, [{"b_slug": s, "b_at": at} for s, at in sorted(until.items())])
+
+
+_WITHDRAW = (
+    update(t.deliveries)
+    .where(
+        t.deliveries.c.event_id.in_(
+            select(t.events.c.event_id).where(t.events.c.slug == bindparam("b_slug"))
+        ),
+        t.deliveries.c.status == "pending",
+        t.deliveries.c.attempts == 0,
+        t.deliveries.c.next_attempt_at > bindparam("b_now", type_=Text),
+    )
+    .values(status="dead", last_error="withdrawn: the article was deleted before it was published")
+)
+
+
+def withdraw_held(conn: Connection, slugs: Sequence[str], now: datetime) -> None:
+    """Never send the held announcements of articles deleted before their embargo
+    ended: they would publish what was taken down (`article.deleted` still goes)."""
+    if slugs:
+        stamp = db_time(now)
+        conn.execute(_WITHDRAW, [{"b_slug": slug, "b_now": stamp} for slug in sorted(set(slugs))])
 
 
 # Built once, so SQLAlchemy compiles each once; executed with one parameter set per
