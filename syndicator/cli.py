@@ -22,6 +22,8 @@ from syndicator.errors import ConfigError, SourceUnavailable, SyndicatorError
 from syndicator.logs import configure_logging
 from syndicator.progress import terminal_progress
 from syndicator.status import collect_status, format_status
+from syndicator.store.backup import BackupRefused, backup_sqlite
+from syndicator.store.database import sqlite_path
 from syndicator.store.outbox import STATUSES
 from syndicator.websub.commands import add_websub_parser, websub_command
 from syndicator.wiring import make_builder, make_poller, open_store, utc_now
@@ -48,6 +50,11 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("check-config", help="validate the configuration and exit")
     status = commands.add_parser("status", help="watermark, counts, last poll, quarantine")
     status.add_argument("--json", action="store_true", help="print one JSON object")
+    backup = commands.add_parser(
+        "backup", help="copy the SQLite database to PATH while it is in use (PostgreSQL: pg_dump)"
+    )
+    backup.add_argument("path", type=Path, metavar="PATH", help="the copy to write")
+    backup.add_argument("--force", action="store_true", help="replace PATH if it exists")
 
     deliveries = commands.add_parser("deliveries", help="list and re-send webhook deliveries")
     dcmd = deliveries.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -128,9 +135,30 @@ def _status(settings: Settings, as_json: bool) -> int:
     return EXIT_OK
 
 
+def _backup(settings: Settings, target: Path, force: bool) -> int:
+    url = settings.database.url
+    if not url.startswith("sqlite:"):
+        _error(
+            "backup copies SQLite databases; database.url is PostgreSQL: use pg_dump "
+            "(e.g. pg_dump --format=custom --file=syndicator.dump DBNAME)"
+        )
+        return EXIT_USAGE
+    source = sqlite_path(url)
+    if source is None:
+        _error("backup: database.url is an in-memory database; there is nothing to copy")
+        return EXIT_USAGE
+    try:
+        size = backup_sqlite(source, target, replace=force)
+    except BackupRefused as exc:
+        _error(f"backup: {exc}")
+        return EXIT_USAGE
+    _print(f"{source} copied to {target} ({size} bytes)")
+    return EXIT_OK
+
+
 def _needs_secrets(args: argparse.Namespace) -> bool:
     """Read-only commands work in a shell that lacks the service's secrets."""
-    if args.command == "status":
+    if args.command in ("status", "backup"):
         return False
     if args.command == "deliveries" and args.action == "list":
         return False
@@ -153,6 +181,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _once(settings)
         if args.command == "status":
             return _status(settings, args.json)
+        if args.command == "backup":
+            return _backup(settings, args.path, args.force)
         if args.command == "deliveries":
             return deliveries_command(settings, args, _print)
         if args.command == "webhooks":

@@ -3,7 +3,8 @@
 One process, one asyncio loop. uvicorn serves the ASGI app; the app's
 lifespan starts an APScheduler `BackgroundScheduler` whose single worker
 thread runs the poll-and-build job (never two at once, missed runs coalesced,
-a first run at start-up). A build hands its documents to the in-memory
+a first run at start-up); a second thread runs the retention pass
+(`syndicator.retention`) at start-up and every minute. A build hands its documents to the in-memory
 `DocumentSet`, which the HTTP layer serves. Which process builds and how its
 documents reach the others is the `syndicator.coordination` strategy's,
 chosen once in `run_daemon`. SIGTERM/SIGINT stop the server, let the job in
@@ -40,6 +41,7 @@ from syndicator.metrics import Metrics
 from syndicator.models import Published
 from syndicator.progress import terminal_progress
 from syndicator.render.feeds import INDEX_PATH
+from syndicator.retention import Pruner
 from syndicator.store.store import Store
 from syndicator.web.app import create_app
 from syndicator.web.documents import Document, DocumentSet
@@ -52,6 +54,9 @@ __all__ = ["Daemon", "Shutdown", "run_daemon"]
 log = logging.getLogger(__name__)
 
 JOB_ID = "poll-and-build"
+PRUNE_JOB_ID = "prune"
+#: Seconds between two retention passes (the first runs at start-up).
+PRUNE_INTERVAL_SECONDS = 60.0
 #: /healthz turns 503 after this many polls failed in a row.
 UNHEALTHY_AFTER = 3
 #: How long shutdown waits for a job in flight before leaving it uncommitted.
@@ -110,9 +115,16 @@ class Daemon:
             settings, store.outbox, owner=self.identity, clock=clock, metrics=self.metrics
         )
         self.websub = WebSub(settings, store, self.documents, clock=clock, metrics=self.metrics)
+        self.pruner = Pruner(store, settings.retention.days)
         self._job_lock = threading.Lock()
         self.scheduler = BackgroundScheduler(
-            executors={"default": ThreadPoolExecutor(max_workers=1)},
+            # Pruning has a thread of its own: a long first pass over a year of
+            # deliveries must not hold back the poll, which only ever waits for
+            # one of its short transactions.
+            executors={
+                "default": ThreadPoolExecutor(max_workers=1),
+                "retention": ThreadPoolExecutor(max_workers=1),
+            },
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
             timezone="UTC",
         )
@@ -183,6 +195,17 @@ class Daemon:
     def _serve_documents(self, published: Sequence[Published]) -> None:
         self.documents.update(to_documents(published))
 
+    def prune(self) -> None:
+        """One retention pass (the builder's job); never raises."""
+        if not self.coordination.is_builder:
+            return  # one process prunes; the others would only queue behind it
+        try:
+            self.pruner.run(self.clock())
+        except StoreError as exc:
+            log.warning("retention pass failed (the next one continues): %s", exc)
+        except Exception:
+            log.exception("retention pass crashed")
+
     def _run_now(self) -> None:
         """Move the next run to now (this process just became the builder)."""
         if self.scheduler.running:
@@ -228,11 +251,23 @@ class Daemon:
             replace_existing=True,
             next_run_time=self.clock(),
         )
+        self.scheduler.add_job(
+            self.prune,
+            "interval",
+            seconds=PRUNE_INTERVAL_SECONDS,
+            id=PRUNE_JOB_ID,
+            replace_existing=True,
+            next_run_time=self.clock(),
+            executor="retention",
+            coalesce=True,
+            max_instances=1,
+        )
         self.scheduler.start()
 
     def stop(self, timeout: float = SHUTDOWN_GRACE_SECONDS) -> Shutdown:
         """Stop scheduling; wait up to `timeout` for the job in flight."""
         self.scheduler.shutdown(wait=False)
+        self.pruner.stop()  # its transaction in flight commits; no further one starts
         self.coordination.stop()
         if not self._job_lock.acquire(timeout=timeout):
             # Keep the role: another process must not build beside this poll.
