@@ -11,9 +11,11 @@ from typing import Any
 import pytest
 from sqlalchemy import func, insert, select
 
+from syndicator.config import DatabaseSettings, RetentionSettings, Settings
 from syndicator.core.retry import AttemptOutcome
 from syndicator.core.times import db_time
 from syndicator.retention import Pruner
+from syndicator.status import collect_status, format_status
 from syndicator.store import Outcome, Store
 from syndicator.store import schema as t
 from tests.delivery.rows import T0, add_deliveries
@@ -184,3 +186,19 @@ def test_oldest_delivery_is_the_first_kept(store: Store) -> None:
 def test_size_is_reported(store: Store) -> None:
     size = store.size_bytes()
     assert size is not None and size > 0
+
+
+def test_status_reports_the_database(store: Store) -> None:
+    settings = Settings(
+        database=DatabaseSettings(url=store.url), retention=RetentionSettings(days=7)
+    )
+    add_deliveries(store.outbox, ["a"], 1, at=T0)
+    report = collect_status(settings, store)
+    database = report["database"]
+    assert database["backend"] == store.dialect
+    assert database["size_bytes"] > 0
+    assert database["oldest_delivery"] == "2026-07-01T12:00:00Z"
+    assert database["retention_days"] == 7
+    line = next(x for x in format_status(report).splitlines() if x.startswith("database:"))
+    assert f"{store.dialect}, " in line and " MB;" in line
+    assert "oldest delivery 2026-07-01T12:00:00Z (kept 7 days once finished)" in line
