@@ -54,13 +54,31 @@ class PruneReport:
         return self.deliveries + self.attempts + self.events
 
 
+class _Size:
+    """How much one transaction takes on: halved after one that held the lock longer
+    than the target, doubled back (up to the largest) after a quick one. A slow disk
+    or a busy machine thus gets smaller transactions, not longer waits for writers."""
+
+    def __init__(self, largest: int, target: float, smallest: int = 10) -> None:
+        self.largest, self.target, self.smallest = largest, target, min(smallest, largest)
+        self.now = largest
+
+    def took(self, seconds: float) -> None:
+        if seconds > self.target:
+            self.now = max(self.smallest, self.now // 2)
+        elif seconds < self.target / 2:
+            self.now = min(self.largest, self.now * 2)
+
+
 class Pruner:
     """Deletes what the retention window no longer keeps, in short transactions."""
 
-    #: Deliveries (with their attempts) or events per transaction.
-    BATCH = 500
-    #: Pages one `incremental_vacuum` step gives back (1 MiB of 4 KiB pages).
+    #: Most deliveries (with their attempts) or events per transaction.
+    BATCH = 200
+    #: Most pages one `incremental_vacuum` step gives back (1 MiB of 4 KiB pages).
     VACUUM_PAGES = 256
+    #: Seconds a transaction should hold the write lock at most; larger ones shrink.
+    TARGET = 0.025
     #: Seconds between two transactions, for writers waiting on the lock.
     PAUSE = 0.05
 
@@ -72,12 +90,13 @@ class Pruner:
         batch: int = BATCH,
         pause: float = PAUSE,
         vacuum_pages: int = VACUUM_PAGES,
+        target: float = TARGET,
     ) -> None:
         self.store = store
         self.window = timedelta(days=days)
-        self.batch = batch
         self.pause = pause
-        self.vacuum_pages = vacuum_pages
+        self._rows = _Size(batch, target)
+        self._pages = _Size(vacuum_pages, target)
         self._stopping = threading.Event()
 
     def stop(self) -> None:
@@ -90,14 +109,19 @@ class Pruner:
         before = now - self.window
         outbox = self.store.outbox
         while self._go_on(report):
-            deliveries, attempts = self._timed(report, outbox.prune_deliveries, before, self.batch)
+            size = self._rows.now
+            deliveries, attempts = self._timed(
+                report, self._rows, outbox.prune_deliveries, before, size
+            )
             report.deliveries += deliveries
             report.attempts += attempts
-            if deliveries < self.batch:
+            if deliveries < size:
                 break
         after = 0
         while self._go_on(report):
-            step = self._timed(report, outbox.prune_events, before, after, self.batch)
+            step = self._timed(
+                report, self._rows, outbox.prune_events, before, after, self._rows.now
+            )
             report.events += step.deleted
             after = step.last_id
             if step.finished:
@@ -117,13 +141,13 @@ class Pruner:
         return report
 
     def _release_pages(self, report: PruneReport) -> None:
-        free = self.store.free_pages(0)
+        free = start = self.store.free_pages(0)
         # Bounded: pages freed meanwhile by other writers wait for the next run.
-        for _ in range(free // self.vacuum_pages + 1):
-            if free == 0 or not self._go_on(report):
-                return
-            left = self._timed(report, self.store.free_pages, self.vacuum_pages)
-            report.pages_released += max(free - left, 0)
+        while 0 < free and report.pages_released < start and self._go_on(report):
+            left = self._timed(report, self._pages, self.store.free_pages, self._pages.now)
+            if left >= free:
+                return  # nothing moved: leave it to the next run
+            report.pages_released += free - left
             free = left
 
     def _go_on(self, report: PruneReport) -> bool:
@@ -133,12 +157,12 @@ class Pruner:
         return not self._stopping.is_set()
 
     @staticmethod
-    def _timed(report: PruneReport, step: Callable[..., _T], *args: Any) -> _T:
+    def _timed(report: PruneReport, size: _Size, step: Callable[..., _T], *args: Any) -> _T:
         started = time.perf_counter()
         try:
             return step(*args)
         finally:
+            elapsed = time.perf_counter() - started
+            size.took(elapsed)
             report.batches += 1
-            report.longest_batch_seconds = max(
-                report.longest_batch_seconds, time.perf_counter() - started
-            )
+            report.longest_batch_seconds = max(report.longest_batch_seconds, elapsed)
