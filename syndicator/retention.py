@@ -1,10 +1,12 @@
 """Retention: the outbox stops growing (`[retention] days`).
 
-`Pruner.run(now)` deletes, in batches of a few hundred rows, each its own short
+`Pruner.run(now)` deletes, in batches of up to 200 rows, each its own short
 write transaction: delivered and dead deliveries whose last attempt is older
 than the window, with their attempts; then events older than the window that no
 delivery refers to any longer. On SQLite it then gives the freed pages back to
-the file system (`PRAGMA incremental_vacuum`, a few hundred pages at a time).
+the file system (`PRAGMA incremental_vacuum`, up to 256 pages at a time).
+Each kind of transaction halves its size after one that held the lock longer
+than 25 ms, and grows back after quick ones.
 
 Between two batches it pauses: SQLite's busy handler lets a waiting writer (a
 poll, the delivery worker) retry only every few milliseconds, so a pruner that
