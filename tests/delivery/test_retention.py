@@ -14,7 +14,7 @@ from sqlalchemy import func, insert, select
 from syndicator.config import DatabaseSettings, RetentionSettings, Settings
 from syndicator.core.retry import AttemptOutcome
 from syndicator.core.times import db_time
-from syndicator.retention import Pruner
+from syndicator.retention import Pruner, _Size
 from syndicator.status import collect_status, format_status
 from syndicator.store import Outcome, Store
 from syndicator.store import schema as t
@@ -202,3 +202,18 @@ def test_status_reports_the_database(store: Store) -> None:
     line = next(x for x in format_status(report).splitlines() if x.startswith("database:"))
     assert f"{store.dialect}, " in line and " MB;" in line
     assert "oldest delivery 2026-07-01T12:00:00Z (kept 7 days once finished)" in line
+
+
+def test_a_slow_transaction_halves_the_next_and_quick_ones_grow_it_back() -> None:
+    size = _Size(200, target=0.025)
+    size.took(0.1)
+    size.took(0.03)
+    assert size.now == 50
+    for _ in range(10):
+        size.took(0.2)
+    assert size.now == 10  # never below the smallest
+    size.took(0.02)  # between half the target and the target: unchanged
+    assert size.now == 10
+    for _ in range(10):
+        size.took(0.001)
+    assert size.now == 200  # never above the largest

@@ -26,7 +26,9 @@ from syndicator.retention import Pruner
 from syndicator.store import Store
 store = Store(sys.argv[1])
 print("ready", flush=True)
-Pruner(store, days=1, batch=int(sys.argv[2]), pause=0).run(datetime.fromisoformat(sys.argv[3]))
+# A target of an hour: the batch size stays fixed however slow the machine.
+pruner = Pruner(store, days=1, batch=int(sys.argv[2]), pause=0, target=3600)
+pruner.run(datetime.fromisoformat(sys.argv[3]))
 print("finished", flush=True)
 """
 
