@@ -55,6 +55,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     status = commands.add_parser("status", help="watermark, counts, last poll, quarantine")
     status.add_argument("--json", action="store_true", help="print one JSON object")
+    backup = commands.add_parser(
+        "backup", help="copy the SQLite database to PATH while it is in use (PostgreSQL: pg_dump)"
+    )
+    backup.add_argument("path", type=Path, metavar="PATH", help="the copy to write")
+    backup.add_argument("--force", action="store_true", help="replace PATH if it exists")
 
     deliveries = commands.add_parser("deliveries", help="list and re-send webhook deliveries")
     dcmd = deliveries.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -209,9 +214,33 @@ def _status(settings: Settings, as_json: bool) -> int:
     return EXIT_OK
 
 
+def _backup(settings: Settings, target: Path, force: bool) -> int:
+    from syndicator.store.backup import BackupRefused, backup_sqlite
+    from syndicator.store.database import sqlite_path
+
+    url = settings.database.url
+    if not url.startswith("sqlite:"):
+        _error(
+            "backup copies SQLite databases; database.url is PostgreSQL: use pg_dump "
+            "(e.g. pg_dump --format=custom --file=syndicator.dump DBNAME)"
+        )
+        return EXIT_USAGE
+    source = sqlite_path(url)
+    if source is None:
+        _error("backup: database.url is an in-memory database; there is nothing to copy")
+        return EXIT_USAGE
+    try:
+        size = backup_sqlite(source, target, replace=force)
+    except BackupRefused as exc:
+        _error(f"backup: {exc}")
+        return EXIT_USAGE
+    _print(f"{source} copied to {target} ({size} bytes)")
+    return EXIT_OK
+
+
 def _needs_secrets(args: argparse.Namespace) -> bool:
     """Read-only commands work in a shell that lacks the service's secrets."""
-    if args.command in ("status", "poll"):
+    if args.command in ("status", "poll", "backup"):
         return False
     if args.command == "deliveries" and args.action == "list":
         return False
@@ -241,6 +270,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _status(settings, args.json)
         if args.command == "poll":
             return _poll_now(settings, args.wait)
+        if args.command == "backup":
+            return _backup(settings, args.path, args.force)
         if args.command == "deliveries":
             from syndicator.delivery.commands import deliveries_command
 

@@ -38,6 +38,7 @@ __all__ = [
     "DeliverySettings",
     "FeedSettings",
     "PollSettings",
+    "RetentionSettings",
     "ServerSettings",
     "Settings",
     "SiteSettings",
@@ -240,6 +241,24 @@ class WebSubSettings(_Section):
     max_lease_seconds: int = Field(default=86_400 * 30, gt=0)
 
 
+class RetentionSettings(_Section):
+    """How long finished webhook deliveries and their events are kept."""
+
+    days: float = Field(
+        default=30.0,
+        gt=0,
+        le=36_500,
+        allow_inf_nan=False,
+        description=(
+            "Delivered and dead deliveries whose last attempt is older than this many days "
+            "(fractions allowed) are deleted with their attempts, and so are older events "
+            "no delivery refers to any longer. Pending and failed deliveries are never "
+            "deleted. Checked at start-up and every minute by `syndicator run`; "
+            "at most 36,500 (a century: in effect, forever)"
+        ),
+    )
+
+
 class DatabaseSettings(_Section):
     """Where state lives."""
 
@@ -270,6 +289,7 @@ class Settings(_Section):
     server: ServerSettings = Field(default_factory=ServerSettings)
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     websub: WebSubSettings = Field(default_factory=WebSubSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     webhooks: tuple[WebhookSettings, ...] = ()

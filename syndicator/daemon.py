@@ -3,7 +3,8 @@
 One process, one asyncio loop. uvicorn serves the ASGI app; the app's
 lifespan starts an APScheduler `BackgroundScheduler` whose single worker
 thread runs the poll-and-build job (never two at once, missed runs coalesced,
-a first run at start-up). A build hands its documents to the in-memory
+a first run at start-up); a second thread runs the retention pass
+(`syndicator.retention`) at start-up and every minute. A build hands its documents to the in-memory
 `DocumentSet`, which the HTTP layer serves. Which process builds and how its
 documents reach the others is the `syndicator.coordination` strategy's,
 chosen once in `run_daemon`. SIGTERM/SIGINT stop the server, let the job in
@@ -40,6 +41,7 @@ from syndicator.metrics import Metrics
 from syndicator.models import Published
 from syndicator.progress import terminal_progress
 from syndicator.render.feeds import INDEX_PATH
+from syndicator.retention import Pruner
 from syndicator.sources.watch import FolderWatcher
 from syndicator.store.store import Store
 from syndicator.triggers import PollTrigger
@@ -60,6 +62,9 @@ REQUESTS_JOB_ID = "poll-requests"
 REQUESTS_SECONDS = 1.0
 #: The one-off build at the next embargo instant, replaced after every build.
 RELEASE_JOB_ID = "embargo-release"
+PRUNE_JOB_ID = "prune"
+#: Seconds between two retention passes (the first runs at start-up).
+PRUNE_INTERVAL_SECONDS = 60.0
 #: /healthz turns 503 after this many polls failed in a row.
 UNHEALTHY_AFTER = 3
 #: How long shutdown waits for a job in flight before leaving it uncommitted.
@@ -119,6 +124,7 @@ class Daemon:
             settings, store.outbox, owner=self.identity, clock=clock, metrics=self.metrics
         )
         self.websub = WebSub(settings, store, self.documents, clock=clock, metrics=self.metrics)
+        self.pruner = Pruner(store, settings.retention.days)
         self._job_lock = threading.Lock()
         #: Every "poll now" (file change, source ping, `syndicator poll`, SIGHUP)
         #: and the scheduled safety-net poll go through the trigger.
@@ -135,6 +141,10 @@ class Daemon:
                 "default": ThreadPoolExecutor(max_workers=1),
                 # Checks for poll requests while a poll runs on the default executor.
                 "requests": ThreadPoolExecutor(max_workers=1),
+                # Pruning has a thread of its own: a long first pass over a year of
+                # deliveries must not hold back the poll, which only ever waits for
+                # one of its short transactions.
+                "retention": ThreadPoolExecutor(max_workers=1),
             },
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
             timezone="UTC",
@@ -236,6 +246,17 @@ class Daemon:
     def _serve_documents(self, published: Sequence[Published]) -> None:
         self.documents.update(to_documents(published))
 
+    def prune(self) -> None:
+        """One retention pass (the builder's job); never raises."""
+        if not self.coordination.is_builder:
+            return  # one process prunes; the others would only queue behind it
+        try:
+            self.pruner.run(self.clock())
+        except StoreError as exc:
+            log.warning("retention pass failed (the next one continues): %s", exc)
+        except Exception:
+            log.exception("retention pass crashed")
+
     def _run_now(self) -> None:
         """Move the next run to now (this process just became the builder)."""
         if self.scheduler.running:
@@ -291,6 +312,17 @@ class Daemon:
             executor="requests",
             replace_existing=True,
         )
+        self.scheduler.add_job(
+            self.prune,
+            "interval",
+            seconds=PRUNE_INTERVAL_SECONDS,
+            id=PRUNE_JOB_ID,
+            replace_existing=True,
+            next_run_time=self.clock(),
+            executor="retention",
+            coalesce=True,
+            max_instances=1,
+        )
         self.scheduler.start()
         if self.watcher is not None:
             self.watcher.start()
@@ -313,6 +345,7 @@ class Daemon:
         self.trigger.stop(timeout=0)
         if self.watcher is not None:
             self.watcher.stop()
+        self.pruner.stop()  # its transaction in flight commits; no further one starts
         self.coordination.stop()
         if not self._job_lock.acquire(timeout=timeout):
             # Keep the role: another process must not build beside this poll.

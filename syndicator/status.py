@@ -32,6 +32,7 @@ def collect_status(settings: Settings, store: Store) -> dict[str, Any]:
         }
     builder = store.polls.get_meta("builder")
     outbox = store.outbox
+    oldest = outbox.oldest_delivery()
     report: dict[str, Any] = {
         "watermark": None if watermark is None else format_time(watermark),
         "articles": counts["articles"],
@@ -52,6 +53,12 @@ def collect_status(settings: Settings, store: Store) -> dict[str, Any]:
         ],
         "builder": orjson.loads(builder) if builder else None,
         "websub": websub_status(settings, store, utc_now()),
+        "database": {
+            "backend": store.dialect,
+            "size_bytes": store.size_bytes(),
+            "oldest_delivery": None if oldest is None else format_time(oldest),
+            "retention_days": settings.retention.days,
+        },
     }
     return report
 
@@ -93,9 +100,21 @@ def format_status(report: dict[str, Any]) -> str:
     for item in embargoed:
         topics = ", ".join(item["topics"]) or "no topics"
         lines.append(f"  {item['slug']}: goes out at {item['publish_at']} ({topics})")
+    database = report["database"]
+    size = database["size_bytes"]
+    lines.append(
+        f"database:    {database['backend']}, "
+        + ("in memory" if size is None else _megabytes(size))
+        + f"; oldest delivery {database['oldest_delivery'] or '-'}"
+        + f" (kept {database['retention_days']:g} days once finished)"
+    )
     quarantine = report["quarantine"]
     lines.append(f"quarantined: {len(quarantine)}")
     for item in quarantine:
         slug = f" [{item['slug']}]" if item["slug"] else ""
         lines.append(f"  {item['source']}{slug}: {item['reason']}")
     return "\n".join(lines)
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1_000_000:.1f} MB"

@@ -19,9 +19,11 @@ __all__ = [
     "SCHEMA_VERSION",
     "Checkpointer",
     "create_db_engine",
+    "free_pages",
     "migrate",
     "schema_version",
     "sqlite_path",
+    "use_incremental_vacuum",
 ]
 
 log = logging.getLogger(__name__)
@@ -29,6 +31,7 @@ log = logging.getLogger(__name__)
 SCHEMA_VERSION = len(MIGRATIONS)
 _SERIAL = {"sqlite": "INTEGER PRIMARY KEY AUTOINCREMENT", "postgresql": "BIGSERIAL PRIMARY KEY"}
 _BLOB = {"sqlite": "BLOB", "postgresql": "BYTEA"}
+_INCREMENTAL = 2  # PRAGMA auto_vacuum value
 
 
 def _sqlite_engine(url: str, cache_mb: int) -> Engine:
@@ -44,6 +47,11 @@ def _sqlite_engine(url: str, cache_mb: int) -> Engine:
         # driver's implicit transactions would skip it before SELECTs).
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
+        # Before anything writes the header of a new database: only then does
+        # the mode take effect without a VACUUM (`use_incremental_vacuum`
+        # converts an older file). Retention frees pages that
+        # `incremental_vacuum` then gives back to the file system.
+        cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
         # WAL: readers never block the writer; NORMAL sync is durable across a
         # process crash (kill -9), losing at most the last commit on power loss.
         cursor.execute("PRAGMA journal_mode=WAL")
@@ -132,6 +140,39 @@ class Checkpointer:
             except sqlite3.Error as exc:
                 log.warning("WAL checkpoint failed: %s", exc)
             self._stopping.wait(self.MIN_INTERVAL)
+
+
+def use_incremental_vacuum(path: str) -> bool:
+    """Switch an SQLite file to incremental auto-vacuum; True when it had to be converted.
+
+    A database created before the switch needs one `VACUUM`, which rewrites the
+    whole file (through the WAL: about twice its size on disk for a moment) and
+    holds the write lock meanwhile. It is one transaction: a crash leaves the
+    old file, and the next start converts it again; a converted file is left alone.
+    """
+    conn = sqlite3.connect(path, timeout=30, isolation_level=None)
+    try:
+        if conn.execute("PRAGMA auto_vacuum").fetchone()[0] == _INCREMENTAL:
+            return False
+        log.info("converting %s to incremental auto-vacuum (once; rewrites the file)", path)
+        conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
+        conn.execute("VACUUM")
+        return True
+    finally:
+        conn.close()
+
+
+def free_pages(path: str, release: int) -> int:
+    """Give up to `release` free pages of an SQLite file back to the file system
+    (one short write transaction); return the free pages left."""
+    conn = sqlite3.connect(path, timeout=30, isolation_level=None)
+    try:
+        if release > 0:
+            # executescript steps the pragma to the end; execute() would free one page.
+            conn.executescript(f"PRAGMA incremental_vacuum({int(release)});")
+        return int(conn.execute("PRAGMA freelist_count").fetchone()[0])
+    finally:
+        conn.close()
 
 
 def sqlite_path(url: str) -> str | None:

@@ -7,6 +7,9 @@ table-group modules never see `SQLAlchemyError` escape and callers never see it 
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -18,7 +21,14 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
 
 from syndicator.errors import StoreError
-from syndicator.store.database import Checkpointer, create_db_engine, migrate, sqlite_path
+from syndicator.store.database import (
+    Checkpointer,
+    create_db_engine,
+    free_pages,
+    migrate,
+    sqlite_path,
+    use_incremental_vacuum,
+)
 
 __all__ = ["Bulk", "Database", "chunked", "count_rows", "parse_time"]
 
@@ -79,14 +89,48 @@ class Database:
         self.engine = create_db_engine(url, cache_mb=cache_mb)
         self.dialect = self.engine.dialect.name
         path = sqlite_path(url) if self.dialect == "sqlite" else None
+        self._path = path
         self._checkpointer = None if path is None else Checkpointer(path)
 
     def migrate(self) -> int:
-        """Bring the schema up to date; return its version."""
+        """Bring the schema up to date (and an SQLite file to incremental
+        auto-vacuum); return the schema version."""
         try:
-            return migrate(self.engine)
+            version = migrate(self.engine)
+            if self._path is not None:
+                use_incremental_vacuum(self._path)
+            return version
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot migrate database: {exc}") from exc
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot convert database to incremental auto-vacuum: {exc}") from exc
+
+    def size_bytes(self) -> int | None:
+        """The database's size on disk: SQLite's file and WAL, PostgreSQL's
+        `pg_database_size` (None for an in-memory database)."""
+        if self.dialect == "postgresql":
+            with self.read() as conn:
+                value = conn.exec_driver_sql("SELECT pg_database_size(current_database())")
+                return int(value.scalar_one())
+        if self._path is None:
+            return None
+        try:
+            size = os.path.getsize(self._path)
+        except OSError as exc:
+            raise StoreError(f"cannot read the size of {self._path}: {exc.strerror}") from exc
+        with contextlib.suppress(FileNotFoundError):
+            size += os.path.getsize(f"{self._path}-wal")
+        return size
+
+    def free_pages(self, release: int) -> int:
+        """SQLite: give up to `release` free pages back to the file system; return
+        the free pages left. PostgreSQL's autovacuum does this on its own: 0."""
+        if self._path is None:
+            return 0
+        try:
+            return free_pages(self._path, release)
+        except sqlite3.Error as exc:
+            raise StoreError(f"incremental vacuum failed: {exc}") from exc
 
     def checkpoint(self) -> None:
         """Fold SQLite's WAL back into the database now (nothing for PostgreSQL)."""

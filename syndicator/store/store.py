@@ -115,6 +115,15 @@ class Store:
         """Release every connection."""
         self.db.close()
 
+    def size_bytes(self) -> int | None:
+        """The database's size on disk (SQLite: file and WAL; None in memory)."""
+        return self.db.size_bytes()
+
+    def free_pages(self, release: int) -> int:
+        """SQLite: give up to `release` free pages back to the file system; return
+        how many are left (PostgreSQL's autovacuum reclaims space itself: 0)."""
+        return self.db.free_pages(release)
+
     def ping(self) -> None:
         """Raise `StoreError` when the database cannot be reached."""
         self.db.ping()

@@ -13,9 +13,10 @@ from syndicator.core.routing import Route
 from syndicator.core.times import db_time
 from syndicator.store import schema as t
 from syndicator.store.db import Database, count_rows, parse_time
-from syndicator.store.outbox import queue
+from syndicator.store.outbox import queue, retention
 from syndicator.store.outbox.endpoints import endpoint_states, lift_pause
 from syndicator.store.outbox.queue import OPEN, STATUSES, Claimed, Outcome, new_delivery
+from syndicator.store.outbox.retention import EventsPruned
 
 __all__ = ["Outbox"]
 
@@ -130,6 +131,25 @@ class Outbox:
                 select(func.count()).select_from(d).where(d.c.status.in_(OPEN))
             ).scalar()
         return int(value or 0)
+
+    # -- retention (see `retention`) ----------------------------------------------------
+
+    def prune_deliveries(self, before: datetime, limit: int) -> tuple[int, int]:
+        """Delete up to `limit` delivered or dead deliveries last attempted before
+        `before`, with their attempts, in one transaction; return both counts."""
+        with self.db.write() as conn:
+            return retention.prune_deliveries(conn, self.db.dialect, db_time(before), limit)
+
+    def prune_events(self, before: datetime, after_id: int, limit: int) -> EventsPruned:
+        """Delete, among `limit` events after `after_id`, those created before `before`
+        that no delivery refers to, in one transaction."""
+        with self.db.write() as conn:
+            return retention.prune_events(conn, db_time(before), after_id, limit)
+
+    def oldest_delivery(self) -> datetime | None:
+        """When the oldest delivery still kept was created (None when there is none)."""
+        with self.db.read() as conn:
+            return parse_time(retention.oldest_delivery(conn))
 
     # -- status and operators ----------------------------------------------------------
 
