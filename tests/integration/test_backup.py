@@ -14,7 +14,7 @@ import pytest
 
 from syndicator.store.polls import PollRecord
 from syndicator.wiring import open_store
-from tests.integration.conftest import Deployment
+from tests.deployment import Deployment
 from tests.integration.test_cli import syndicator
 
 Make = Callable[..., dict[str, Any]]
@@ -24,10 +24,10 @@ def cli(deployment: Deployment, *args: str, config: Path | None = None) -> Any:
     return syndicator("--config", str(config or deployment.config), *args, cwd=deployment.root)
 
 
-SQLITE = pytest.mark.parametrize("deployment", ["sqlite"], indirect=True)
+SQLITE = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
 
-@pytest.mark.parametrize("deployment", ["postgresql"], indirect=True)
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 def test_postgresql_is_refused_with_a_pointer_to_pg_dump(deployment: Deployment) -> None:
     done = cli(deployment, "backup", str(deployment.root / "copy.db"))
     assert done.returncode == 2

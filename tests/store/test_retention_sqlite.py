@@ -17,7 +17,7 @@ from syndicator.store import Outcome, Store
 from syndicator.store import schema as t
 from syndicator.store.database import use_incremental_vacuum
 from tests.delivery.rows import T0, add_deliveries
-from tests.delivery.test_retention import DAY, count, finish
+from tests.store.test_retention import DAY, count, finish
 
 _PRUNE_FOREVER = """
 import sys
