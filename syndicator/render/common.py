@@ -63,6 +63,7 @@ class FeedInfo:
     updated: datetime  # feed-level date, tz-aware; the newest updated_at
     hub_urls: tuple[str, ...] = ()  # WebSub hubs; when non-empty add rel="hub" links
     language: str | None = None
+    ttl_minutes: int | None = None  # RSS <ttl>: how long a reader may cache the feed
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,16 +1,24 @@
 """Durable state: SQLite by default, PostgreSQL for several processes.
 
 `Store` is the entry point: lifecycle, the poll's `Tx`, and one object per table
-group (`articles`, `outbox`, `feeds`, `websub`, `polls`), each the only writer of
+group (`articles`, `outbox`, `feeds`, `websub`, `polls`, `processes`), each the only writer of
 its tables.
 """
 
 from __future__ import annotations
 
 from syndicator.store.articles import Articles, Change, TopicRow
-from syndicator.store.feeds import FeedKey, FeedManifest, Feeds, feed_key
+from syndicator.store.feeds import (
+    FeedKey,
+    FeedManifest,
+    Feeds,
+    PublishedState,
+    WrittenDocument,
+    feed_key,
+)
 from syndicator.store.outbox import STATUSES, Claimed, Outbox, Outcome
 from syndicator.store.polls import PollRecord, Polls
+from syndicator.store.processes import ProcessRecord, Processes
 from syndicator.store.store import Store, Tx
 from syndicator.store.websub import Subscriptions
 
@@ -26,9 +34,13 @@ __all__ = [
     "Outcome",
     "PollRecord",
     "Polls",
+    "ProcessRecord",
+    "Processes",
+    "PublishedState",
     "Store",
     "Subscriptions",
     "TopicRow",
     "Tx",
+    "WrittenDocument",
     "feed_key",
 ]

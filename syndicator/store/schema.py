@@ -23,6 +23,8 @@ __all__ = [
     "events",
     "meta",
     "polls",
+    "processes",
+    "published",
     "quarantine",
     "sources",
     "topics",
@@ -198,6 +200,31 @@ feed_manifests = Table(
     Column("written_at", Text),
 )
 
+# Freshness: every document a build wrote (topic feeds, OPML, index page), the
+# SHA-256 of its bytes, when those bytes last changed (its Last-Modified) and
+# the build version that last changed them, so every serving process notices a
+# build made by another (`syndicator once`, another `run`) and what it changed.
+published = Table(
+    "published",
+    metadata,
+    Column("path", Text, primary_key=True),
+    Column("sha256", Text),
+    Column("content_type", Text),
+    Column("last_modified", Text),
+    Column("version", BigInteger),
+)
+
+# Freshness: each `syndicator run` process, its role and heartbeat, for `status`.
+processes = Table(
+    "processes",
+    metadata,
+    Column("identity", Text, primary_key=True),
+    Column("role", Text),
+    Column("started_at", Text),
+    Column("heartbeat_at", Text),
+    Column("stopped_at", Text),
+)
+
 # `{serial}` becomes the dialect's auto-incrementing primary key, `{blob}` its byte string.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
@@ -343,5 +370,22 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE topics ADD COLUMN articles INTEGER NOT NULL DEFAULT 0",
         """UPDATE topics SET articles = (
             SELECT count(*) FROM article_topics WHERE article_topics.topic = topics.name)""",
+    ),
+    (
+        # Freshness: what was published, by path, and when its bytes last
+        # changed; the running processes with their heartbeats.
+        """CREATE TABLE published (
+            path TEXT PRIMARY KEY,
+            sha256 TEXT NOT NULL,
+            content_type TEXT NOT NULL,
+            last_modified TEXT NOT NULL,
+            version BIGINT NOT NULL)""",
+        "CREATE INDEX published_version ON published (version)",
+        """CREATE TABLE processes (
+            identity TEXT PRIMARY KEY,
+            role TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            heartbeat_at TEXT NOT NULL,
+            stopped_at TEXT)""",
     ),
 )

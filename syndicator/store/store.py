@@ -1,6 +1,6 @@
 """`Store`: one deployment's state, a table-group object per concern; `Tx` for a poll.
 
-Each table group (`articles`, `outbox`, `feeds`, `websub`, `polls`) is the only
+Each table group (`articles`, `outbox`, `feeds`, `websub`, `polls`, `processes`) is the only
 writer of its tables. A poll's writes span several of them and must commit
 together (the transactional outbox, SPEC §3): `Store.transaction` yields a `Tx`
 that runs their connection-level functions inside one transaction.
@@ -24,6 +24,7 @@ from syndicator.store.db import Database
 from syndicator.store.feeds import Feeds
 from syndicator.store.outbox import Outbox
 from syndicator.store.polls import Polls
+from syndicator.store.processes import Processes
 from syndicator.store.websub import Subscriptions
 
 __all__ = ["Store", "Tx"]
@@ -78,6 +79,7 @@ class Store:
         self.feeds = Feeds(self.db)
         self.websub = Subscriptions(self.db)
         self.polls = Polls(self.db)
+        self.processes = Processes(self.db)
 
     @property
     def url(self) -> str:
