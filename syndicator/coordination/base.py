@@ -39,6 +39,8 @@ class Hooks:
     wake_delivery: Callable[[], None]
     #: This process just took the builder role: poll now rather than at the next interval.
     elected: Callable[[], None]
+    #: The Last-Modified of what is served at a published path (None: nothing).
+    served: Callable[[str], datetime | None] = lambda _path: None
 
 
 class Coordination(Protocol):

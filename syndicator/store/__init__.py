@@ -18,7 +18,7 @@ from syndicator.store.feeds import (
 )
 from syndicator.store.outbox import STATUSES, Claimed, Outbox, Outcome
 from syndicator.store.polls import PollRecord, Polls
-from syndicator.store.processes import ProcessRecord, Processes
+from syndicator.store.processes import Processes, ProcessRecord
 from syndicator.store.store import Store, Tx
 from syndicator.store.websub import Subscriptions
 

@@ -51,7 +51,7 @@ def test_solo_builds_registers_and_serves_the_output_folder(tmp_path: Path) -> N
         builder = store.polls.get_meta("builder")
         assert builder is not None and orjson.loads(builder)["id"] == "host:1"
         solo.share([DOC])
-        assert store.load_documents(0) == (0, [])  # nobody to share with
+        assert store.feeds.load_documents(0) == (0, [])  # nobody to share with
     finally:
         solo.stop()
         solo.release()
@@ -84,7 +84,7 @@ def test_cluster_elects_one_builder_and_shares_its_documents(postgres: Postgres)
         b.start(b_hooks.hooks())
         assert a.is_builder and a.take_turn() and a_hooks.elections == 1
         assert not b.is_builder and not b.take_turn()
-        builder = first.get_meta("builder")
+        builder = first.polls.get_meta("builder")
         assert builder is not None and orjson.loads(builder)["id"] == "host:1"
         a.share([DOC])
         assert not b.take_turn()  # a standby's run serves what the builder shared
