@@ -16,6 +16,7 @@ from typing import Any
 
 from syndicator import __version__
 from syndicator.config import Settings, load_settings, resolve_config_path
+from syndicator.coordination import for_store, process_identity
 from syndicator.core.records import parse_datetime
 from syndicator.delivery.commands import deliver_pending, deliveries_command, webhooks_command
 from syndicator.errors import ConfigError, SourceUnavailable, SyndicatorError
@@ -98,14 +99,21 @@ def _once(settings: Settings) -> int:
     try:
         poller = make_poller(settings, store, terminal_progress())
         builder = make_builder(settings, store)
+        # Running `run` processes serve this build too: on SQLite they read
+        # what it recorded; on PostgreSQL it is shared as a builder shares.
+        coordination = for_store(
+            store, process_identity(), clock=utc_now, load_published=builder.load_published
+        )
+        keep = coordination.shares_documents
         try:
             changes = poller.poll()
         except SourceUnavailable as exc:
             _error(f"poll failed: {exc}")
-            builder.build(keep_documents=False)  # still publish what is known
+            coordination.share(builder.build(keep_documents=keep).documents)  # still publish
             deliver_pending(settings, store, utc_now)  # and send what was already queued
             return EXIT_FAILURE
-        result = builder.build(keep_documents=False)
+        result = builder.build(keep_documents=keep)
+        coordination.share(result.documents)
         sent = deliver_pending(settings, store, utc_now)
         _print(
             f"poll: {changes.created} created, {changes.updated} updated, "

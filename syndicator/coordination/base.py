@@ -48,6 +48,9 @@ class Coordination(Protocol):
 
     #: Who this process is, as `status` and `/healthz` show it.
     identity: str
+    #: Whether `share` needs the documents a build rendered (a one-shot build
+    #: keeps them in memory only then).
+    shares_documents: bool
 
     @property
     def is_builder(self) -> bool:

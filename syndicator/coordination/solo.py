@@ -35,6 +35,9 @@ _MAX_MISSES = 20
 class Solo:
     """The `Coordination` of a single process: the builder from start to end."""
 
+    #: Builds reach the server through the `published` table and the files.
+    shares_documents = False
+
     def __init__(
         self,
         store: Store,
