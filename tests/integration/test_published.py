@@ -15,6 +15,7 @@ import pytest
 
 from syndicator.build import Builder
 from syndicator.coordination import Hooks, Solo
+from syndicator.ingest import Poller
 from syndicator.models import Published
 from syndicator.store.store import Store
 from syndicator.wiring import make_source, open_store
@@ -37,8 +38,6 @@ class Clock:
 @pytest.fixture
 def pipelines(deployment: Deployment) -> Iterator[Callable[[Clock], Cycle]]:
     """A fresh store, poller and builder (as a separate process has) on each call."""
-    from syndicator.ingest import Poller
-
     stores: list[Store] = []
 
     def make(clock: Clock) -> Cycle:
