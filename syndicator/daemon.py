@@ -244,6 +244,7 @@ class Daemon:
                 wake_delivery=self.worker.wake,
                 elected=self._run_now,
                 served=self._served,
+                busy=self._job_lock.locked,
             )
         )
         self.heartbeat.start()

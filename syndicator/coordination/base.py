@@ -41,6 +41,8 @@ class Hooks:
     elected: Callable[[], None]
     #: The Last-Modified of what is served at a published path (None: nothing).
     served: Callable[[str], datetime | None] = lambda _path: None
+    #: Whether this process is polling and building right now.
+    busy: Callable[[], bool] = lambda: False
 
 
 class Coordination(Protocol):

@@ -110,6 +110,11 @@ class Solo:
         """Serve the documents builds changed since the last refresh; return how many."""
         if self._hooks is None or self.read_published is None:
             return 0
+        if self._hooks.busy():
+            # This process is building: it serves what it builds when done,
+            # and reading and compressing those files here would do it twice.
+            # What another command built meanwhile is served right after.
+            return 0
         if self.store.feeds.published_version() <= self._version:
             return 0  # the usual case: one indexed row read
         states = self.store.feeds.published_since(self._version)

@@ -135,6 +135,7 @@ class Recorder:
     def __init__(self) -> None:
         self.docs: dict[str, Published] = {}
         self.calls = 0
+        self.building = False
 
     def hooks(self) -> Hooks:
         return Hooks(
@@ -142,6 +143,7 @@ class Recorder:
             wake_delivery=lambda: None,
             elected=lambda: None,
             served=lambda path: self.docs[path].last_modified if path in self.docs else None,
+            busy=lambda: self.building,
         )
 
     def serve(self, docs: Sequence[Published]) -> None:
@@ -179,6 +181,12 @@ def test_solo_serves_what_another_command_built(
         once.build(keep_documents=False)
         assert not once.store.feeds.dirty_topics()  # the daemon has nothing left to build
 
+        # While this process builds itself, it leaves the files alone...
+        recorder.building = True
+        assert solo.refresh() == 0
+        assert "feeds/fusion.atom" not in recorder.docs
+        # ...and serves the other command's build as soon as it is done.
+        recorder.building = False
         refreshed = solo.refresh()
         assert refreshed >= 5  # the three fusion feeds, all's and the listings
         fusion = recorder.docs["feeds/fusion.atom"]
