@@ -133,6 +133,7 @@ def _check_config(settings: Settings, path: str) -> int:
 
 
 def _once(settings: Settings) -> int:
+    from syndicator.coordination import for_store, process_identity
     from syndicator.delivery.commands import deliver_pending
     from syndicator.progress import terminal_progress
     from syndicator.wiring import make_builder, make_poller, open_store, utc_now
@@ -141,19 +142,26 @@ def _once(settings: Settings) -> int:
     try:
         poller = make_poller(settings, store, terminal_progress())
         builder = make_builder(settings, store)
+        # Running `run` processes serve this build too: on SQLite they read
+        # what it recorded; on PostgreSQL it is shared as a builder shares.
+        coordination = for_store(
+            store, process_identity(), clock=utc_now, load_published=builder.load_published
+        )
+        keep = coordination.shares_documents
         try:
             changes = poller.poll()
         except SourceUnavailable as exc:
             _error(f"poll failed: {exc}")
-            builder.build(keep_documents=False)  # still publish what is known
+            coordination.share(builder.build(keep_documents=keep).documents)  # still publish
             deliver_pending(settings, store, utc_now)  # and send what was already queued
             return EXIT_FAILURE
         finally:
             poller.close()
-        result = builder.build(keep_documents=False)
+        result = builder.build(keep_documents=keep)
+        coordination.share(result.documents)
         sent = deliver_pending(settings, store, utc_now)
         # An embargo that ended while delivering was announced: publish it too.
-        builder.build(keep_documents=False)
+        coordination.share(builder.build(keep_documents=keep).documents)
         _print(
             f"poll: {changes.created} created, {changes.updated} updated, "
             f"{changes.ignored} ignored, {changes.quarantined} quarantined; "

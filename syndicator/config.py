@@ -164,6 +164,16 @@ class ServerSettings(_Section):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
+    cache_max_age_seconds: int = Field(
+        default=300,
+        ge=0,
+        description=(
+            "How long readers and caches may keep a feed without asking again: "
+            "`Cache-Control: max-age` of every feed, the OPML file and the index page, "
+            "and RSS `<ttl>` (in whole minutes, at least 1). Never more than "
+            "`poll.interval_seconds` when that is shorter; 0 makes every reader revalidate"
+        ),
+    )
 
 
 class DeliverySettings(_Section):
@@ -293,6 +303,11 @@ class Settings(_Section):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     webhooks: tuple[WebhookSettings, ...] = ()
+
+    def cache_max_age(self) -> int:
+        """Seconds a fetched document stays fresh: `server.cache_max_age_seconds`, at
+        most one poll interval (a reader should not keep a feed past the next poll)."""
+        return min(self.server.cache_max_age_seconds, int(self.poll.interval_seconds))
 
     @model_validator(mode="after")
     def _unique_webhooks(self) -> Settings:

@@ -9,6 +9,10 @@ a first run at start-up); a second thread runs the retention pass
 documents reach the others is the `syndicator.coordination` strategy's,
 chosen once in `run_daemon`. SIGTERM/SIGINT stop the server, let the job in
 flight finish (bounded), and exit 0.
+
+Start-up order: the listening socket is bound first, before the database is
+opened, so a `run` that cannot serve (a busy port) exits 1 having polled,
+built, registered and changed nothing.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import enum
 import logging
 import os
 import signal
+import socket
 import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from datetime import datetime
@@ -33,6 +38,7 @@ from syndicator.build import Builder
 from syndicator.config import Settings, ping_secrets
 from syndicator.coordination import Coordination, Hooks, for_store
 from syndicator.coordination.base import process_identity
+from syndicator.coordination.presence import Heartbeat
 from syndicator.core.times import format_time
 from syndicator.delivery.worker import DeliveryWorker
 from syndicator.errors import SourceUnavailable, StoreError, SyndicatorError
@@ -46,7 +52,7 @@ from syndicator.sources.watch import FolderWatcher
 from syndicator.store.store import Store
 from syndicator.triggers import PollTrigger
 from syndicator.web.app import create_app
-from syndicator.web.documents import Document, DocumentSet
+from syndicator.web.documents import Document, DocumentSet, cache_control
 from syndicator.web.ping import PING_PATH, make_ping_route
 from syndicator.web.server import make_server, request_shutdown
 from syndicator.websub import WebSub
@@ -80,12 +86,18 @@ class Shutdown(enum.Enum):
     POLL_ABANDONED = "poll-abandoned"
 
 
-def to_documents(published: Iterable[Published]) -> dict[str, Document]:
+def url_path(path: str) -> str:
+    """The URL path a published document (relative to the output folder) is served at."""
+    return "/" if path == INDEX_PATH else f"/{path}"
+
+
+def to_documents(
+    published: Iterable[Published], *, max_age: int | None = None
+) -> dict[str, Document]:
     """Rendered output as served documents, keyed by URL path."""
+    extra = {} if max_age is None else {"cache_control": cache_control(max_age)}
     return {
-        ("/" if doc.path == INDEX_PATH else f"/{doc.path}"): Document.build(
-            doc.body, doc.content_type, doc.last_modified
-        )
+        url_path(doc.path): Document.build(doc.body, doc.content_type, doc.last_modified, **extra)
         for doc in published
     }
 
@@ -125,6 +137,12 @@ class Daemon:
         )
         self.websub = WebSub(settings, store, self.documents, clock=clock, metrics=self.metrics)
         self.pruner = Pruner(store, settings.retention.days)
+        self.heartbeat = Heartbeat(
+            store,
+            self.identity,
+            lambda: "builder" if coordination.is_builder else "standby",
+            clock=clock,
+        )
         self._job_lock = threading.Lock()
         #: Every "poll now" (file change, source ping, `syndicator poll`, SIGHUP)
         #: and the scheduled safety-net poll go through the trigger.
@@ -244,7 +262,12 @@ class Daemon:
             )
 
     def _serve_documents(self, published: Sequence[Published]) -> None:
-        self.documents.update(to_documents(published))
+        # Newer only: another process's build may have been served meanwhile.
+        self.documents.update_newer(to_documents(published, max_age=self.settings.cache_max_age()))
+
+    def _served(self, path: str) -> datetime | None:
+        doc = self.documents.get(url_path(path))
+        return None if doc is None else doc.last_modified
 
     def prune(self) -> None:
         """One retention pass (the builder's job); never raises."""
@@ -291,11 +314,16 @@ class Daemon:
         """Serve what is already published, then start the schedule (first run now)."""
         self.coordination.start(
             Hooks(
-                serve=self._serve_documents, wake_delivery=self.worker.wake, elected=self._run_now
+                serve=self._serve_documents,
+                wake_delivery=self.worker.wake,
+                elected=self._run_now,
+                served=self._served,
+                busy=self._job_lock.locked,
             )
         )
         with contextlib.suppress(StoreError):
             self._request_seen = self.store.polls.poll_requested()  # the first poll serves it
+        self.heartbeat.start()
         self.scheduler.add_job(
             self.trigger.run,
             "interval",
@@ -349,9 +377,12 @@ class Daemon:
         self.coordination.stop()
         if not self._job_lock.acquire(timeout=timeout):
             # Keep the role: another process must not build beside this poll.
+            # No stop is recorded either: on SQLite the poll's transaction
+            # holds the write lock; the process's exit shows it gone.
             return Shutdown.POLL_ABANDONED
         self._job_lock.release()
         self.coordination.release()
+        self.heartbeat.stop()
         return Shutdown.CLEAN
 
     @contextlib.asynccontextmanager
@@ -389,39 +420,74 @@ class Daemon:
         )
 
 
-async def _serve(daemon: Daemon) -> None:
+def bind_socket(host: str, port: int) -> socket.socket:
+    """Bind and listen on `host:port`, or raise `SyndicatorError` saying why not.
+
+    Done before anything else, so a process that cannot serve changes
+    nothing; uvicorn would bind only after running the app's start-up.
+    """
+    where = f"{host}:{port}"
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as exc:
+        raise SyndicatorError(f"could not listen on {where}: {exc}") from exc
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        # Listening at once: connections made during start-up wait in the
+        # backlog and are answered when it ends, rather than refused.
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        raise SyndicatorError(f"could not listen on {where}: {exc.strerror or exc}") from exc
+    sock.setblocking(False)
+    return sock
+
+
+async def _serve(daemon: Daemon, sock: socket.socket) -> None:
     server_settings = daemon.settings.server
     server = make_server(daemon.app(), server_settings.host, server_settings.port)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, request_shutdown, server)
     loop.add_signal_handler(signal.SIGHUP, daemon.trigger.request)
+    host, port = sock.getsockname()[:2]
     log.info(
         "serving feeds on http://%s:%d/ (for example /feeds/all.atom); public base URL %s",
-        server_settings.host,
-        server_settings.port,
+        host,
+        port,
         daemon.settings.site.base_url,
     )
     try:
-        await server.serve()
+        await server.serve(sockets=[sock])
     except SystemExit as exc:
-        # uvicorn ends a failed start-up (port in use, lifespan error) with
-        # sys.exit(3); SPEC §8 wants exit 1 for a runtime failure, and the
-        # SystemExit would otherwise bypass the check below.
-        raise SyndicatorError(
-            f"could not listen on {server_settings.host}:{server_settings.port}"
-        ) from exc
+        # uvicorn ends a failed start-up (a lifespan error) with sys.exit(3);
+        # SPEC §8 wants exit 1 for a runtime failure, and the SystemExit
+        # would otherwise bypass the check below.
+        raise SyndicatorError(f"could not start serving on {host}:{port}") from exc
     if not server.started:
-        raise SyndicatorError(f"could not listen on {server_settings.host}:{server_settings.port}")
+        raise SyndicatorError(f"could not start serving on {host}:{port}")
 
 
 def run_daemon(settings: Settings) -> int:
     """Run until SIGTERM/SIGINT; return the exit code."""
-    store = open_store(settings)
+    sock = bind_socket(settings.server.host, settings.server.port)
+    try:
+        store = open_store(settings)
+    except BaseException:
+        sock.close()
+        raise
     poller = make_poller(settings, store, terminal_progress())
     builder = make_builder(settings, store)
     coordination = for_store(
-        store, process_identity(), clock=utc_now, load_published=builder.load_published
+        store,
+        process_identity(),
+        clock=utc_now,
+        load_published=builder.load_published,
+        read_published=builder.read_published,
     )
     daemon = Daemon(
         settings, store, poller, builder, coordination, ping_secrets=ping_secrets(settings.source)
@@ -430,8 +496,9 @@ def run_daemon(settings: Settings) -> int:
     # returns: `Daemon.stopped` carries the outcome out, whether serving ended
     # normally or with an error (a failed start-up stops the daemon too).
     try:
-        asyncio.run(_serve(daemon))
+        asyncio.run(_serve(daemon, sock))
     finally:
+        sock.close()
         stopped = daemon.stopped
         if stopped is not Shutdown.POLL_ABANDONED:
             poller.close()

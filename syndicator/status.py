@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 
 from syndicator.config import Settings
+from syndicator.coordination.presence import is_running
 from syndicator.core.times import format_time
 from syndicator.store.store import Store
 from syndicator.websub.commands import websub_status
@@ -30,7 +31,24 @@ def collect_status(settings: Settings, store: Store) -> dict[str, Any]:
             "counts": poll.counts,
             "error": poll.error,
         }
-    builder = store.polls.get_meta("builder")
+    now = utc_now()
+    processes = [
+        {
+            "id": p.identity,
+            "role": p.role,
+            "started": format_time(p.started_at),
+            "heartbeat": format_time(p.heartbeat_at),
+            "stopped": None if p.stopped_at is None else format_time(p.stopped_at),
+            "running": is_running(p, now),
+        }
+        for p in store.processes.all()
+    ]
+    builder_meta = store.polls.get_meta("builder")
+    builder: dict[str, Any] | None = orjson.loads(builder_meta) if builder_meta else None
+    if builder is not None:
+        # The role is recorded when taken; whether its holder still runs is
+        # the process list's to say.
+        builder["running"] = any(p["running"] for p in processes if p["id"] == builder.get("id"))
     outbox = store.outbox
     oldest = outbox.oldest_delivery()
     report: dict[str, Any] = {
@@ -51,8 +69,9 @@ def collect_status(settings: Settings, store: Store) -> dict[str, Any]:
             {k: e[k] for k in ("name", "state", "consecutive_failures")}
             for e in outbox.endpoint_states([h.name for h in settings.webhooks])
         ],
-        "builder": orjson.loads(builder) if builder else None,
-        "websub": websub_status(settings, store, utc_now()),
+        "builder": builder,
+        "processes": processes,
+        "websub": websub_status(settings, store, now),
         "database": {
             "backend": store.dialect,
             "size_bytes": store.size_bytes(),
@@ -87,7 +106,14 @@ def format_status(report: dict[str, Any]) -> str:
         )
     builder = report.get("builder")
     if builder:
-        lines.append(f"builder:     {builder.get('id')} since {builder.get('since')}")
+        state = "" if builder.get("running") else " (not running)"
+        lines.append(f"builder:     {builder.get('id')} since {builder.get('since')}{state}")
+    for proc in report.get("processes", []):
+        state = "running" if proc["running"] else "not running"
+        lines.append(
+            f"process:     {proc['id']} {proc['role']} {state}, started {proc['started']}, "
+            f"last heartbeat {proc['heartbeat']}"
+        )
     websub = report["websub"]
     lines.append(
         f"websub:      {websub['active']} active subscriptions, "

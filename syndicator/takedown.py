@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from syndicator.config import Settings
+from syndicator.coordination import for_store, process_identity
 from syndicator.core.article import entry_id
 from syndicator.core.changes import StoredState
 from syndicator.core.routing import Route
@@ -67,7 +68,13 @@ def _remove(
     for item in items:
         done = "removed" if item.kind is ChangeKind.DELETED else "already deleted"
         out(f"{item.tombstone.slug}: {done} at {format_time(item.tombstone.deleted_at)}")
-    result = make_builder(settings, store).build(keep_documents=False)
+    builder = make_builder(settings, store)
+    # Running `run` processes serve this build too (see `syndicator once`).
+    coordination = for_store(
+        store, process_identity(), clock=utc_now, load_published=builder.load_published
+    )
+    result = builder.build(keep_documents=coordination.shares_documents)
+    coordination.share(result.documents)
     sent = deliver_pending(settings, store, utc_now)
     out(
         f"build: {len(result.topics)} topics rendered, {result.written} files written; "

@@ -21,6 +21,7 @@ import orjson
 
 from syndicator import __version__
 from syndicator.build.output import OutputDir
+from syndicator.build.reuse import sha256
 from syndicator.build.run import BuildResult, FeedRun, RunSettings
 from syndicator.config import Settings
 from syndicator.core.urls import FEED_FORMATS, feed_path
@@ -36,7 +37,7 @@ from syndicator.render.feeds import (
     render_index,
     render_opml,
 )
-from syndicator.store import Store, TopicRow
+from syndicator.store import PublishedState, Store, TopicRow
 
 __all__ = ["Builder"]
 
@@ -89,12 +90,18 @@ class Builder:
                 s.feeds.max_entries,
                 s.feeds.tombstone_days,
                 s.websub.model_dump(),
+                self.ttl_minutes(),
             ]
         )
         return hashlib.sha256(blob).hexdigest()
 
     def _tombstone_window(self) -> timedelta:
         return timedelta(days=self.settings.feeds.tombstone_days)
+
+    def ttl_minutes(self) -> int | None:
+        """RSS `<ttl>`: the cache lifetime the HTTP server announces, in whole minutes."""
+        max_age = self.settings.cache_max_age()
+        return max(1, max_age // 60) if max_age > 0 else None
 
     def hub_urls(self) -> tuple[str, ...]:
         """WebSub hubs advertised in every feed."""
@@ -186,6 +193,7 @@ class Builder:
             max_entries=self.settings.feeds.max_entries,
             fingerprint=self.fingerprint(),
             tombstone_window=self._tombstone_window(),
+            ttl_minutes=self.ttl_minutes(),
         )
         # A full build renders every entry from the store, trusting no earlier file.
         manifests = None if full else self.store.feeds.manifests(topics)
@@ -271,17 +279,40 @@ class Builder:
         ]
 
     def load_published(self) -> list[Published]:
-        """Every document currently in the output folder (what a new server serves first)."""
-        rows = self.store.articles.topics()
+        """Every document currently in the output folder (what a new server serves first).
+
+        Each is served with the Last-Modified recorded for its bytes; a file
+        the store has no record of (written before records were kept, or by a
+        build that crashed before recording it) with its modification time,
+        which a write changes only when the bytes change.
+        """
+        states = {state.path: state for state in self.store.feeds.published_since(0)}
+        paths = [
+            (feed_path(row.name, fmt), CONTENT_TYPES[fmt])
+            for row in self.store.articles.topics()
+            for fmt in FEED_FORMATS
+        ]
+        paths += [(OPML_PATH, CONTENT_TYPES["opml"]), (INDEX_PATH, CONTENT_TYPES["html"])]
         docs: list[Published] = []
-        for row in rows:
-            updated = row.changed_at or _EPOCH
-            for fmt in FEED_FORMATS:
-                path = feed_path(row.name, fmt)
-                body = self.output.read(path)
-                if body is not None:
-                    docs.append(Published(path, body, CONTENT_TYPES[fmt], updated))
-        return docs + self._render_listings(list(rows))
+        for path, content_type in paths:
+            body = self.output.read(path)
+            if body is None:
+                continue
+            state = states.get(path)
+            if state is not None and state.sha256 == sha256(body):
+                docs.append(Published(path, body, state.content_type, state.last_modified))
+            else:
+                modified = self.output.modified(path) or self.clock()
+                docs.append(Published(path, body, content_type, modified))
+        return docs
+
+    def read_published(self, state: PublishedState) -> Published | None:
+        """The document `state` describes, from the output folder; None when the
+        file is missing or holds other bytes (a newer build is writing it)."""
+        body = self.output.read(state.path)
+        if body is None or sha256(body) != state.sha256:
+            return None
+        return Published(state.path, body, state.content_type, state.last_modified)
 
 
 def render_share(

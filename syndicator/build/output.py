@@ -6,6 +6,7 @@ import contextlib
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 
 __all__ = ["OutputDir"]
@@ -37,6 +38,13 @@ class OutputDir:
         """The file's bytes; None when it cannot be read."""
         try:
             return (self.root / relpath).read_bytes()
+        except OSError:
+            return None
+
+    def modified(self, relpath: str) -> datetime | None:
+        """When the file was last replaced; None when it is missing."""
+        try:
+            return datetime.fromtimestamp((self.root / relpath).stat().st_mtime, UTC)
         except OSError:
             return None
 

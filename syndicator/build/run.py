@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from syndicator.build.output import OutputDir
@@ -22,7 +22,7 @@ from syndicator.processes import return_freed_memory
 from syndicator.render.cache import FragmentsUnusable, RenderCache
 from syndicator.render.feeds import CONTENT_TYPES, FeedInfo, compose_feed
 from syndicator.render.html import render_markdown
-from syndicator.store import FeedKey, FeedManifest, Store, feed_key
+from syndicator.store import FeedKey, FeedManifest, Store, WrittenDocument, feed_key
 
 __all__ = ["BuildResult", "FeedRun", "RunSettings"]
 
@@ -70,6 +70,7 @@ class RunSettings:
     fingerprint: str
     #: How long a deleted article is listed in Atom feeds (`feeds.tombstone_days`).
     tombstone_window: timedelta = timedelta(days=7)
+    ttl_minutes: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,14 +179,12 @@ class FeedRun:
 
     def _write(self, docs: _Pending, html: dict[tuple[str, str], str]) -> None:
         """Write a batch of documents, then cache the bodies rendered for them
-        (`html`) and record what each feed file was composed from."""
-        feeds = [(doc, composed) for doc, composed in docs if composed is not None]
-        digests = self._pool.map(sha256, [doc.body for doc, _ in feeds])
+        (`html`) and record what each file was composed from and when its
+        bytes last changed (its Last-Modified)."""
+        digests = list(self._pool.map(sha256, [doc.body for doc, _ in docs]))
         result = self.result
         result.written += self.output.write_many([(doc.path, doc.body) for doc, _ in docs])
         result.rendered += len(docs)
-        if self.keep:
-            result.documents.extend(doc for doc, _ in docs)
         # Once stored, later topics read these bodies from the store; a crash
         # before this costs only a second rendering.
         self.store.articles.save_html([(s, d, h) for (s, d), h in html.items()], self.now)
@@ -194,13 +193,24 @@ class FeedRun:
         # longer match the file, so the next build ignores it and renders the
         # feed whole (the topic is still dirty). A manifest that does match is
         # true whoever wrote it: it names the exact bytes of the file, and an
-        # entry's key fixes its fragment under one render fingerprint.
+        # entry's key fixes its fragment under one render fingerprint. The
+        # documents' states go in the same transaction: a serving process that
+        # sees them finds their files already in place.
         fingerprint = self.config.fingerprint
         manifests = [
             FeedManifest(c.topic, c.fmt, c.keys, len(doc.body), digest, fingerprint)
-            for (doc, c), digest in zip(feeds, digests, strict=True)
+            for (doc, c), digest in zip(docs, digests, strict=True)
+            if c is not None
         ]
-        self.store.feeds.save_manifests(manifests, self.now)
+        written = [
+            WrittenDocument(doc.path, digest, doc.content_type)
+            for (doc, _), digest in zip(docs, digests, strict=True)
+        ]
+        modified = self.store.feeds.save_written(manifests, written, self.now)
+        if self.keep:
+            result.documents.extend(
+                replace(doc, last_modified=modified[doc.path]) for doc, _ in docs
+            )
 
     # -- rendering ------------------------------------------------------------
 
@@ -229,6 +239,7 @@ class FeedRun:
             hub_urls=c.hub_urls,
             language=c.language,
             deleted=tuple(self._deleted.get(topic, ())),
+            ttl_minutes=c.ttl_minutes,
         )
         out: list[tuple[Published, _Composed]] = []
         reused_here = 0

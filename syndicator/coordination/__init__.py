@@ -17,6 +17,7 @@ from syndicator.coordination.base import (
 from syndicator.coordination.cluster import Cluster
 from syndicator.coordination.solo import Solo
 from syndicator.models import Published
+from syndicator.store.feeds import PublishedState
 from syndicator.store.store import Store
 
 __all__ = [
@@ -35,8 +36,15 @@ def for_store(
     *,
     clock: Callable[[], datetime],
     load_published: Callable[[], Sequence[Published]],
+    read_published: Callable[[PublishedState], Published | None] | None = None,
 ) -> Coordination:
     """The strategy for `store`: a cluster on PostgreSQL, a single process on SQLite."""
     if store.dialect == "postgresql":
         return Cluster(store, identity, clock=clock)
-    return Solo(store, identity, clock=clock, load_published=load_published)
+    return Solo(
+        store,
+        identity,
+        clock=clock,
+        load_published=load_published,
+        read_published=read_published,
+    )

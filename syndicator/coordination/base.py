@@ -39,6 +39,10 @@ class Hooks:
     wake_delivery: Callable[[], None]
     #: This process just took the builder role: poll now rather than at the next interval.
     elected: Callable[[], None]
+    #: The Last-Modified of what is served at a published path (None: nothing).
+    served: Callable[[str], datetime | None] = lambda _path: None
+    #: Whether this process is polling and building right now.
+    busy: Callable[[], bool] = lambda: False
 
 
 class Coordination(Protocol):
@@ -46,6 +50,9 @@ class Coordination(Protocol):
 
     #: Who this process is, as `status` and `/healthz` show it.
     identity: str
+    #: Whether `share` needs the documents a build rendered (a one-shot build
+    #: keeps them in memory only then).
+    shares_documents: bool
 
     @property
     def is_builder(self) -> bool:

@@ -39,6 +39,9 @@ ELECTION_SECONDS = 2.0
 class Cluster:
     """The `Coordination` of processes sharing a PostgreSQL database."""
 
+    #: The other processes may run elsewhere: documents travel in the database.
+    shares_documents = True
+
     def __init__(self, store: Store, identity: str, *, clock: Callable[[], datetime]) -> None:
         self.store = store
         self.identity = identity

@@ -62,6 +62,7 @@ class FeedInfo:
     #: Articles recently deleted from this feed: (slug, deleted_at), newest
     #: first. Atom lists them as RFC 6721 deleted entries; the others ignore them.
     deleted: tuple[tuple[str, datetime], ...] = ()
+    ttl_minutes: int | None = None  # RSS <ttl>: how long a reader may cache the feed
 
 
 @dataclass(frozen=True, slots=True)

@@ -184,6 +184,8 @@ def _generator(info: FeedInfo, fmt: str) -> Any:
     if fmt == "rss":
         fg.pubDate(updated)
         fg.docs(_RSS_DOCS)
+        if info.ttl_minutes:
+            fg.ttl(info.ttl_minutes)
     else:
         # Entries carry no author; the feed-level one satisfies RFC 4287.
         fg.author(name=site_title)

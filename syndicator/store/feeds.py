@@ -1,10 +1,11 @@
-"""Rendered feeds: the `dirty_feeds` queue, `feed_manifests` and published `documents`."""
+"""Rendered feeds: the `dirty_feeds` queue, `feed_manifests`, what was `published` and
+the shared `documents`."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import orjson
 from sqlalchemy import Connection, bindparam, delete, func, insert, select
@@ -14,7 +15,19 @@ from syndicator.models import Article
 from syndicator.store import schema as t
 from syndicator.store.db import Database, chunked
 
-__all__ = ["FeedKey", "FeedManifest", "Feeds", "feed_key", "mark_dirty"]
+__all__ = [
+    "FeedKey",
+    "FeedManifest",
+    "Feeds",
+    "PublishedState",
+    "WrittenDocument",
+    "feed_key",
+    "mark_dirty",
+]
+
+#: Serialises builds' `published` versions on PostgreSQL (SQLite writers are serial anyway).
+_PUBLISH_LOCK_KEY = 7_210_003
+_SECOND = timedelta(seconds=1)
 
 #: What an entry's bytes in a feed depend on, besides the renderer: slug,
 #: content hash (every field but `updated_at`; the HTML body is a function of
@@ -37,6 +50,28 @@ class FeedManifest:
     size: int
     sha256: str  # hex digest of the file's bytes
     fingerprint: str  # the pipeline's render fingerprint
+
+
+@dataclass(frozen=True, slots=True)
+class WrittenDocument:
+    """A document a build just wrote: where, the SHA-256 (hex) of its bytes, its type."""
+
+    path: str
+    sha256: str
+    content_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class PublishedState:
+    """What the store knows of one published document; its bytes are in the output folder."""
+
+    path: str
+    sha256: str
+    content_type: str
+    #: When the bytes last changed (whole seconds): the document's Last-Modified.
+    last_modified: datetime
+    #: The build version that last changed them; versions only grow.
+    version: int
 
 
 def mark_dirty(conn: Connection, topics: Iterable[str]) -> None:
@@ -96,32 +131,51 @@ class Feeds:
 
     def save_manifests(self, manifests: Sequence[FeedManifest], now: datetime) -> None:
         """Replace the manifests of these feed files."""
-        if not manifests:
-            return
-        m = t.feed_manifests
-        stamp = db_time(now)
+        if manifests:
+            with self.db.write() as conn:
+                _save_manifests(conn, manifests, now)
+
+    def save_written(
+        self,
+        manifests: Sequence[FeedManifest],
+        documents: Sequence[WrittenDocument],
+        now: datetime,
+    ) -> dict[str, datetime]:
+        """Record files a build just wrote, in one transaction: the feeds' manifests and
+        each document's state; return each document's Last-Modified by path.
+
+        A document whose bytes are unchanged keeps its time. Changed bytes get
+        the build's time, at least a second past the previous one: HTTP dates
+        have whole seconds, and If-Modified-Since must never take new bytes
+        for the old ones.
+        """
+        if not (manifests or documents):
+            return {}
         with self.db.write() as conn:
-            conn.execute(
-                delete(m).where(
-                    m.c.topic == bindparam("b_topic"), m.c.format == bindparam("b_fmt")
-                ),
-                [{"b_topic": x.topic, "b_fmt": x.fmt} for x in manifests],
+            if manifests:
+                _save_manifests(conn, manifests, now)
+            return _record_published(conn, documents, now) if documents else {}
+
+    def published_version(self) -> int:
+        """The newest build version that changed a published document (0: none yet)."""
+        with self.db.read() as conn:
+            return int(conn.execute(select(func.max(t.published.c.version))).scalar() or 0)
+
+    def published_since(self, version: int = 0) -> list[PublishedState]:
+        """Documents whose bytes changed after build `version` (all of them for 0)."""
+        p = t.published
+        with self.db.read() as conn:
+            rows = conn.execute(
+                select(p.c.path, p.c.sha256, p.c.content_type, p.c.last_modified, p.c.version)
+                .where(p.c.version > version)
+                .order_by(p.c.version)
+            ).all()
+        return [
+            PublishedState(
+                r.path, r.sha256, r.content_type, datetime.fromisoformat(r.last_modified), r.version
             )
-            conn.execute(
-                insert(m),
-                [
-                    {
-                        "topic": x.topic,
-                        "format": x.fmt,
-                        "entries": orjson.dumps(x.entries).decode(),
-                        "file_size": x.size,
-                        "file_sha256": x.sha256,
-                        "render_fingerprint": x.fingerprint,
-                        "written_at": stamp,
-                    }
-                    for x in manifests
-                ],
-            )
+            for r in rows
+        ]
 
     def save_documents(
         self, docs: Sequence[tuple[str, bytes, str, datetime]], now: datetime
@@ -170,3 +224,73 @@ class Feeds:
             for r in rows
         ]
         return newest, docs
+
+
+def _save_manifests(conn: Connection, manifests: Sequence[FeedManifest], now: datetime) -> None:
+    m = t.feed_manifests
+    stamp = db_time(now)
+    conn.execute(
+        delete(m).where(m.c.topic == bindparam("b_topic"), m.c.format == bindparam("b_fmt")),
+        [{"b_topic": x.topic, "b_fmt": x.fmt} for x in manifests],
+    )
+    conn.execute(
+        insert(m),
+        [
+            {
+                "topic": x.topic,
+                "format": x.fmt,
+                "entries": orjson.dumps(x.entries).decode(),
+                "file_size": x.size,
+                "file_sha256": x.sha256,
+                "render_fingerprint": x.fingerprint,
+                "written_at": stamp,
+            }
+            for x in manifests
+        ],
+    )
+
+
+def _record_published(
+    conn: Connection, documents: Sequence[WrittenDocument], now: datetime
+) -> dict[str, datetime]:
+    """Record the state of written documents; their Last-Modified by path."""
+    p = t.published
+    if conn.dialect.name == "postgresql":
+        # Versions must commit in the order they are taken, or a reader that
+        # saw a later one would skip an earlier one committed after it.
+        conn.execute(select(func.pg_advisory_xact_lock(_PUBLISH_LOCK_KEY)))
+    latest = {doc.path: doc for doc in documents}  # the last version given wins
+    known: dict[str, tuple[str, datetime]] = {}
+    for chunk in chunked(list(latest)):
+        query = select(p.c.path, p.c.sha256, p.c.last_modified).where(p.c.path.in_(chunk))
+        for path, digest, stamp in conn.execute(query):
+            known[path] = (digest, datetime.fromisoformat(stamp))
+    second = now.astimezone(UTC).replace(microsecond=0)
+    result: dict[str, datetime] = {}
+    changed: list[WrittenDocument] = []
+    for path, doc in latest.items():
+        previous = known.get(path)
+        if previous is not None and previous[0] == doc.sha256:
+            result[path] = previous[1]
+            continue
+        result[path] = second if previous is None else max(second, previous[1] + _SECOND)
+        changed.append(doc)
+    if not changed:
+        return result
+    version = int(conn.execute(select(func.max(p.c.version))).scalar() or 0) + 1
+    for chunk in chunked([doc.path for doc in changed]):
+        conn.execute(delete(p).where(p.c.path.in_(chunk)))
+    conn.execute(
+        insert(p),
+        [
+            {
+                "path": doc.path,
+                "sha256": doc.sha256,
+                "content_type": doc.content_type,
+                "last_modified": db_time(result[doc.path]),
+                "version": version,
+            }
+            for doc in changed
+        ],
+    )
+    return result

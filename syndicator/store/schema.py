@@ -25,6 +25,8 @@ __all__ = [
     "feed_tombstones",
     "meta",
     "polls",
+    "processes",
+    "published",
     "quarantine",
     "sources",
     "topics",
@@ -223,6 +225,31 @@ embargoes = Table(
     Column("released_at", Text),
 )
 
+# Freshness: every document a build wrote (topic feeds, OPML, index page), the
+# SHA-256 of its bytes, when those bytes last changed (its Last-Modified) and
+# the build version that last changed them, so every serving process notices a
+# build made by another (`syndicator once`, another `run`) and what it changed.
+published = Table(
+    "published",
+    metadata,
+    Column("path", Text, primary_key=True),
+    Column("sha256", Text),
+    Column("content_type", Text),
+    Column("last_modified", Text),
+    Column("version", BigInteger),
+)
+
+# Freshness: each `syndicator run` process, its role and heartbeat, for `status`.
+processes = Table(
+    "processes",
+    metadata,
+    Column("identity", Text, primary_key=True),
+    Column("role", Text),
+    Column("started_at", Text),
+    Column("heartbeat_at", Text),
+    Column("stopped_at", Text),
+)
+
 # `{serial}` becomes the dialect's auto-incrementing primary key, `{blob}` its byte string.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
@@ -390,5 +417,22 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             publish_at TEXT NOT NULL,
             released_at TEXT)""",
         "CREATE INDEX embargoes_due ON embargoes (released_at, publish_at)",
+    ),
+    (
+        # Freshness: what was published, by path, and when its bytes last
+        # changed; the running processes with their heartbeats.
+        """CREATE TABLE published (
+            path TEXT PRIMARY KEY,
+            sha256 TEXT NOT NULL,
+            content_type TEXT NOT NULL,
+            last_modified TEXT NOT NULL,
+            version BIGINT NOT NULL)""",
+        "CREATE INDEX published_version ON published (version)",
+        """CREATE TABLE processes (
+            identity TEXT PRIMARY KEY,
+            role TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            heartbeat_at TEXT NOT NULL,
+            stopped_at TEXT)""",
     ),
 )

@@ -1,7 +1,8 @@
 """`Store`: one deployment's state, a table-group object per concern; `Tx` for a poll.
 
 Each table group (`articles` with its `embargoes`, `outbox`, `feeds`, `websub`,
-`polls`) is the only writer of its tables. A poll's writes span several of them and must commit
+`polls`, `processes`) is the only writer of its tables. A poll's writes span
+several of them and must commit
 together (the transactional outbox, SPEC §3): `Store.transaction` yields a `Tx`
 that runs their connection-level functions inside one transaction.
 """
@@ -26,6 +27,7 @@ from syndicator.store.embargoes import Embargoes
 from syndicator.store.feeds import Feeds
 from syndicator.store.outbox import Outbox
 from syndicator.store.polls import Polls
+from syndicator.store.processes import Processes
 from syndicator.store.websub import Subscriptions
 
 __all__ = ["Store", "Tx"]
@@ -92,6 +94,7 @@ class Store:
         self.websub = Subscriptions(self.db)
         self.polls = Polls(self.db)
         self.embargoes = Embargoes(self.db)
+        self.processes = Processes(self.db)
 
     @property
     def url(self) -> str:

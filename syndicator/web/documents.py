@@ -18,15 +18,22 @@ from email.utils import format_datetime
 
 __all__ = [
     "DEFAULT_CACHE_CONTROL",
+    "cache_control",
     "Document",
     "DocumentSet",
     "RawHeaders",
 ]
 
 #: Feeds change at most once per poll, so a short shared-cache lifetime keeps
-#: readers fresh while letting proxies absorb bursts. The build step may pass a
-#: value tied to its poll interval instead.
+#: readers fresh while letting proxies absorb bursts. The daemon passes the
+#: configured one (`server.cache_max_age_seconds`, at most a poll interval).
 DEFAULT_CACHE_CONTROL = "public, max-age=60"
+
+
+def cache_control(max_age: int) -> str:
+    """The Cache-Control value of documents readers may keep `max_age` seconds."""
+    return f"public, max-age={max_age}"
+
 
 RawHeaders = tuple[tuple[bytes, bytes], ...]
 
@@ -148,6 +155,23 @@ class DocumentSet:
         with self._lock:
             merged = dict(self._docs)
             merged.update(docs)
+            self._docs = merged
+
+    def update_newer(self, docs: Mapping[str, Document]) -> None:
+        """Add or replace some documents, keeping any served one that is newer.
+
+        Several sources hand in documents (this process's builds, other
+        processes' builds); one that arrives late must not take the place of
+        the newer bytes another already served. A document's Last-Modified
+        grows with every change of its bytes, so it orders them.
+        """
+        _check_paths(docs)
+        with self._lock:
+            merged = dict(self._docs)
+            for path, doc in docs.items():
+                current = merged.get(path)
+                if current is None or doc.last_modified >= current.last_modified:
+                    merged[path] = doc
             self._docs = merged
 
     def replace_all(self, docs: Mapping[str, Document]) -> None:

@@ -48,6 +48,7 @@ def expected_feeds(pipeline: Cycle) -> dict[str, bytes]:
             updated=row.changed_at or datetime(1970, 1, 1, tzinfo=UTC),
             hub_urls=pipeline.builder.hub_urls(),
             language=settings.site.language,
+            ttl_minutes=pipeline.builder.ttl_minutes(),
         )
         for fmt in FORMATS:
             path = feed_path(row.name, fmt)
@@ -231,7 +232,7 @@ def test_crash_between_file_write_and_manifest_write(
     def die(*_args: object) -> None:
         raise SystemExit("killed")
 
-    monkeypatch.setattr(crashing.store.feeds, "save_manifests", die)
+    monkeypatch.setattr(crashing.store.feeds, "save_written", die)
     with pytest.raises(SystemExit):
         crashing.build()
     monkeypatch.undo()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,9 @@ INFO = FeedInfo(
     updated=when(4),
     hub_urls=("https://hub.example/",),
     language="en",
+    # RSS <ttl> from the default `server.cache_max_age_seconds` (300 s = 5 min).
+    # Introducing it changed ai.rss deliberately: readers see one new ETag.
+    ttl_minutes=5,
 )
 TOPICS = (TopicSummary("all", 2, when(4)), TopicSummary("ai", 2, when(4)))
 
@@ -58,6 +62,12 @@ CASES: dict[str, tuple[Callable[[], bytes], Callable[[bytes], object]]] = {
     "feeds.opml": (lambda: render_opml("Golden Site", BASE_URL, TOPICS), lambda _: None),
     "index.html": (lambda: render_index("Golden Site", BASE_URL, TOPICS), lambda _: None),
 }
+
+
+def test_rss_golden_carries_the_ttl() -> None:
+    # Why ai.rss changed when <ttl> was introduced: the golden file must hold it.
+    assert b"<ttl>5</ttl>" in (GOLDEN / "ai.rss").read_bytes()
+    assert b"<ttl>" not in render_rss(replace(INFO, ttl_minutes=None), _entries())
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

@@ -127,3 +127,24 @@ def test_concurrent_writers_lose_nothing_and_readers_see_whole_versions() -> Non
 def test_accepts_gzip(value: bytes, expected: bool) -> None:
     assert accepts_gzip(value) is expected
     assert accepts_gzip(value) is expected  # and again from the cache
+
+
+def test_update_newer_keeps_a_newer_document() -> None:
+    older = Document.build(b"old", "text/plain", LM)
+    newer = Document.build(b"new", "text/plain", LM + timedelta(seconds=1))
+    docs = DocumentSet({"/a": newer})
+    # A build that finished late (older bytes) must not replace newer ones.
+    docs.update_newer({"/a": older, "/b": older})
+    assert docs.get("/a") is newer
+    assert docs.get("/b") is older
+    newest = Document.build(b"newest", "text/plain", LM + timedelta(seconds=2))
+    docs.update_newer({"/a": newest})
+    assert docs.get("/a") is newest
+
+
+def test_cache_control_from_max_age() -> None:
+    from syndicator.web.documents import cache_control
+
+    doc = Document.build(BODY, "text/plain", LM, cache_control=cache_control(300))
+    assert (b"cache-control", b"public, max-age=300") in doc.headers_identity
+    assert (b"cache-control", b"public, max-age=300") in doc.headers_304_gzip

@@ -1,0 +1,68 @@
+"""A build made beside running PostgreSQL daemons (`syndicator once`) reaches every one."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import feedparser
+import pytest
+
+from tests.daemon.conftest import DaemonProcess, child_env, make_site, record, wait_for
+from tests.postgres import Cluster
+
+#: Longer than the test: each daemon's builder polls once, at start.
+NEVER = 3600
+
+
+@pytest.fixture
+def pair(tmp_path: Path, postgres: Cluster) -> Iterator[tuple[list[DaemonProcess], str]]:
+    """Two daemons sharing one database and source folder, each with its own output folder."""
+    url = postgres.database()
+    source = tmp_path / "articles"
+    source.mkdir()
+    procs = []
+    for index in range(2):
+        site = make_site(tmp_path / f"node{index}", source=source, interval=NEVER)
+        procs.append(DaemonProcess(site, env={"SYNDICATOR_DATABASE__URL": url}).start())
+    try:
+        for proc in procs:
+            proc.wait_ready(timeout=30)
+        yield procs, url
+    finally:
+        for proc in procs:
+            proc.kill()
+
+
+def test_once_is_served_by_every_process(pair: tuple[list[DaemonProcess], str]) -> None:
+    procs, url = pair
+    first = procs[0].site
+    first.write_records("a.jsonl", [record("alpha", topics=("energy",))])
+    # Neither daemon polls again: the new records arrive through `once` alone.
+    done = subprocess.run(
+        [sys.executable, "-m", "syndicator", "--config", str(first.config), "once"],
+        env=child_env(SYNDICATOR_DATABASE__URL=url),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+
+    def served_everywhere() -> set[tuple[bytes, str, str]] | None:
+        seen = set()
+        for proc in procs:
+            response = proc.get("/feeds/energy.atom")
+            if response.status_code != 200:
+                return None
+            seen.add(
+                (response.content, response.headers["etag"], response.headers["last-modified"])
+            )
+        return seen if len(seen) == 1 else None
+
+    ((body, _etag, _modified),) = wait_for(
+        served_everywhere, 5.0, "every process to serve once's build"
+    )
+    assert [entry.title for entry in feedparser.parse(body).entries] == ["Title of alpha"]
