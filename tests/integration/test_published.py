@@ -20,7 +20,7 @@ from syndicator.models import Published
 from syndicator.store.store import Store
 from syndicator.wiring import make_source, open_store
 from tests.cycle import Cycle
-from tests.integration.conftest import Deployment
+from tests.deployment import Deployment
 
 T0 = datetime(2026, 6, 1, 12, 0, 0, 250_000, tzinfo=UTC)
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from syndicator.coordination.presence import GONE_AFTER_SECONDS, Heartbeat, is_running
 from syndicator.status import collect_status
 from syndicator.wiring import open_store
-from tests.integration.conftest import Deployment
+from tests.deployment import Deployment
 
 T0 = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 ELSEWHERE = "another-host"
