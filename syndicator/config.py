@@ -95,6 +95,14 @@ class SourceSettings(_Section):
     max_pages: int = Field(default=1000, gt=0)
     max_bytes: int = Field(default=512 * 1024 * 1024, gt=0)
     ping_secret_env: str | None = Field(default=None, min_length=1)
+    watch: bool = Field(
+        default=True,
+        description=(
+            "`dir` source: poll as soon as a record file changes (operating-system file "
+            "notifications), besides the scheduled poll; turn off where notifications are "
+            "unwanted (the scheduled poll still sees every change)"
+        ),
+    )
     limits: RecordLimits = Field(default_factory=RecordLimits)
     deleted_field: str = Field(
         default="deleted",

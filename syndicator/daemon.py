@@ -149,7 +149,7 @@ class Daemon:
         self.trigger = PollTrigger(self.poll_and_build)
         self.watcher = (
             FolderWatcher(settings.source.path, self.trigger.request)
-            if settings.source.kind == "dir"
+            if settings.source.kind == "dir" and settings.source.watch
             else None
         )
         self.ping_secrets = tuple(ping_secrets)

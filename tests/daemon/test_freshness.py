@@ -72,6 +72,9 @@ def test_once_beside_the_daemon_is_served_within_a_second(
     tmp_path: Path, start_daemon: Start
 ) -> None:
     site = make_site(tmp_path / "site", interval=NEVER)
+    # The daemon must not see the new file itself: only `once` does.
+    text = site.config.read_text(encoding="utf-8")
+    site.config.write_text(text.replace('kind = "dir"\n', 'kind = "dir"\nwatch = false\n'))
     site.write_records("a.jsonl", [record("alpha", topics=("energy",))])
     daemon = start_daemon(site)
     daemon.wait_for_builds()
