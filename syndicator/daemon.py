@@ -46,14 +46,12 @@ from syndicator.ingest import Poller
 from syndicator.metrics import Metrics
 from syndicator.models import Published
 from syndicator.progress import terminal_progress
+from syndicator.push import REQUESTS_SECONDS, Push
 from syndicator.render.feeds import INDEX_PATH
 from syndicator.retention import Pruner
-from syndicator.sources.watch import FolderWatcher
 from syndicator.store.store import Store
-from syndicator.triggers import PollTrigger
 from syndicator.web.app import create_app
 from syndicator.web.documents import Document, DocumentSet, cache_control
-from syndicator.web.ping import PING_PATH, make_ping_route
 from syndicator.web.server import make_server, request_shutdown
 from syndicator.websub import WebSub
 from syndicator.wiring import make_builder, make_poller, open_store, utc_now
@@ -64,8 +62,6 @@ log = logging.getLogger(__name__)
 
 JOB_ID = "poll-and-build"
 REQUESTS_JOB_ID = "poll-requests"
-#: How often the daemon looks for a `syndicator poll` request in the store.
-REQUESTS_SECONDS = 1.0
 #: The one-off build at the next embargo instant, replaced after every build.
 RELEASE_JOB_ID = "embargo-release"
 PRUNE_JOB_ID = "prune"
@@ -145,15 +141,8 @@ class Daemon:
         )
         self._job_lock = threading.Lock()
         #: Every "poll now" (file change, source ping, `syndicator poll`, SIGHUP)
-        #: and the scheduled safety-net poll go through the trigger.
-        self.trigger = PollTrigger(self.poll_and_build)
-        self.watcher = (
-            FolderWatcher(settings.source.path, self.trigger.request)
-            if settings.source.kind == "dir" and settings.source.watch
-            else None
-        )
-        self.ping_secrets = tuple(ping_secrets)
-        self._request_seen: datetime | None = None
+        #: and the scheduled safety-net poll go through its trigger.
+        self.push = Push(settings, store, self.poll_and_build, ping_secrets)
         self.scheduler = BackgroundScheduler(
             executors={
                 "default": ThreadPoolExecutor(max_workers=1),
@@ -321,11 +310,9 @@ class Daemon:
                 busy=self._job_lock.locked,
             )
         )
-        with contextlib.suppress(StoreError):
-            self._request_seen = self.store.polls.poll_requested()  # the first poll serves it
         self.heartbeat.start()
         self.scheduler.add_job(
-            self.trigger.run,
+            self.push.trigger.run,
             "interval",
             seconds=self.settings.poll.interval_seconds,
             id=JOB_ID,
@@ -333,7 +320,7 @@ class Daemon:
             next_run_time=self.clock(),
         )
         self.scheduler.add_job(
-            self._check_requests,
+            self.push.check_requests,
             "interval",
             seconds=REQUESTS_SECONDS,
             id=REQUESTS_JOB_ID,
@@ -352,27 +339,12 @@ class Daemon:
             max_instances=1,
         )
         self.scheduler.start()
-        if self.watcher is not None:
-            self.watcher.start()
-
-    def _check_requests(self) -> None:
-        """Poll soon when `syndicator poll` asked for it since the last look."""
-        try:
-            requested = self.store.polls.poll_requested()
-        except StoreError as exc:
-            log.warning("cannot read poll requests: %s", exc)
-            return
-        if requested is not None and (self._request_seen is None or requested > self._request_seen):
-            self._request_seen = requested
-            log.info("poll requested from the command line")
-            self.trigger.request()
+        self.push.start()
 
     def stop(self, timeout: float = SHUTDOWN_GRACE_SECONDS) -> Shutdown:
         """Stop scheduling; wait up to `timeout` for the job in flight."""
         self.scheduler.shutdown(wait=False)
-        self.trigger.stop(timeout=0)
-        if self.watcher is not None:
-            self.watcher.stop()
+        self.push.stop()
         self.pruner.stop()  # its transaction in flight commits; no further one starts
         self.coordination.stop()
         if not self._job_lock.acquire(timeout=timeout):
@@ -408,8 +380,7 @@ class Daemon:
     def app(self) -> Any:
         """The ASGI application of this daemon."""
         routes = dict(self.websub.routes())
-        if self.ping_secrets:
-            routes[PING_PATH] = make_ping_route(self.ping_secrets, self.trigger.request)
+        routes.update(self.push.routes())
         return create_app(
             self.documents,
             health=self.health,
@@ -453,7 +424,7 @@ async def _serve(daemon: Daemon, sock: socket.socket) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, request_shutdown, server)
-    loop.add_signal_handler(signal.SIGHUP, daemon.trigger.request)
+    loop.add_signal_handler(signal.SIGHUP, daemon.push.trigger.request)
     host, port = sock.getsockname()[:2]
     log.info(
         "serving feeds on http://%s:%d/ (for example /feeds/all.atom); public base URL %s",
