@@ -297,6 +297,13 @@ def touch_topics(conn: Connection, changed: dict[str, str], counts: Counter[str]
         )
 
 
+def _deleted_count(conn: Connection) -> int:
+    """Deleted articles, by their partial index (a count of live ones read every row)."""
+    a = t.articles
+    query = select(func.count()).select_from(a).where(a.c.deleted_at.is_not(None))
+    return int(conn.execute(query).scalar_one())
+
+
 class Articles:
     """Reads of stored articles for the build, and the cache of their rendered HTML."""
 
@@ -390,9 +397,7 @@ class Articles:
         tp, a, e = t.topics, t.articles, t.embargoes
         with self.db.read() as conn:
             named = conn.execute(select(tp.c.name, tp.c.articles, tp.c.changed_at)).all()
-            live = conn.execute(
-                select(func.count()).select_from(a).where(a.c.deleted_at.is_(None))
-            ).scalar_one()
+            live = count_rows(conn, a) - _deleted_count(conn)
             held = conn.execute(
                 select(func.count())
                 .select_from(e.join(a, a.c.slug == e.c.slug))
@@ -418,9 +423,7 @@ class Articles:
         """Row counts for status: articles and topics."""
         a = t.articles
         with self.db.read() as conn:
-            deleted = conn.execute(
-                select(func.count()).select_from(a).where(a.c.deleted_at.is_not(None))
-            ).scalar_one()
+            deleted = _deleted_count(conn)
             return {
                 "articles": count_rows(conn, a) - int(deleted),
                 "deleted": int(deleted),

@@ -100,6 +100,7 @@ def test_migration_counts_an_existing_database(
             conn.exec_driver_sql(f"DROP TABLE {name}")
         conn.exec_driver_sql("ALTER TABLE topics DROP COLUMN articles")
         # The columns later migrations added (deletion's).
+        conn.exec_driver_sql("DROP INDEX articles_deleted")
         conn.exec_driver_sql("ALTER TABLE articles DROP COLUMN deleted_reason")
         conn.exec_driver_sql("ALTER TABLE articles DROP COLUMN deleted_at")
         conn.execute(
