@@ -159,6 +159,15 @@ def make_site(
     return site
 
 
+def webhook_config(url: str, secret: str, name: str = "hook") -> str:
+    """A `[[webhooks]]` block for a local receiver (private addresses allowed)."""
+    return (
+        "\n[[webhooks]]\n"
+        f'name = "{name}"\nurl = "{url}"\nsecret = "{secret}"\n'
+        "allow_private_network = true\n"
+    )
+
+
 def child_env(**extra: str) -> dict[str, str]:
     """This process's environment without SYNDICATOR_* overrides, plus `extra`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SYNDICATOR_")}

@@ -23,6 +23,7 @@ from tests.daemon.conftest import (
     record,
     syndicator_command,
     wait_for,
+    webhook_config,
 )
 from tests.delivery.receiver import Receiver
 
@@ -68,11 +69,7 @@ def test_embargoed_article_goes_out_within_a_second_of_its_instant(
     tmp_path: Path, receiver: Receiver, start_daemon: Start
 ) -> None:
     secret = generate_secret()
-    extra = (
-        "\n[[webhooks]]\n"
-        f'name = "hook"\nurl = "{receiver.url}"\nsecret = "{secret}"\n'
-        "allow_private_network = true\n"
-    )
+    extra = webhook_config(receiver.url, secret)
     # Polls an hour apart: only the embargo's own job can change the feeds.
     site = make_site(tmp_path / "site", interval=3600, extra=extra)
     now = datetime.now(UTC)

@@ -21,6 +21,7 @@ from tests.daemon.conftest import (
     make_site,
     record,
     syndicator_command,
+    webhook_config,
 )
 from tests.delivery.receiver import Receiver
 from tests.sources.conftest import Api, api  # noqa: F401  (the source API fixture)
@@ -56,11 +57,7 @@ def test_a_file_written_into_the_folder_reaches_feed_and_webhook(
     tmp_path: Path, receiver: Receiver, start_daemon: Start
 ) -> None:
     secret = generate_secret()
-    extra = (
-        "\n[[webhooks]]\n"
-        f'name = "hook"\nurl = "{receiver.url}"\nsecret = "{secret}"\n'
-        "allow_private_network = true\n"
-    )
+    extra = webhook_config(receiver.url, secret)
     site = make_site(tmp_path / "site", interval=SLOW_INTERVAL, extra=extra)
     daemon = start_daemon(site)
     first_poll_done(daemon)
