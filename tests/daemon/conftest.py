@@ -377,6 +377,28 @@ def daemons() -> Iterator[Callable[..., DaemonProcess]]:
         pytest.fail("\n\n".join(problems))
 
 
+@contextlib.contextmanager
+def nodes(root: Path, database_url: str, count: int, **site: Any) -> Iterator[list[DaemonProcess]]:
+    """`count` daemons on one database and one source folder, each with its own
+    output folder and port; all ready (or the test fails), all killed at the end."""
+    source = root / "articles"
+    source.mkdir()
+    env = {"SYNDICATOR_DATABASE__URL": database_url}
+    procs = [
+        DaemonProcess(make_site(root / f"node{index}", source=source, **site), env)
+        for index in range(count)
+    ]
+    try:
+        for proc in procs:
+            proc.start()
+        for proc in procs:
+            proc.wait_ready(timeout=30)
+        yield procs
+    finally:  # tests may kill a node themselves: no check of how each ended
+        for proc in procs:
+            proc.kill()
+
+
 @pytest.fixture
 def start_daemon() -> Iterator[Callable[..., DaemonProcess]]:
     """A factory `start_daemon(site, env=None, ready=True)`; every daemon dies at the end."""

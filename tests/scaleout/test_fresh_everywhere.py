@@ -10,7 +10,7 @@ from pathlib import Path
 import feedparser
 import pytest
 
-from tests.daemon.conftest import DaemonProcess, child_env, make_site, record, wait_for
+from tests.daemon.conftest import DaemonProcess, child_env, nodes, record, wait_for
 from tests.postgres import Cluster
 
 #: Longer than the test: each daemon's builder polls once, at start.
@@ -21,19 +21,8 @@ NEVER = 3600
 def pair(tmp_path: Path, postgres: Cluster) -> Iterator[tuple[list[DaemonProcess], str]]:
     """Two daemons sharing one database and source folder, each with its own output folder."""
     url = postgres.database()
-    source = tmp_path / "articles"
-    source.mkdir()
-    procs = []
-    for index in range(2):
-        site = make_site(tmp_path / f"node{index}", source=source, interval=NEVER)
-        procs.append(DaemonProcess(site, env={"SYNDICATOR_DATABASE__URL": url}).start())
-    try:
-        for proc in procs:
-            proc.wait_ready(timeout=30)
+    with nodes(tmp_path, url, 2, interval=NEVER) as procs:
         yield procs, url
-    finally:
-        for proc in procs:
-            proc.kill()
 
 
 def test_once_is_served_by_every_process(pair: tuple[list[DaemonProcess], str]) -> None:

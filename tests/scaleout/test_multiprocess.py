@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from syndicator.core.signing import generate_secret
-from tests.daemon.conftest import DaemonProcess, child_env, make_site, record, wait_for
+from tests.daemon.conftest import DaemonProcess, child_env, nodes, record, wait_for
 from tests.delivery.receiver import Receiver
 from tests.postgres import Cluster
 
@@ -28,19 +28,8 @@ def daemons(
         '\n[delivery]\nretry_schedule = [0.2, 0.5, 1]\n\n[[webhooks]]\nname = "hub"\n'
         f'url = "{receiver.url}"\nsecret = "{secret}"\nallow_private_network = true\n'
     )
-    source = tmp_path / "articles"
-    source.mkdir()
-    procs = []
-    for index in range(3):
-        site = make_site(tmp_path / f"node{index}", source=source, extra=hook)
-        procs.append(DaemonProcess(site, env={"SYNDICATOR_DATABASE__URL": url}).start())
-    try:
-        for proc in procs:
-            proc.wait_ready(timeout=30)
+    with nodes(tmp_path, url, 3, extra=hook) as procs:
         yield procs, secret
-    finally:
-        for proc in procs:
-            proc.kill()
 
 
 def builder_pid(proc: DaemonProcess) -> int:
