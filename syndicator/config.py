@@ -182,6 +182,15 @@ class ServerSettings(_Section):
             "`poll.interval_seconds` when that is shorter; 0 makes every reader revalidate"
         ),
     )
+    cache_mb: int = Field(
+        default=64,
+        ge=1,
+        description=(
+            "Memory for documents rendered on demand (entity, language and custom feeds; "
+            "bodies and their gzip copies), per process. The least recently used are "
+            "dropped beyond it; a request for one renders it again"
+        ),
+    )
 
 
 class DeliverySettings(_Section):

@@ -35,6 +35,7 @@ from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from syndicator.build import Builder
+from syndicator.build.ondemand import FacetDocuments
 from syndicator.config import Settings, ping_secrets
 from syndicator.coordination import Coordination, Hooks, for_store
 from syndicator.coordination.base import process_identity
@@ -51,7 +52,12 @@ from syndicator.render.feeds import INDEX_PATH
 from syndicator.retention import Pruner
 from syndicator.store.store import Store
 from syndicator.web.app import create_app
-from syndicator.web.documents import Document, DocumentSet, cache_control
+from syndicator.web.documents import (
+    DEFAULT_CACHE_CONTROL,
+    Document,
+    DocumentSet,
+    cache_control,
+)
 from syndicator.web.server import make_server, request_shutdown
 from syndicator.websub import WebSub
 from syndicator.wiring import make_builder, make_poller, open_store, utc_now
@@ -65,6 +71,9 @@ REQUESTS_JOB_ID = "poll-requests"
 #: The one-off build at the next embargo instant, replaced after every build.
 RELEASE_JOB_ID = "embargo-release"
 PRUNE_JOB_ID = "prune"
+FACET_REFRESH_JOB_ID = "facet-refresh"
+#: Seconds between two checks for facet feeds changed by another process.
+FACET_REFRESH_SECONDS = 0.5
 #: Seconds between two retention passes (the first runs at start-up).
 PRUNE_INTERVAL_SECONDS = 60.0
 #: /healthz turns 503 after this many polls failed in a row.
@@ -91,9 +100,11 @@ def to_documents(
     published: Iterable[Published], *, max_age: int | None = None
 ) -> dict[str, Document]:
     """Rendered output as served documents, keyed by URL path."""
-    extra = {} if max_age is None else {"cache_control": cache_control(max_age)}
+    control = DEFAULT_CACHE_CONTROL if max_age is None else cache_control(max_age)
     return {
-        url_path(doc.path): Document.build(doc.body, doc.content_type, doc.last_modified, **extra)
+        url_path(doc.path): Document.build(
+            doc.body, doc.content_type, doc.last_modified, cache_control=control
+        )
         for doc in published
     }
 
@@ -131,7 +142,23 @@ class Daemon:
         self.worker = DeliveryWorker(
             settings, store.outbox, owner=self.identity, clock=clock, metrics=self.metrics
         )
-        self.websub = WebSub(settings, store, self.documents, clock=clock, metrics=self.metrics)
+        #: Entity, language and custom feeds: rendered on request, kept in a bounded cache.
+        self.facets = FacetDocuments(
+            settings,
+            store,
+            clock,
+            fingerprint=builder.fingerprint(),
+            hub_urls=builder.hub_urls(),
+            ttl_minutes=builder.ttl_minutes(),
+        )
+        self.websub = WebSub(
+            settings,
+            store,
+            self.documents,
+            clock=clock,
+            metrics=self.metrics,
+            on_demand=self.facets.exists,
+        )
         self.pruner = Pruner(store, settings.retention.days)
         self.heartbeat = Heartbeat(
             store,
@@ -148,6 +175,8 @@ class Daemon:
                 "default": ThreadPoolExecutor(max_workers=1),
                 # Checks for poll requests while a poll runs on the default executor.
                 "requests": ThreadPoolExecutor(max_workers=1),
+                # Drops facet documents another process's build made stale.
+                "refresh": ThreadPoolExecutor(max_workers=1),
                 # Pruning has a thread of its own: a long first pass over a year of
                 # deliveries must not hold back the poll, which only ever waits for
                 # one of its short transactions.
@@ -226,8 +255,34 @@ class Daemon:
             self._serve_documents(result.documents)
             self.metrics.feeds_rendered.inc(len(result.documents))
             self.coordination.share(result.documents)
+        if result.facets:
+            self._facets_changed(result.facets)
         with contextlib.suppress(StoreError):
             self.metrics.articles.set(self.store.articles.counts()["articles"])
+
+    def _facets_changed(self, names: Sequence[str]) -> None:
+        """Drop the cached documents of changed facet feeds; render now the ones
+        WebSub subscribers follow, and push them."""
+        self.facets.refresh(names)
+        paths = {self.websub.topics.url(path): path for path in self.facets.paths_of(names)}
+        followed = self.websub.subscribed(list(paths))
+        if followed:
+            try:
+                docs = self.facets.publish(paths[url] for url in sorted(followed))
+            except (SyndicatorError, StoreError) as exc:
+                log.error("cannot render followed facet feeds: %s", exc)
+                return
+            self.websub.published(docs)
+            self.metrics.feeds_rendered.inc(len(docs))
+
+    def refresh_facets(self) -> None:
+        """Drop facet documents whose data changed (another process's build); never raises."""
+        try:
+            self.facets.refresh()
+        except StoreError as exc:
+            log.warning("cannot check facet feeds for changes: %s", exc)
+        except Exception:
+            log.exception("facet refresh crashed")
 
     def _schedule_release(self) -> None:
         """Build again at the next embargo instant (found in the store, so a restart
@@ -328,6 +383,14 @@ class Daemon:
             replace_existing=True,
         )
         self.scheduler.add_job(
+            self.refresh_facets,
+            "interval",
+            seconds=FACET_REFRESH_SECONDS,
+            id=FACET_REFRESH_JOB_ID,
+            executor="refresh",
+            replace_existing=True,
+        )
+        self.scheduler.add_job(
             self.prune,
             "interval",
             seconds=PRUNE_INTERVAL_SECONDS,
@@ -388,6 +451,7 @@ class Daemon:
             extra_routes=routes,
             link_headers=self.websub.link_header,
             lifespan=self.lifespan,
+            loader=self.facets,
         )
 
 

@@ -71,6 +71,8 @@ class ArticleVersion(NamedTuple):
     digest: str  # content hash: everything but updated_at
     record: str  # the article as stored (`core.article.article_to_dict` as JSON)
     event_data: str  # the `data` of its webhook payload, as JSON
+    entities: tuple[str, ...] = ()  # as the record spells them (SPEC §4b)
+    lang: str | None = None
 
 
 class Tombstone(NamedTuple):
@@ -100,6 +102,8 @@ class RenderedArticle:
     #: Content hash of this article version, when known: renderers may cache
     #: per-entry output under it (same digest, same slug → same entry bytes).
     digest: str | None = None
+    #: (entity slug, display label) of each entity with a feed, in the article's order.
+    entities: tuple[tuple[str, str], ...] = ()
 
 
 class ChangeKind(enum.StrEnum):

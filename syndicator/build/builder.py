@@ -24,7 +24,7 @@ from syndicator.build.output import OutputDir
 from syndicator.build.reuse import sha256
 from syndicator.build.run import BuildResult, FeedRun, RunSettings
 from syndicator.config import Settings
-from syndicator.core.urls import FEED_FORMATS, feed_path
+from syndicator.core.urls import FEED_FORMATS, feed_path, split_feed_name
 from syndicator.models import ALL_TOPIC, Published
 from syndicator.ports import Clock
 from syndicator.processes import default_processes, process_pool
@@ -160,6 +160,7 @@ class Builder:
         else:
             result = self._render_in_processes(shares, updated, full, keep_documents, now, listings)
         result.topics.sort()
+        result.facets = sorted(name for name in dirty if split_feed_name(name)[0] is not None)
         self.store.feeds.clear_dirty(dirty, now)
         if expired:
             self.store.articles.drop_tombstones(cutoff)

@@ -9,13 +9,15 @@ the next topics render.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from syndicator.build.ondemand import entity_pairs
 from syndicator.build.output import OutputDir
 from syndicator.build.reuse import Manifests, Reusable, missing_slugs, reusable, sha256
+from syndicator.core.entities import entity_key
 from syndicator.core.urls import FEED_FORMATS, feed_path
 from syndicator.models import Article, Published, RenderedArticle
 from syndicator.processes import return_freed_memory
@@ -44,6 +46,8 @@ class BuildResult:
 
     topics: list[str] = field(default_factory=list)
     documents: list[Published] = field(default_factory=list)
+    #: Facet feeds whose data changed: documents rendered on demand are stale.
+    facets: list[str] = field(default_factory=list)
     rendered: int = 0
     written: int = 0
     #: Entries whose bytes were taken from the previous file instead of rendered.
@@ -111,6 +115,7 @@ class FeedRun:
         self._html: dict[tuple[str, str], str] = {}  # bodies rendered since the last flush
         self._keys: dict[str, list[FeedKey]] = {}  # each topic's entry keys, read together
         self._articles: dict[str, _Row] = {}  # what the next topics' files lack, by slug
+        self._entity_feeds: dict[str, str] = {}  # entity merge key → its feed's name
         #: Per topic, the articles deleted from its feed within the window.
         self._deleted: dict[str, list[tuple[str, datetime]]] = {}
         self._ahead: dict[int, Future[Reusable]] = {}
@@ -267,15 +272,26 @@ class FeedRun:
             html = self._html.get(key)
             if html is None:
                 html = self._html[key] = render_markdown(article.body_md)
-        return RenderedArticle(article, html, digest)
+        return RenderedArticle(article, html, digest, entity_pairs(article, self._entity_feeds))
+
+    def _know_entities(self, articles: Iterable[Article]) -> None:
+        """Read the feed names of the articles' entities not looked up yet, at once."""
+        known = self._entity_feeds
+        wanted = {entity_key(e) for a in articles for e in a.entities} - known.keys()
+        if wanted:
+            found = self.store.facets.entity_feeds(wanted)
+            known.update(found)
+            # An entity with no feed (none ever does: every stored one has one)
+            # is not asked for again.
+            known.update((key, "") for key in wanted - found.keys())
 
     def _load_all(self, topic: str) -> tuple[list[FeedKey], dict[FeedKey, RenderedArticle]]:
         """Every entry of the topic's feed, from the store."""
         keys: list[FeedKey] = []
         loaded: dict[FeedKey, RenderedArticle] = {}
-        for article, html, digest in self.store.articles.feed_entries(
-            topic, self.config.max_entries
-        ):
+        rows = self.store.articles.feed_entries(topic, self.config.max_entries)
+        self._know_entities(row[0] for row in rows)
+        for article, html, digest in rows:
             key = feed_key(article, digest)
             keys.append(key)
             loaded[key] = self._rendered(article, html, digest)
@@ -296,6 +312,7 @@ class FeedRun:
         if unknown:
             found.update(self.store.articles.articles_by_slug(unknown))
         loaded: dict[FeedKey, RenderedArticle] = {}
+        self._know_entities(row[0] for row in found.values())
         for key in needed:
             row = found.get(key[0])
             if row is None or feed_key(row[0], row[2]) != key:

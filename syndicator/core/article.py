@@ -158,6 +158,8 @@ def article_version(article: Article, base_url: str) -> ArticleVersion:
         _hash_content(data),
         orjson.dumps(data).decode(),
         orjson.dumps(announced_data(data, base_url)).decode(),
+        article.entities,
+        article.lang,
     )
 
 

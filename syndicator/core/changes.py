@@ -21,13 +21,16 @@ UNPUBLISHED_HASH = "deleted-unpublished"
 class StoredState:
     """What the store knows of an article, enough to classify a new version.
 
-    `topics` are the topics whose feeds hold the article now: none while it
-    is deleted (its stored record still names the topics it had).
+    `topics` are the feeds that hold the article now besides `all` (its
+    topics, then its entity and language feeds): none while it is deleted
+    (its stored record still names what it had). `entities` are its
+    entities as spelled, while it is live.
     """
 
     updated_at: datetime
     content_hash: str
     topics: tuple[str, ...]
+    entities: tuple[str, ...] = ()
 
     @property
     def deleted(self) -> bool:

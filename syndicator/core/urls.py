@@ -4,9 +4,30 @@ from __future__ import annotations
 
 import functools
 
-__all__ = ["FEED_FORMATS", "feed_path", "feed_url", "topic_feed_urls"]
+__all__ = [
+    "FACET_KINDS",
+    "FEED_FORMATS",
+    "facet_name",
+    "feed_path",
+    "feed_url",
+    "split_feed_name",
+    "topic_feed_urls",
+]
 
 FEED_FORMATS = ("rss", "atom", "json")
+#: Feeds besides topics (SPEC §4b), each served below ``/feeds/<kind>/``.
+FACET_KINDS = ("entities", "lang", "custom")
+
+
+def facet_name(kind: str, slug: str) -> str:
+    """A facet feed's name, its path below ``feeds/`` without extension."""
+    return f"{kind}/{slug}"
+
+
+def split_feed_name(name: str) -> tuple[str | None, str]:
+    """(facet kind, slug) of a feed name; (None, topic) for a topic or ``all``."""
+    kind, sep, slug = name.partition("/")
+    return (kind, slug) if sep else (None, name)
 
 
 def feed_path(topic: str, fmt: str) -> str:

@@ -18,7 +18,7 @@ from syndicator.core.changes import DELETED_HASH, UNPUBLISHED_HASH, StoredState,
 from syndicator.core.routing import Route
 from syndicator.errors import SourceUnavailable
 from syndicator.ingest.validate import Validated, Validator
-from syndicator.models import ChangeKind, ChangeSet, PollOutcome, Tombstone
+from syndicator.models import ArticleVersion, ChangeKind, ChangeSet, PollOutcome, Tombstone
 from syndicator.ports import ArticleSource, Clock, SourceChunk
 from syndicator.processes import default_processes, return_freed_memory
 from syndicator.store import Change, Deletion, PollRecord, Store, Tx
@@ -166,15 +166,22 @@ class Poller:
         changes.quarantined += len(valid.rejected)
         for _origin, _line, what in valid.rejected:
             log.warning("quarantined %s: %s", what.source, what.reason)
+        if valid.notes:
+            # Kept beside the quarantine so `status` shows them; the article is published.
+            tx.add_quarantine(self.source.name, valid.notes)
+            for _origin, _line, what in valid.notes:
+                log.warning("%s (%s): %s", what.source, what.slug, what.reason)
         states = tx.states(sorted({version.slug for version in valid.valid}))
         pending: list[Change] = []
         removals: list[Deletion] = []
         pending_slugs: set[str] = set()
         for version in valid.valid:
             if version.slug in pending_slugs:
-                # A later version in the same chunk: write the earlier one first.
+                # A later version in the same chunk: write the earlier one
+                # first, then read back what it is in (its entity feeds).
                 self._flush(tx, pending, removals, changes)
                 pending, removals, pending_slugs = [], [], set()
+                states.update(tx.states([version.slug]))
             stored = states.get(version.slug)
             if isinstance(version, Tombstone):
                 kind = classify_change(stored, version, "")
@@ -190,9 +197,11 @@ class Poller:
                 changes.ignored += 1
                 continue
             restores = stored is not None and stored.deleted
-            pending.append(Change(kind, version, stored.topics if stored else (), restores))
+            old = stored or StoredState(version.updated_at, "", ())
+            pending.append(Change(kind, version, old.topics, restores, old.entities))
             pending_slugs.add(version.slug)
-            states[version.slug] = StoredState(version.updated_at, version.digest, version.topics)
+            # What it is in after this write, for a later version in this chunk.
+            states[version.slug] = _written_state(version)
             if kind is ChangeKind.CREATED:
                 changes.created += 1
             else:
@@ -204,6 +213,11 @@ class Poller:
     ) -> None:
         changes.touched_topics |= tx.apply(pending, self.routes)
         changes.touched_topics |= tx.delete(removals, self.routes, self.settings.site.base_url)
+
+
+def _written_state(version: ArticleVersion) -> StoredState:
+    """A written version's state, until read back from the store."""
+    return StoredState(version.updated_at, version.digest, version.topics, version.entities)
 
 
 def _deleted_state(stored: StoredState | None, stone: Tombstone) -> StoredState:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from syndicator.core.article import article_version
+from syndicator.core.entities import entity_problem
 from syndicator.core.records import RecordLimits, is_tombstone, parse_record, parse_tombstone
 from syndicator.errors import RecordInvalid
 from syndicator.models import ArticleVersion, Quarantined, Tombstone
@@ -40,6 +41,8 @@ class Validated:
     valid: list[ArticleVersion | Tombstone] = field(default_factory=list)
     #: The newest `updated_at` among the valid records.
     newest: datetime | None = None
+    #: (origin, line, what) of entities dropped from records that were kept.
+    notes: list[tuple[str, int | None, Quarantined]] = field(default_factory=list)
 
     @property
     def records(self) -> int:
@@ -62,13 +65,16 @@ def validate(
             out.rejected.append((item.origin, item.line, Quarantined(item.location, item.error)))
             continue
         version: ArticleVersion | Tombstone
+        data = item.data
         try:
-            if is_tombstone(item.data, deleted_field):
-                version = parse_tombstone(item.data)
+            if is_tombstone(data, deleted_field):
+                version = parse_tombstone(data)
             else:
-                version = article_version(
-                    parse_record(item.data, limits, clean=item.clean), base_url
-                )
+                data, dropped = _without_bad_entities(data)
+                version = article_version(parse_record(data, limits, clean=item.clean), base_url)
+                for reason in dropped:
+                    what = Quarantined(item.location, f"entity dropped: {reason}", version.slug)
+                    out.notes.append((item.origin, item.line, what))
         except RecordInvalid as exc:
             what = Quarantined(item.location, exc.reason, exc.slug)
             out.rejected.append((item.origin, item.line, what))
@@ -81,6 +87,25 @@ def validate(
         if out.newest is None or version.updated_at > out.newest:
             out.newest = version.updated_at
     return out
+
+
+def _without_bad_entities(data: object) -> tuple[object, list[str]]:
+    """The record without the entities that cannot be feeds (SPEC §4b: the
+    article is still published), and why each was dropped."""
+    if not isinstance(data, Mapping):
+        return data, []
+    entities = data.get("entities")
+    if not isinstance(entities, list):
+        return data, []
+    kept: list[object] = []
+    dropped: list[str] = []
+    for name in entities:
+        problem = entity_problem(name)
+        if problem is None:
+            kept.append(name)
+        else:
+            dropped.append(problem)
+    return (data, []) if not dropped else ({**data, "entities": kept}, dropped)
 
 
 class Validator:

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from syndicator.core import urls
 from syndicator.core.article import entry_id
-from syndicator.core.records import is_safe_topic
+from syndicator.core.records import TOPIC_PATTERN, is_safe_topic
 from syndicator.core.text import strip_xml_illegal
 from syndicator.core.urls import FEED_FORMATS
 from syndicator.errors import RenderError
@@ -63,6 +63,7 @@ class FeedInfo:
     #: first. Atom lists them as RFC 6721 deleted entries; the others ignore them.
     deleted: tuple[tuple[str, datetime], ...] = ()
     ttl_minutes: int | None = None  # RSS <ttl>: how long a reader may cache the feed
+    label: str | None = None  # a facet feed's display name ("Nvidia")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +78,9 @@ class TopicSummary:
 def _check_topic(topic: str) -> None:
     # Topics become file names and URL segments; ingest already rejects unsafe
     # ones, this guards against a caller passing something else.
+    kind, slug = urls.split_feed_name(topic)
+    if kind is not None and kind in urls.FACET_KINDS and TOPIC_PATTERN.fullmatch(slug):
+        return
     if topic != ALL_TOPIC and not is_safe_topic(topic):
         raise RenderError(f"unsafe topic name {topic[:80]!r}")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from syndicator.store.articles import Articles, Change, TopicRow
 from syndicator.store.deletions import Deletion
 from syndicator.store.embargoes import Embargoes, Held
+from syndicator.store.facets import FacetRow, Facets, StoredDocument
 from syndicator.store.feeds import (
     FeedKey,
     FeedManifest,
@@ -31,6 +32,8 @@ __all__ = [
     "Claimed",
     "Deletion",
     "Embargoes",
+    "FacetRow",
+    "Facets",
     "FeedKey",
     "FeedManifest",
     "Feeds",
@@ -43,6 +46,7 @@ __all__ = [
     "Processes",
     "PublishedState",
     "Store",
+    "StoredDocument",
     "Subscriptions",
     "TopicRow",
     "Tx",

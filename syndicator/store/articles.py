@@ -13,12 +13,20 @@ from sqlalchemy import Connection, bindparam, delete, func, insert, select, upda
 
 from syndicator.core.article import article_from_dict
 from syndicator.core.changes import UNPUBLISHED_HASH, StoredState
+from syndicator.core.entities import entity_key
 from syndicator.core.times import db_time
 from syndicator.models import ALL_TOPIC, Article, ArticleVersion, ChangeKind
 from syndicator.store import embargoes
 from syndicator.store import schema as t
 from syndicator.store.db import Bulk, Database, chunked, count_rows, parse_time
 from syndicator.store.embargoes import visible
+from syndicator.store.facets import (
+    assign_entities,
+    count_spellings,
+    feed_names,
+    known_entities,
+    spelling_delta,
+)
 from syndicator.store.feeds import FeedKey
 
 __all__ = [
@@ -26,6 +34,7 @@ __all__ = [
     "Change",
     "TopicRow",
     "apply_changes",
+    "index_facets",
     "release_due",
     "stored_states",
     "touch_topics",
@@ -38,9 +47,12 @@ class Change:
 
     kind: ChangeKind
     version: ArticleVersion
+    #: The feeds (topics and facets) the stored version is in.
     old_topics: tuple[str, ...]
     #: The slug's row exists and is deleted: this record brings it back.
     restores: bool = False
+    #: The stored version's entities as spelled (none when it is deleted).
+    old_entities: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +84,7 @@ _INSERT_ARTICLE_TOPIC = Bulk(
 def stored_states(conn: Connection, slugs: Sequence[str]) -> dict[str, StoredState]:
     """The stored state of the given slugs that exist."""
     found: dict[str, StoredState] = {}
+    live: list[tuple[str, StoredState, dict[str, Any]]] = []
     a = t.articles
     for chunk in chunked(slugs):
         rows = conn.execute(
@@ -81,11 +94,17 @@ def stored_states(conn: Connection, slugs: Sequence[str]) -> dict[str, StoredSta
         )
         for slug, updated_at, digest, record in rows:
             state = StoredState(datetime.fromisoformat(updated_at), digest, ())
-            if not state.deleted:
-                # A deleted article is in no topic feed, whatever its record says.
-                topics = tuple(orjson.loads(record).get("topics") or ())
-                state = StoredState(state.updated_at, digest, topics)
             found[slug] = state
+            if not state.deleted:
+                # A deleted article is in no feed, whatever its record says.
+                live.append((slug, state, orjson.loads(record)))
+    names = known_entities(
+        conn, (entity_key(e) for _, _, r in live for e in r.get("entities") or ())
+    )
+    for slug, state, record in live:
+        entities = tuple(record.get("entities") or ())
+        feeds = feed_names(record.get("topics") or (), entities, record.get("lang"), names)
+        found[slug] = StoredState(state.updated_at, state.content_hash, feeds, entities)
     return found
 
 
@@ -113,6 +132,9 @@ def apply_changes(
         }
         for c in changes
     ]
+    names = assign_entities(
+        conn, (e for c in changes for e in (*c.version.entities, *c.old_entities))
+    )
     pairs = list(zip(rows, changes, strict=True))
     created = [r for r, c in pairs if c.kind is ChangeKind.CREATED and not c.restores]
     updated = [r for r, c in pairs if c.kind is ChangeKind.UPDATED or c.restores]
@@ -123,7 +145,7 @@ def apply_changes(
         conn.execute(update(a).where(a.c.slug == bindparam("b_slug")), updated)
     restored = [c for c in changes if c.restores]
     if restored:
-        _restore(conn, restored)
+        _restore(conn, restored, names)
     stamp_now = db_time(now)
     known = [c.version.slug for c in changes if c.kind is not ChangeKind.CREATED]
     was_held = embargoes.held_among(conn, known)
@@ -139,12 +161,20 @@ def apply_changes(
     }
     embargoes.hold(conn, holding)
     embargoes.mark_released(conn, freed, stamp_now)
-    touched = _apply_topics(conn, changes, was_held, holding)
+    feeds = [
+        feed_names(c.version.topics, c.version.entities, c.version.lang, names) for c in changes
+    ]
+    spellings: Counter[tuple[str, str]] = Counter()
+    for c in changes:
+        spelling_delta(names, c.old_entities, -1, spellings, known=c.old_topics)
+        spelling_delta(names, c.version.entities, +1, spellings)
+    count_spellings(conn, spellings)
+    touched = _apply_topics(conn, changes, feeds, was_held, holding)
     # A freed article's instant has passed: its waiting deliveries go now.
     return touched, {**dict.fromkeys(freed, stamp_now), **holding}
 
 
-def _restore(conn: Connection, restored: Sequence[Change]) -> None:
+def _restore(conn: Connection, restored: Sequence[Change], names: Mapping[str, str]) -> None:
     """Clear the deletion of restored articles, and their tombstones in the
     feeds they are back in (those they left stay listed as deleted)."""
     a, ft = t.articles, t.feed_tombstones
@@ -158,7 +188,10 @@ def _restore(conn: Connection, restored: Sequence[Change]) -> None:
     back = [
         {"b_topic": topic, "b_slug": c.version.slug}
         for c in restored
-        for topic in (ALL_TOPIC, *c.version.topics)
+        for topic in (
+            ALL_TOPIC,
+            *feed_names(c.version.topics, c.version.entities, c.version.lang, names),
+        )
     ]
     conn.execute(
         delete(ft).where(ft.c.topic == bindparam("b_topic"), ft.c.slug == bindparam("b_slug")),
@@ -195,9 +228,14 @@ def release_due(conn: Connection, now: datetime) -> set[str]:
 
 
 def _apply_topics(
-    conn: Connection, changes: Sequence[Change], was_held: set[str], holding: Mapping[str, str]
+    conn: Connection,
+    changes: Sequence[Change],
+    feeds: Sequence[tuple[str, ...]],
+    was_held: set[str],
+    holding: Mapping[str, str],
 ) -> set[str]:
-    """Write topic membership; counts and feed dates follow what readers see.
+    """Write feed membership (topics and facets, `feeds` per change); counts
+    and feed dates follow what readers see.
 
     A held article's membership rows are written like any other's, but it
     counts in no topic and dates no feed until it is published.
@@ -209,10 +247,10 @@ def _apply_topics(
     changed_topics: dict[str, str] = {}
     counts: Counter[str] = Counter()  # article_topics rows gained (+) or lost (-)
     known = {c.version.slug for c in changes if c.kind is not ChangeKind.CREATED}
-    for c in changes:
+    for c, names in zip(changes, feeds, strict=True):
         slug = c.version.slug
         stamp = db_time(c.version.updated_at)
-        old, new = set(c.old_topics), set(c.version.topics)
+        old, new = set(c.old_topics), set(names)
         for topic in old - new:
             removed.append({"b_topic": topic, "b_slug": slug})
         for topic in new:
@@ -269,10 +307,12 @@ def touch_topics(conn: Connection, changed: dict[str, str], counts: Counter[str]
         )
         existing.update((row[0], row[1]) for row in rows)
     new = [
-        {"name": n, "changed_at": changed[n], "articles": counts[n]}
+        {"name": n, "changed_at": changed[n], "articles": counts[n], "version": 1}
         for n in names
         if n not in existing
     ]
+    # Every touched feed's version moves, even when its date does not (a
+    # back-dated edit): documents rendered on demand are keyed to it.
     later = [
         {
             "b_name": n,
@@ -280,7 +320,7 @@ def touch_topics(conn: Connection, changed: dict[str, str], counts: Counter[str]
             "b_delta": counts[n],
         }
         for n in names
-        if n in existing and (changed[n] > existing[n] or counts[n])
+        if n in existing
     ]
     if new:
         conn.execute(insert(t.topics), new)
@@ -292,9 +332,56 @@ def touch_topics(conn: Connection, changed: dict[str, str], counts: Counter[str]
             .values(
                 changed_at=bindparam("changed_at"),
                 articles=tp.c.articles + bindparam("b_delta"),
+                version=tp.c.version + 1,
             ),
             later,
         )
+
+
+def index_facets(conn: Connection) -> int:
+    """Put every live article in its entity and language feeds (a database
+    written before facet feeds existed); return how many articles were read."""
+    a, at = t.articles, t.article_topics
+    seen, after = 0, ""
+    while True:
+        rows = conn.execute(
+            select(a.c.slug, a.c.updated_at, a.c.record)
+            .where(a.c.deleted_at.is_(None), a.c.slug > after)
+            .order_by(a.c.slug)
+            .limit(2000)
+        ).all()
+        if not rows:
+            return seen
+        seen += len(rows)
+        after = rows[-1][0]
+        records = [(slug, stamp, orjson.loads(record)) for slug, stamp, record in rows]
+        names = assign_entities(conn, (e for _, _, r in records for e in r.get("entities") or ()))
+        members: list[dict[str, Any]] = []
+        changed: dict[str, str] = {}
+        counts: Counter[str] = Counter()
+        spellings: Counter[tuple[str, str]] = Counter()
+        for slug, stamp, record in records:
+            entities = record.get("entities") or ()
+            facets = feed_names((), entities, record.get("lang"), names)
+            spelling_delta(names, entities, +1, spellings)
+            for feed in facets:
+                members.append({"b_topic": feed, "b_slug": slug, "b_at": stamp})
+                counts[feed] += 1
+                changed[feed] = max(stamp, changed.get(feed, ""))
+        if members:
+            conn.execute(
+                delete(at).where(
+                    at.c.topic == bindparam("b_topic"), at.c.slug == bindparam("b_slug")
+                ),
+                [{"b_topic": m["b_topic"], "b_slug": m["b_slug"]} for m in members],
+            )
+            _INSERT_ARTICLE_TOPIC.run(conn, members)
+        touch_topics(conn, changed, counts)
+        count_spellings(conn, spellings)
+
+
+#: Topic rows, not facet feeds (whose names hold a "/").
+_TOPICS_ONLY = t.topics.c.name.not_like("%/%")
 
 
 def _deleted_count(conn: Connection) -> int:
@@ -396,7 +483,9 @@ class Articles:
         """
         tp, a, e = t.topics, t.articles, t.embargoes
         with self.db.read() as conn:
-            named = conn.execute(select(tp.c.name, tp.c.articles, tp.c.changed_at)).all()
+            named = conn.execute(
+                select(tp.c.name, tp.c.articles, tp.c.changed_at).where(_TOPICS_ONLY)
+            ).all()
             live = count_rows(conn, a) - _deleted_count(conn)
             held = conn.execute(
                 select(func.count())
@@ -427,7 +516,11 @@ class Articles:
             return {
                 "articles": count_rows(conn, a) - int(deleted),
                 "deleted": int(deleted),
-                "topics": count_rows(conn, t.topics),
+                "topics": int(
+                    conn.execute(
+                        select(func.count()).select_from(t.topics).where(_TOPICS_ONLY)
+                    ).scalar_one()
+                ),
             }
 
     def describe(self, slug: str) -> dict[str, Any] | None:
@@ -476,6 +569,13 @@ class Articles:
 
     def drop_tombstones(self, before: datetime) -> None:
         """Forget tombstones older than `before` once their feeds were rendered without them."""
-        ft = t.feed_tombstones
+        ft, tp = t.feed_tombstones, t.topics
         with self.db.write() as conn:
-            conn.execute(delete(ft).where(ft.c.deleted_at < db_time(before)))
+            old = ft.c.deleted_at < db_time(before)
+            names = sorted(set(conn.execute(select(ft.c.topic).where(old)).scalars()))
+            conn.execute(delete(ft).where(old))
+            # Documents rendered on demand are keyed to the version: they listed these.
+            for chunk in chunked(names):
+                conn.execute(
+                    update(tp).where(tp.c.name.in_(chunk)).values(version=tp.c.version + 1)
+                )

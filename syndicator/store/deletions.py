@@ -20,11 +20,13 @@ from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from syndicator.core.article import deleted_data, purged_record
 from syndicator.core.changes import DELETED_HASH, UNPUBLISHED_HASH
+from syndicator.core.entities import entity_key
 from syndicator.core.times import db_time, format_time
 from syndicator.models import ALL_TOPIC, ChangeKind, Tombstone
 from syndicator.store import schema as t
 from syndicator.store.articles import touch_topics
 from syndicator.store.db import chunked
+from syndicator.store.facets import count_spellings, feed_names, known_entities, spelling_delta
 from syndicator.store.outbox.queue import Announcement
 
 __all__ = ["Deletion", "apply_deletions"]
@@ -46,6 +48,10 @@ def apply_deletions(
     if not deletions:
         return set(), []
     stored = _records(conn, [d.tombstone.slug for d in deletions])
+    names = known_entities(
+        conn, (entity_key(e) for record in stored.values() for e in record.get("entities") or ())
+    )
+    spellings: Counter[tuple[str, str]] = Counter()
     touched: set[str] = set()
     announcements: list[Announcement] = []
     changed: dict[str, str] = {}
@@ -67,6 +73,9 @@ def apply_deletions(
             rows.append({"b_slug": stone.slug, "updated_at": stamp, "record": _json(kept)})
             continue
         topics = tuple(kept["topics"])
+        entities = tuple(kept.get("entities") or ())
+        feeds = feed_names(topics, entities, kept.get("lang"), names)
+        spelling_delta(names, entities, -1, spellings)
         rows.append(
             {
                 "b_slug": stone.slug,
@@ -78,20 +87,20 @@ def apply_deletions(
                 "deleted_reason": stone.reason,
             }
         )
-        for topic in topics:
-            counts[topic] -= 1
-            changed[topic] = max(stamp, changed.get(topic, ""))
+        for feed in feeds:
+            counts[feed] -= 1
+            changed[feed] = max(stamp, changed.get(feed, ""))
         tombstones += [
-            {"topic": topic, "slug": stone.slug, "deleted_at": stamp}
-            for topic in (ALL_TOPIC, *topics)
+            {"topic": feed, "slug": stone.slug, "deleted_at": stamp} for feed in (ALL_TOPIC, *feeds)
         ]
-        touched.update((ALL_TOPIC, *topics))
+        touched.update((ALL_TOPIC, *feeds))
         data = deleted_data(kept, stone.deleted_at, base_url)
         announcements.append(
             Announcement(str(ChangeKind.DELETED), stone.slug, stone.deleted_at, _json(data), topics)
         )
     _write(conn, rows, new_rows, tombstones)
     touch_topics(conn, changed, counts)
+    count_spellings(conn, spellings)
     return touched, announcements
 
 

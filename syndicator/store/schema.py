@@ -20,6 +20,9 @@ __all__ = [
     "endpoints",
     "dirty_feeds",
     "embargoes",
+    "entities",
+    "entity_spellings",
+    "facet_documents",
     "feed_manifests",
     "events",
     "feed_tombstones",
@@ -70,6 +73,32 @@ topics = Table(
     Column("name", Text, primary_key=True),
     Column("changed_at", Text),
     Column("articles", Integer),  # rows in article_topics, kept with them
+    Column("version", BigInteger),  # one more with every change of the feed's data
+)
+# Merge key → entity feed name ("entities/<slug>", SPEC §4b); a slug never changes.
+entities = Table(
+    "entities",
+    metadata,
+    Column("key", Text, primary_key=True),
+    Column("name", Text),
+)
+entity_spellings = Table(
+    "entity_spellings",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("spelling", Text, primary_key=True),
+    Column("articles", Integer),
+)
+# Validators of facet documents rendered on demand: a request can be answered
+# 304 without rendering while the feed's data version and fingerprint hold.
+facet_documents = Table(
+    "facet_documents",
+    metadata,
+    Column("path", Text, primary_key=True),
+    Column("sha256", Text),
+    Column("last_modified", Text),
+    Column("data_version", BigInteger),
+    Column("fingerprint", Text),
 )
 dirty_feeds = Table("dirty_feeds", metadata, Column("topic", Text, primary_key=True))
 events = Table(
@@ -436,5 +465,24 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             started_at TEXT NOT NULL,
             heartbeat_at TEXT NOT NULL,
             stopped_at TEXT)""",
+    ),
+    (
+        # Facet feeds (SPEC §4b): entity and language feeds are rows of
+        # `topics` and `article_topics` under names with a "/"; entities keep
+        # their slug and spellings; facet documents their validators.
+        "ALTER TABLE topics ADD COLUMN version BIGINT NOT NULL DEFAULT 0",
+        "CREATE TABLE entities (key TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE)",
+        """CREATE TABLE entity_spellings (
+            name TEXT NOT NULL,
+            spelling TEXT NOT NULL,
+            articles INTEGER NOT NULL,
+            PRIMARY KEY (name, spelling))""",
+        """CREATE TABLE facet_documents (
+            path TEXT PRIMARY KEY,
+            sha256 TEXT NOT NULL,
+            last_modified TEXT NOT NULL,
+            data_version BIGINT NOT NULL,
+            fingerprint TEXT NOT NULL)""",
+        "CREATE INDEX topics_by_articles ON topics (articles DESC, name)",
     ),
 )

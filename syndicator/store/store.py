@@ -1,7 +1,7 @@
 """`Store`: one deployment's state, a table-group object per concern; `Tx` for a poll.
 
 Each table group (`articles` with its `embargoes`, `outbox`, `feeds`, `websub`,
-`polls`, `processes`) is the only writer of its tables. A poll's writes span
+`polls`, `processes`, `facets`) is the only writer of its tables. A poll's writes span
 several of them and must commit
 together (the transactional outbox, SPEC §3): `Store.transaction` yields a `Tx`
 that runs their connection-level functions inside one transaction.
@@ -14,16 +14,18 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, insert, select
 
 from syndicator.core.changes import StoredState
 from syndicator.core.routing import Route
 from syndicator.models import Quarantined
 from syndicator.store import articles, deletions, feeds, outbox, polls
+from syndicator.store import schema as t
 from syndicator.store.articles import Articles, Change
 from syndicator.store.db import Database
 from syndicator.store.deletions import Deletion
 from syndicator.store.embargoes import Embargoes
+from syndicator.store.facets import Facets
 from syndicator.store.feeds import Feeds
 from syndicator.store.outbox import Outbox
 from syndicator.store.polls import Polls
@@ -31,6 +33,9 @@ from syndicator.store.processes import Processes
 from syndicator.store.websub import Subscriptions
 
 __all__ = ["Store", "Tx"]
+
+# Set once the entity and language feeds of every stored article are indexed.
+_FACETS_INDEXED = "facets_indexed"
 
 
 class Tx:
@@ -95,6 +100,7 @@ class Store:
         self.polls = Polls(self.db)
         self.embargoes = Embargoes(self.db)
         self.processes = Processes(self.db)
+        self.facets = Facets(self.db)
 
     @property
     def url(self) -> str:
@@ -107,8 +113,18 @@ class Store:
         return self.db.dialect
 
     def migrate(self) -> int:
-        """Bring the schema up to date."""
-        return self.db.migrate()
+        """Bring the schema up to date (and index the facets of articles
+        stored before facet feeds existed)."""
+        applied = self.db.migrate()
+        with self.db.read() as conn:
+            indexed = conn.execute(
+                select(t.meta.c.value).where(t.meta.c.key == _FACETS_INDEXED)
+            ).scalar()
+        if indexed is None:
+            with self.db.write() as conn:
+                articles.index_facets(conn)
+                conn.execute(insert(t.meta).values(key=_FACETS_INDEXED, value="1"))
+        return applied
 
     def checkpoint(self) -> None:
         """Fold SQLite's WAL back into the database now (nothing for PostgreSQL)."""

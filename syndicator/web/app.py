@@ -11,19 +11,27 @@ ever 404.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager
 from email.utils import mktime_tz, parsedate_tz
-from typing import Any
+from typing import Any, Protocol
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from syndicator.web.documents import Document, DocumentSet, RawHeaders
+from syndicator.web.documents import Document, DocumentCache, DocumentSet, RawHeaders
 
-__all__ = ["HealthCheck", "Lifespan", "LinkHeaders", "MetricsExporter", "create_app"]
+__all__ = [
+    "DocumentLoader",
+    "HealthCheck",
+    "Lifespan",
+    "LinkHeaders",
+    "MetricsExporter",
+    "create_app",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +41,24 @@ LinkHeaders = Callable[[str], str | None]
 Lifespan = Callable[[Any], AbstractAsyncContextManager[Any]]
 
 Response = tuple[int, Iterable[tuple[bytes, bytes]], bytes]
+
+
+class DocumentLoader(Protocol):
+    """Documents made when first asked for (facet feeds): rendered on a thread,
+    then kept in the app's bounded `DocumentCache` until invalidated."""
+
+    cache: DocumentCache
+
+    def wants(self, path: str) -> bool:
+        """Whether `path` is one this loader may serve (a cheap test, no I/O)."""
+
+    def validators(self, path: str) -> Document | None:
+        """A bodiless stand-in with the validators of the current document,
+        when they are known without rendering; else None."""
+
+    def load(self, path: str) -> Document | None:
+        """The document at `path`, rendered now; None when there is none (404)."""
+
 
 _ALLOW = (b"allow", b"GET, HEAD")
 _NOSNIFF = (b"x-content-type-options", b"nosniff")
@@ -162,7 +188,16 @@ def _feed_response(method: str, headers: Iterable[tuple[bytes, bytes]], doc: Doc
 class _App:
     """The callable returned by :func:`create_app`."""
 
-    __slots__ = ("_docs", "_extra", "_health", "_lifespan", "_link", "_metrics")
+    __slots__ = (
+        "_docs",
+        "_extra",
+        "_health",
+        "_inflight",
+        "_lifespan",
+        "_link",
+        "_loader",
+        "_metrics",
+    )
 
     def __init__(
         self,
@@ -172,8 +207,11 @@ class _App:
         extra_routes: Mapping[str, ASGIApp] | None,
         link_headers: LinkHeaders | None,
         lifespan: Lifespan | None,
+        loader: DocumentLoader | None = None,
     ) -> None:
         self._docs = documents
+        self._loader = loader
+        self._inflight: dict[str, asyncio.Future[Document | None]] = {}
         self._health = health
         self._metrics = metrics
         self._extra = dict(extra_routes or {})
@@ -188,16 +226,16 @@ class _App:
             if doc is None and path in _ALIASES:
                 path = _ALIASES[path]
                 doc = self._docs.get(path)
+            loader = self._loader
+            if doc is None and loader is not None and loader.wants(path):
+                doc = loader.cache.get(path)
+                if doc is None:
+                    await self._on_demand(loader, scope, send, path)
+                    return
             if doc is None:
                 await self._other(scope, receive, send)
                 return
-            try:
-                status, headers, body = _feed_response(scope["method"], scope["headers"], doc)
-                if self._link is not None and status != 405:
-                    headers = self._with_link(headers, path)
-            except Exception:
-                logger.exception("error serving %s", path)
-                status, headers, body = _SERVER_ERROR
+            status, headers, body = self._respond(scope, path, doc)
             await send({"type": "http.response.start", "status": status, "headers": headers})
             await send({"type": "http.response.body", "body": body})
         elif kind == "lifespan":
@@ -205,6 +243,59 @@ class _App:
         elif kind == "websocket":
             # Closing before accepting makes the server answer 403.
             await send({"type": "websocket.close", "code": 1008})
+
+    def _respond(self, scope: Scope, path: str, doc: Document) -> Response:
+        try:
+            status, headers, body = _feed_response(scope["method"], scope["headers"], doc)
+            if self._link is not None and status != 405:
+                headers = self._with_link(headers, path)
+        except Exception:
+            logger.exception("error serving %s", path)
+            return _SERVER_ERROR
+        return status, headers, body
+
+    async def _on_demand(self, loader: DocumentLoader, scope: Scope, send: Send, path: str) -> None:
+        """A document not in memory: 304 from stored validators when the reader's
+        copy is current, else rendered on a thread (once for concurrent readers)."""
+        response: Response
+        if scope["method"] not in ("GET", "HEAD"):
+            response = _NOT_ALLOWED
+        else:
+            try:
+                response = await self._load(loader, scope, path)
+            except Exception:
+                logger.exception("error rendering %s", path)
+                response = _SERVER_ERROR
+        status, headers, body = response
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _load(self, loader: DocumentLoader, scope: Scope, path: str) -> Response:
+        conditional = any(
+            name in (b"if-none-match", b"if-modified-since") for name, _ in scope["headers"]
+        )
+        if conditional:
+            stub = await asyncio.to_thread(loader.validators, path)
+            if stub is not None:
+                answer = self._respond(scope, path, stub)
+                if answer[0] == 304:
+                    return answer
+        pending = self._inflight.get(path)
+        if pending is None:
+            pending = asyncio.ensure_future(asyncio.to_thread(self._render, loader, path))
+            self._inflight[path] = pending
+            pending.add_done_callback(lambda _: self._inflight.pop(path, None))
+        doc = await asyncio.shield(pending)
+        if doc is None:
+            return _NOT_FOUND
+        return self._respond(scope, path, doc)
+
+    @staticmethod
+    def _render(loader: DocumentLoader, path: str) -> Document | None:
+        doc = loader.load(path)
+        if doc is not None:
+            loader.cache.put(path, doc)
+        return doc
 
     def _with_link(
         self, headers: Iterable[tuple[bytes, bytes]], path: str
@@ -321,6 +412,8 @@ def create_app(
     extra_routes: Mapping[str, ASGIApp] | None = None,
     link_headers: LinkHeaders | None = None,
     lifespan: Lifespan | None = None,
+    loader: DocumentLoader | None = None,
 ) -> ASGIApp:
-    """Build the ASGI app serving ``documents`` plus health, metrics and extra routes."""
-    return _App(documents, health, metrics, extra_routes, link_headers, lifespan)
+    """Build the ASGI app serving ``documents`` (and what ``loader`` renders on
+    demand) plus health, metrics and extra routes."""
+    return _App(documents, health, metrics, extra_routes, link_headers, lifespan, loader)

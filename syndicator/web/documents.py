@@ -11,7 +11,8 @@ from __future__ import annotations
 import gzip
 import hashlib
 import threading
-from collections.abc import Mapping
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -20,7 +21,9 @@ __all__ = [
     "DEFAULT_CACHE_CONTROL",
     "cache_control",
     "Document",
+    "DocumentCache",
     "DocumentSet",
+    "stand_in",
     "RawHeaders",
 ]
 
@@ -79,16 +82,24 @@ class Document:
         last_modified: datetime,
         *,
         cache_control: str = DEFAULT_CACHE_CONTROL,
+        compresslevel: int = 9,
+        digest: str | None = None,
     ) -> Document:
-        """Hash, compress and format everything a response needs, once."""
+        """Hash, compress and format everything a response needs, once.
+
+        A document rendered while a reader waits is compressed at a lower
+        `compresslevel`; its ETags do not depend on the gzip bytes. With
+        `digest` (the body's SHA-256, hex) the body is not hashed again; a
+        stand-in with no body (see `stand_in`) passes its validators that way.
+        """
         if last_modified.tzinfo is None or last_modified.utcoffset() is None:
             raise ValueError("last_modified must be timezone-aware")
         lm_utc = last_modified.astimezone(UTC).replace(microsecond=0)
-        digest = hashlib.sha256(body).hexdigest()[:32]
+        digest = (digest or hashlib.sha256(body).hexdigest())[:32]
         etag = f'"{digest}"'
         gzip_etag = f'"{digest}-gz"'
         # mtime=0 keeps the gzip header free of the clock: same body, same bytes.
-        gzip_body = gzip.compress(body, compresslevel=9, mtime=0)
+        gzip_body = gzip.compress(body, compresslevel=compresslevel, mtime=0) if body else b""
         lm_http = format_datetime(lm_utc, usegmt=True)
 
         ct = content_type.encode("latin-1")
@@ -125,6 +136,16 @@ class Document:
             headers_304_identity=((b"etag", et), *validators),
             headers_304_gzip=((b"etag", gz_et), *validators),
         )
+
+
+def stand_in(
+    digest: str, content_type: str, last_modified: datetime, cache_control: str
+) -> Document:
+    """A bodiless document carrying stored validators: enough to answer 304
+    to a reader whose copy is current, without rendering."""
+    return Document.build(
+        b"", content_type, last_modified, cache_control=cache_control, digest=digest
+    )
 
 
 class DocumentSet:
@@ -198,3 +219,82 @@ def _check_paths(docs: Mapping[str, Document]) -> None:
             raise ValueError(f"document path must start with '/' and hold no NUL: {path!r}")
         if not isinstance(doc, Document):
             raise TypeError(f"not a Document at {path!r}: {type(doc).__name__}")
+
+
+class DocumentCache:
+    """Documents rendered on demand, kept while they fit in `max_bytes`.
+
+    Least recently used first out; each document costs its identity and gzip
+    bodies. Thread-safe: the event loop reads, render threads add, builds
+    invalidate.
+    """
+
+    __slots__ = ("_docs", "_lock", "_max", "_size", "hits", "misses")
+
+    def __init__(self, max_bytes: int) -> None:
+        self._max = max_bytes
+        self._docs: OrderedDict[str, Document] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, path: str) -> Document | None:
+        """The cached document at `path` (now the most recently used), or None."""
+        with self._lock:
+            doc = self._docs.get(path)
+            if doc is None:
+                self.misses += 1
+                return None
+            self._docs.move_to_end(path)
+            self.hits += 1
+            return doc
+
+    def put(self, path: str, doc: Document) -> None:
+        """Keep `doc` at `path`, dropping the least recently used beyond the budget."""
+        cost = _cost(doc)
+        with self._lock:
+            old = self._docs.pop(path, None)
+            if old is not None:
+                self._size -= _cost(old)
+            if cost > self._max:
+                return  # larger than the whole budget: served, never kept
+            self._docs[path] = doc
+            self._size += cost
+            while self._size > self._max:
+                _, dropped = self._docs.popitem(last=False)
+                self._size -= _cost(dropped)
+
+    def discard(self, paths: Iterable[str]) -> list[str]:
+        """Forget the documents at `paths`; return those that were cached."""
+        gone = []
+        with self._lock:
+            for path in paths:
+                doc = self._docs.pop(path, None)
+                if doc is not None:
+                    self._size -= _cost(doc)
+                    gone.append(path)
+        return gone
+
+    def clear(self) -> None:
+        """Forget every document."""
+        with self._lock:
+            self._docs.clear()
+            self._size = 0
+
+    def paths(self) -> list[str]:
+        """The cached paths, least recently used first."""
+        with self._lock:
+            return list(self._docs)
+
+    @property
+    def size(self) -> int:
+        """Bytes held."""
+        return self._size
+
+    def __len__(self) -> int:
+        return len(self._docs)
+
+
+def _cost(doc: Document) -> int:
+    return len(doc.body) + len(doc.gzip_body) + 512

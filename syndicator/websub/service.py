@@ -62,8 +62,11 @@ class WebSub:
         metrics: Metrics,
         resolver: Resolver | None = None,
         rng: random.Random | None = None,
+        on_demand: Callable[[str], bool] | None = None,
     ) -> None:
         websub, delivery = settings.websub, settings.delivery
+        #: Whether a path not in `documents` is a feed rendered on demand (facets).
+        self.on_demand = on_demand
         self.enabled = websub.enabled
         self.hub_url = f"{settings.site.base_url}{websub.hub_path}"
         self.hub_path = websub.hub_path
@@ -120,7 +123,19 @@ class WebSub:
         self._sweeper: asyncio.Task[None] | None = None
 
     def _served(self, path: str) -> bool:
-        return self.documents.get(path) is not None
+        if self.documents.get(path) is not None:
+            return True
+        return self.on_demand is not None and self.on_demand(path)
+
+    def subscribed(self, urls: Sequence[str]) -> set[str]:
+        """Which of these topic URLs have an active subscription."""
+        if not self.enabled or not urls:
+            return set()
+        try:
+            return {sub.topic for sub in self.subscriptions.active_for(list(urls), self.clock())}
+        except StoreError as exc:
+            log.error("websub: cannot read subscriptions: %s", exc)
+            return set()
 
     # -- what the daemon plugs in --------------------------------------------------
 

@@ -12,8 +12,11 @@ from collections.abc import Callable, Sequence
 
 __all__ = ["TopicMap", "link_value"]
 
-# Topic names are safe slugs (SPEC §4), so a strict pattern refuses nothing we serve.
-_FEED_PATH = re.compile(r"/feeds/[A-Za-z0-9][A-Za-z0-9_.-]*\.(?:rss|atom|json)")
+# Topic names are safe slugs (SPEC §4), so a strict pattern refuses nothing we
+# serve; facet feeds (SPEC §4b) sit one folder deeper.
+_FEED_PATH = re.compile(
+    r"/feeds/(?:(?:entities|lang|custom)/)?[A-Za-z0-9][A-Za-z0-9_.-]*\.(?:rss|atom|json)"
+)
 
 
 def link_value(hubs: Sequence[str], self_url: str) -> str:

@@ -1,0 +1,235 @@
+"""Facet feeds rendered when first asked for (SPEC §4b), in bounded memory.
+
+There may be tens of thousands of entity feeds, so none is rendered ahead:
+a request renders the one document asked for from the store, the serving
+process keeps it in its bounded `DocumentCache`, and its validators go to the
+store with the data version and render fingerprint it was made from. A later
+request that brings a current ETag is answered 304 from those validators
+without rendering, in any process and after a restart. A change of the
+feed's data moves its version: `refresh` drops cached documents whose
+version moved (every process checks twice a second; the builder's process
+at once after its build), and the next request renders them again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+
+from syndicator.build.reuse import sha256
+from syndicator.config import Settings
+from syndicator.core.entities import entity_key
+from syndicator.core.urls import FACET_KINDS, FEED_FORMATS, split_feed_name
+from syndicator.models import Article, Published, RenderedArticle
+from syndicator.ports import Clock
+from syndicator.render.cache import RenderCache
+from syndicator.render.feeds import CONTENT_TYPES, FeedInfo, compose_feed
+from syndicator.render.html import render_markdown
+from syndicator.store import Store, StoredDocument
+from syndicator.web.documents import Document, DocumentCache, cache_control, stand_in
+
+__all__ = ["FacetDocuments", "entity_pairs"]
+
+log = logging.getLogger(__name__)
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_PREFIX = "/feeds/"
+#: Rendered while a reader waits: a quicker gzip level than the build's 9.
+_GZIP_LEVEL = 6
+#: Entry fragments of on-demand renders kept in memory (bytes).
+_RENDER_CACHE_BYTES = 16 * 1024 * 1024
+
+
+def entity_pairs(article: Article, feeds_by_key: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    """(slug, spelling) of each of the article's entities that has a feed, once each."""
+    pairs: dict[str, str] = {}
+    for spelling in article.entities:
+        name = feeds_by_key.get(entity_key(spelling))
+        if name:
+            pairs.setdefault(split_feed_name(name)[1], spelling)
+    return tuple(pairs.items())
+
+
+class FacetDocuments:
+    """The `DocumentLoader` of facet feeds: render on request, validate from the store."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        clock: Clock,
+        *,
+        fingerprint: str,
+        hub_urls: tuple[str, ...] = (),
+        ttl_minutes: int | None = None,
+        cache_bytes: int | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        self.fingerprint = fingerprint
+        self.hub_urls = hub_urls
+        self.ttl_minutes = ttl_minutes
+        budget = settings.server.cache_mb * 1024 * 1024 if cache_bytes is None else cache_bytes
+        self.cache = DocumentCache(budget)
+        self.renders = RenderCache(_RENDER_CACHE_BYTES)
+        self.control = cache_control(settings.cache_max_age())
+        #: The data version each cached document was rendered from, by path.
+        self._versions: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self.rendered = 0
+
+    # -- DocumentLoader ---------------------------------------------------------
+
+    def wants(self, path: str) -> bool:
+        """Facet feed paths: ``/feeds/<kind>/<slug>.<format>``."""
+        return _parse(path) is not None
+
+    def validators(self, path: str) -> Document | None:
+        """The stored validators of the current document, or None (render it)."""
+        parsed = _parse(path)
+        if parsed is None:
+            return None
+        name, fmt = parsed
+        version = self.store.facets.versions([name]).get(name)
+        if version is None:
+            return None
+        stored = self.store.facets.document(path)
+        if stored is None or not self._current(stored, version):
+            return None
+        return stand_in(stored.sha256, CONTENT_TYPES[fmt], stored.last_modified, self.control)
+
+    def load(self, path: str) -> Document | None:
+        """Render the document at `path`; None for a facet never seen (404)."""
+        parsed = _parse(path)
+        if parsed is None:
+            return None
+        name, fmt = parsed
+        facet = self.store.facets.get(name)
+        if facet is None:
+            return None
+        # The version is read before the entries: a change committed meanwhile
+        # leaves the document recorded as older than it is, so it is rendered
+        # again; never the other way round.
+        body = self.render(name, fmt, facet.label, facet.changed_at or _EPOCH)
+        digest = sha256(body)
+        first = facet.changed_at or self.clock()
+        stored = self.store.facets.document(path)
+        modified = first if stored is None else max(self.clock(), stored.last_modified)
+        recorded = self.store.facets.save_document(
+            StoredDocument(path, digest, modified, facet.version, self.fingerprint)
+        )
+        with self._lock:
+            self._versions[path] = facet.version
+        self.rendered += 1
+        return Document.build(
+            body,
+            CONTENT_TYPES[fmt],
+            recorded.last_modified,
+            cache_control=self.control,
+            compresslevel=_GZIP_LEVEL,
+            digest=digest,
+        )
+
+    # -- rendering --------------------------------------------------------------
+
+    def render(self, name: str, fmt: str, label: str, updated: datetime) -> bytes:
+        """The bytes of one facet feed in one format, from the store."""
+        site = self.settings.site
+        limit = self.settings.feeds.max_entries
+        rows = self.store.articles.feed_entries(name, limit)
+        keys = {entity_key(e) for article, _, _ in rows for e in article.entities}
+        feeds_by_key = self.store.facets.entity_feeds(keys)
+        fresh: list[tuple[str, str, str]] = []
+        entries: list[RenderedArticle | bytes] = []
+        for article, html, digest in rows:
+            if html is None and article.body_md:
+                html = render_markdown(article.body_md)
+                fresh.append((article.slug, digest, html))
+            entries.append(
+                RenderedArticle(article, html, digest, entity_pairs(article, feeds_by_key))
+            )
+        if fresh:
+            self.store.articles.save_html(fresh, self.clock())
+        window = timedelta(days=self.settings.feeds.tombstone_days)
+        info = FeedInfo(
+            site_title=site.title,
+            base_url=site.base_url,
+            topic=name,
+            updated=updated,
+            hub_urls=self.hub_urls,
+            language=site.language,
+            deleted=tuple(self.store.facets.tombstones(name, self.clock() - window)),
+            ttl_minutes=self.ttl_minutes,
+            label=label,
+        )
+        return compose_feed(fmt, info, entries, self.renders)
+
+    # -- invalidation -----------------------------------------------------------
+
+    def refresh(self, names: Iterable[str] | None = None) -> list[str]:
+        """Drop cached documents whose feed's data moved on; return their paths.
+
+        With `names` (a build's changed facets), those are dropped without
+        asking the store.
+        """
+        with self._lock:
+            cached = dict(self._versions)
+        if not cached:
+            return []
+        stale: list[str]
+        if names is not None:
+            wanted = set(names)
+            stale = [p for p in cached if (_parse(p) or ("", ""))[0] in wanted]
+        else:
+            by_name = {path: (_parse(path) or ("", ""))[0] for path in cached}
+            current = self.store.facets.versions(sorted(set(by_name.values())))
+            stale = [p for p, v in cached.items() if current.get(by_name[p]) != v]
+        gone = self.cache.discard(stale)
+        with self._lock:
+            for path in stale:
+                self._versions.pop(path, None)
+            # Documents the cache let go of no longer need watching.
+            kept = set(self.cache.paths())
+            for path in [p for p in self._versions if p not in kept]:
+                del self._versions[path]
+        return gone
+
+    def exists(self, path: str) -> bool:
+        """Whether `path` names a facet feed that is served (for the WebSub hub)."""
+        parsed = _parse(path)
+        return parsed is not None and bool(self.store.facets.versions([parsed[0]]))
+
+    def publish(self, paths: Iterable[str]) -> list[Published]:
+        """Render `paths` now and keep them cached (their readers are subscribed)."""
+        out: list[Published] = []
+        for path in paths:
+            doc = self.load(path)
+            if doc is not None:
+                self.cache.put(path, doc)
+                out.append(
+                    Published(path.lstrip("/"), doc.body, doc.content_type, doc.last_modified)
+                )
+        return out
+
+    def paths_of(self, names: Sequence[str]) -> list[str]:
+        """Every URL path of the named facet feeds."""
+        return [f"{_PREFIX}{name}.{fmt}" for name in names for fmt in FEED_FORMATS]
+
+    def _current(self, stored: StoredDocument, version: int) -> bool:
+        return stored.data_version == version and stored.fingerprint == self.fingerprint
+
+
+def _parse(path: str) -> tuple[str, str] | None:
+    """(feed name, format) of a facet feed path, or None."""
+    if not path.startswith(_PREFIX):
+        return None
+    name, dot, fmt = path[len(_PREFIX) :].rpartition(".")
+    if not dot or fmt not in FEED_FORMATS:
+        return None
+    kind, slug = split_feed_name(name)
+    if kind not in FACET_KINDS or not slug or "/" in slug:
+        return None
+    return name, fmt

@@ -1,0 +1,85 @@
+"""Entities and languages as feeds (SPEC §4b): names, merge keys and slugs.
+
+An entity is known by its merge key (case-insensitive, whitespace-normalised:
+"NVIDIA" and "Nvidia" are one), and served under a slug: the name with accents
+folded to ASCII, lower-cased, runs of anything else as ``-``. A name with no
+Latin letter or digit gets a stable hash slug; distinct keys whose slugs
+collide are told apart by a suffix derived from the key (`suffixed_slug`), so
+which one came first decides only which keeps the plain slug, never what the
+other's becomes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+
+from syndicator.core.urls import facet_name
+
+__all__ = [
+    "MAX_ENTITY_LENGTH",
+    "entity_key",
+    "entity_problem",
+    "entity_slug",
+    "lang_feed",
+    "suffixed_slug",
+]
+
+#: Longer names are dropped from the record (SPEC §4b bad input).
+MAX_ENTITY_LENGTH = 200
+
+_WHITESPACE = re.compile(r"\s+")
+_NOT_SLUG = re.compile(r"[^a-z0-9]+")
+# Controls, lone surrogates and unassigned code points; format characters (Cf,
+# such as the zero-width joiner some scripts need) are allowed.
+_CONTROL = frozenset(("Cc", "Cs", "Cn"))
+# Slugs are file names too: keep them well inside every file system's limit.
+_MAX_SLUG = 80
+
+
+def entity_key(name: str) -> str:
+    """The merge key: NFKC, whitespace runs as one space, stripped, case-folded."""
+    return _WHITESPACE.sub(" ", unicodedata.normalize("NFKC", name)).strip().casefold()
+
+
+def entity_problem(name: object) -> str | None:
+    """Why `name` cannot be an entity (None when it can)."""
+    if not isinstance(name, str):
+        return f"entity {name!r} is not a string"
+    if not name.strip():
+        return "entity is empty or whitespace"
+    if len(name) > MAX_ENTITY_LENGTH:
+        return f"entity is longer than {MAX_ENTITY_LENGTH} characters ({name[:40]!r}…)"
+    if any(unicodedata.category(ch) in _CONTROL for ch in name):
+        return f"entity {name[:60]!r} holds control characters"
+    return None
+
+
+def entity_slug(name: str) -> str:
+    """The slug of an entity's name: ASCII, lower-case, ``-`` between words.
+
+    A name with no Latin letter or digit (Chinese, Arabic, only symbols)
+    gets ``x-`` and a hash of its merge key, the same on every run.
+    """
+    folded = unicodedata.normalize("NFKD", entity_key(name))
+    ascii_only = folded.encode("ascii", "ignore").decode("ascii")
+    slug = _NOT_SLUG.sub("-", ascii_only).strip("-")
+    if not slug:
+        return "x-" + _digest(name, 10)
+    return slug[:_MAX_SLUG].rstrip("-")
+
+
+def suffixed_slug(name: str, length: int = 6) -> str:
+    """The slug of a name whose plain slug another entity holds: the plain
+    one plus part of a hash of the merge key (longer on a second collision)."""
+    return f"{entity_slug(name)}-{_digest(name, length)}"
+
+
+def lang_feed(tag: str) -> str:
+    """The feed name of a language (BCP 47, lower-cased): ``lang/pt-br``."""
+    return facet_name("lang", tag.lower())
+
+
+def _digest(name: str, length: int) -> str:
+    return hashlib.sha256(entity_key(name).encode("utf-8")).hexdigest()[:length]

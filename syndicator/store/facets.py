@@ -1,0 +1,323 @@
+"""Facet feeds in the store (SPEC §4b): entity slugs, spellings, facet listings.
+
+An entity or language feed is kept exactly like a topic: its name
+(``entities/nvidia``, ``lang/de``) is a row of `topics` (article count, time
+and version of its last change) and its members are rows of
+`article_topics`, written in the poll's transaction by the same code. So
+deletion, restore, embargoes, tombstones and counts hold for facets as they do
+for topics. This module adds what only entities have: the merge key → feed
+name table (a slug, once given, never changes), and how often each spelling
+is used, for the feed's title.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
+
+from syndicator.core.entities import entity_key, entity_slug, lang_feed, suffixed_slug
+from syndicator.core.times import db_time
+from syndicator.core.urls import facet_name, split_feed_name
+from syndicator.store import schema as t
+from syndicator.store.db import Database, chunked, parse_time
+
+__all__ = [
+    "FacetRow",
+    "Facets",
+    "StoredDocument",
+    "assign_entities",
+    "count_spellings",
+    "feed_names",
+    "known_entities",
+    "spelling_delta",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class FacetRow:
+    """A facet feed: its name, title, article count, last change and version."""
+
+    name: str
+    label: str
+    articles: int
+    changed_at: datetime | None
+    version: int
+
+
+def feed_names(
+    topics: Iterable[str], entities: Iterable[str], lang: str | None, names: Mapping[str, str]
+) -> tuple[str, ...]:
+    """Every feed an article belongs in besides `all`: its topics, then its
+    entities' and language's feeds (`names`: merge key → entity feed name)."""
+    out = dict.fromkeys(topics)
+    for entity in entities:
+        name = names.get(entity_key(entity))
+        if name is not None:
+            out.setdefault(name)
+    if lang:
+        out.setdefault(lang_feed(lang))
+    return tuple(out)
+
+
+def known_entities(conn: Connection, keys: Iterable[str]) -> dict[str, str]:
+    """Merge key → entity feed name, for the keys already given a slug."""
+    e = t.entities
+    found: dict[str, str] = {}
+    for chunk in chunked(sorted(set(keys))):
+        rows = conn.execute(select(e.c.key, e.c.name).where(e.c.key.in_(chunk)))
+        found.update((row[0], row[1]) for row in rows)
+    return found
+
+
+def assign_entities(conn: Connection, spellings: Iterable[str]) -> dict[str, str]:
+    """Merge key → entity feed name for every spelling, giving new keys a slug.
+
+    A new key takes its plain slug unless another key holds it; then the
+    slug plus a hash of the key (longer if that too is taken).
+    """
+    by_key: dict[str, str] = {}
+    for spelling in spellings:
+        by_key.setdefault(entity_key(spelling), spelling)
+    found = known_entities(conn, by_key)
+    new = sorted(key for key in by_key if key not in found)
+    if not new:
+        return found
+    plain = {key: facet_name("entities", entity_slug(by_key[key])) for key in new}
+    e = t.entities
+    taken: set[str] = set()
+    for chunk in chunked(sorted(set(plain.values()))):
+        taken.update(conn.execute(select(e.c.name).where(e.c.name.in_(chunk))).scalars())
+    rows = []
+    for key in new:
+        name = plain[key]
+        length = 6
+        while name in taken:
+            name = facet_name("entities", suffixed_slug(by_key[key], length))
+            length += 4
+        taken.add(name)
+        found[key] = name
+        rows.append({"key": key, "name": name})
+    conn.execute(insert(e), rows)
+    return found
+
+
+def count_spellings(conn: Connection, delta: Counter[tuple[str, str]]) -> None:
+    """Add `delta` to how many articles spell each entity feed's name so:
+    ((feed name, spelling) → articles gained or lost)."""
+    changes = {pair: n for pair, n in delta.items() if n}
+    if not changes:
+        return
+    s = t.entity_spellings
+    existing: set[tuple[str, str]] = set()
+    names = sorted({name for name, _ in changes})
+    for chunk in chunked(names):
+        rows = conn.execute(select(s.c.name, s.c.spelling).where(s.c.name.in_(chunk)))
+        existing.update((r[0], r[1]) for r in rows)
+    new = [
+        {"name": name, "spelling": spelling, "articles": n}
+        for (name, spelling), n in sorted(changes.items())
+        if (name, spelling) not in existing
+    ]
+    later = [
+        {"b_name": name, "b_spelling": spelling, "b_delta": n}
+        for (name, spelling), n in sorted(changes.items())
+        if (name, spelling) in existing
+    ]
+    if new:
+        conn.execute(insert(s), new)
+    if later:
+        conn.execute(
+            update(s)
+            .where(s.c.name == bindparam("b_name"), s.c.spelling == bindparam("b_spelling"))
+            .values(articles=s.c.articles + bindparam("b_delta")),
+            later,
+        )
+
+
+def spelling_delta(
+    feeds_by_key: Mapping[str, str],
+    entities: Iterable[str],
+    sign: int,
+    into: Counter[Any],
+    *,
+    known: Iterable[str] | None = None,
+) -> None:
+    """Count each distinct entity of one article once, with `sign` (only the
+    feeds in `known`, when given: those the stored version is in)."""
+    seen: set[str] = set()
+    within = None if known is None else set(known)
+    for spelling in entities:
+        name = feeds_by_key.get(entity_key(spelling))
+        if name is None or (within is not None and name not in within):
+            continue
+        if name not in seen:
+            seen.add(name)
+            into[(name, spelling)] += sign
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDocument:
+    """Validators of a document rendered on demand, and what it was rendered from."""
+
+    path: str
+    sha256: str
+    last_modified: datetime
+    data_version: int
+    fingerprint: str
+
+
+class Facets:
+    """Reads of facet feeds for serving and listing."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def get(self, name: str) -> FacetRow | None:
+        """One facet feed, or None when no article ever had that entity or language."""
+        rows = self._rows(name_in=[name])
+        return rows[0] if rows else None
+
+    def listing(
+        self, kind: str, *, limit: int | None = None, live_only: bool = True
+    ) -> list[FacetRow]:
+        """Facet feeds of one kind, the most articles first (then by name)."""
+        return self._rows(kind=kind, limit=limit, live_only=live_only)
+
+    def versions(self, names: Sequence[str]) -> dict[str, int]:
+        """The current version of each named feed (topics or facets) that exists."""
+        tp = t.topics
+        found: dict[str, int] = {}
+        with self.db.read() as conn:
+            for chunk in chunked(sorted(set(names))):
+                rows = conn.execute(select(tp.c.name, tp.c.version).where(tp.c.name.in_(chunk)))
+                found.update((r[0], int(r[1])) for r in rows)
+        return found
+
+    def _rows(
+        self,
+        *,
+        name_in: Sequence[str] | None = None,
+        kind: str | None = None,
+        limit: int | None = None,
+        live_only: bool = False,
+    ) -> list[FacetRow]:
+        tp, s = t.topics, t.entity_spellings
+        query = select(tp.c.name, tp.c.articles, tp.c.changed_at, tp.c.version)
+        if name_in is not None:
+            query = query.where(tp.c.name.in_(name_in))
+        if kind is not None:
+            # Names of one kind sort together: a range on the primary key.
+            query = query.where(and_(tp.c.name > f"{kind}/", tp.c.name < f"{kind}0"))
+        if live_only:
+            query = query.where(tp.c.articles > 0)
+        query = query.order_by(tp.c.articles.desc(), tp.c.name)
+        if limit is not None:
+            query = query.limit(limit)
+        with self.db.read() as conn:
+            rows = conn.execute(query).all()
+            labels: dict[str, str] = {}
+            entity_names = [r[0] for r in rows if r[0].startswith("entities/")]
+            for chunk in chunked(entity_names):
+                spelled = conn.execute(
+                    select(s.c.name, s.c.spelling)
+                    .where(s.c.name.in_(chunk), s.c.articles > 0)
+                    .order_by(s.c.name, s.c.articles.desc(), s.c.spelling)
+                )
+                for name, spelling in spelled:
+                    labels.setdefault(name, spelling)
+                if len(labels) < len(chunk):  # every article left: the last spelling used
+                    rest = [n for n in chunk if n not in labels]
+                    spelled = conn.execute(
+                        select(s.c.name, func.max(s.c.spelling))
+                        .where(s.c.name.in_(rest))
+                        .group_by(s.c.name)
+                    )
+                    labels.update((r[0], r[1]) for r in spelled)
+        return [
+            FacetRow(
+                name,
+                labels.get(name) or split_feed_name(name)[1],
+                int(n or 0),
+                parse_time(at_),
+                int(version or 0),
+            )
+            for name, n, at_, version in rows
+        ]
+
+    def entity_feeds(self, keys: Iterable[str]) -> dict[str, str]:
+        """Merge key → entity feed name, for the keys that have one."""
+        with self.db.read() as conn:
+            return known_entities(conn, keys)
+
+    def tombstones(self, name: str, since: datetime) -> list[tuple[str, datetime]]:
+        """Articles deleted from one feed at or after `since`: (slug, deleted_at), newest first."""
+        ft = t.feed_tombstones
+        query = (
+            select(ft.c.slug, ft.c.deleted_at)
+            .where(ft.c.topic == name, ft.c.deleted_at >= db_time(since))
+            .order_by(ft.c.deleted_at.desc(), ft.c.slug)
+        )
+        with self.db.read() as conn:
+            return [(slug, datetime.fromisoformat(at_)) for slug, at_ in conn.execute(query)]
+
+    def document(self, path: str) -> StoredDocument | None:
+        """The validators last recorded for a document rendered on demand."""
+        d = t.facet_documents
+        with self.db.read() as conn:
+            row = conn.execute(select(d).where(d.c.path == path)).first()
+        if row is None:
+            return None
+        return StoredDocument(
+            row.path,
+            row.sha256,
+            datetime.fromisoformat(row.last_modified),
+            int(row.data_version),
+            row.fingerprint,
+        )
+
+    def save_document(self, doc: StoredDocument) -> StoredDocument:
+        """Record a rendered document's validators; return what is recorded.
+
+        Bytes equal to those recorded keep their Last-Modified (another
+        process, or an earlier render, made them first).
+        """
+        d = t.facet_documents
+        with self.db.write() as conn:
+            row = conn.execute(
+                select(d.c.sha256, d.c.last_modified).where(d.c.path == doc.path)
+            ).first()
+            if row is not None and row.sha256 == doc.sha256:
+                doc = StoredDocument(
+                    doc.path,
+                    doc.sha256,
+                    datetime.fromisoformat(row.last_modified),
+                    doc.data_version,
+                    doc.fingerprint,
+                )
+            values = {
+                "sha256": doc.sha256,
+                "last_modified": db_time(doc.last_modified),
+                "data_version": doc.data_version,
+                "fingerprint": doc.fingerprint,
+            }
+            if row is None:
+                conn.execute(insert(d).values(path=doc.path, **values))
+            else:
+                conn.execute(update(d).where(d.c.path == doc.path).values(**values))
+        return doc
+
+    def newest_version(self, kind: str) -> int:
+        """The sum of one kind's versions: it moves whenever any of them changes."""
+        tp = t.topics
+        with self.db.read() as conn:
+            total = conn.execute(
+                select(func.coalesce(func.sum(tp.c.version), 0)).where(
+                    and_(tp.c.name > f"{kind}/", tp.c.name < f"{kind}0")
+                )
+            ).scalar_one()
+        return int(total)
