@@ -125,7 +125,9 @@ class Builder:
         fingerprint = self.fingerprint()
         if self.store.polls.get_meta("render_fingerprint") != fingerprint:
             full = True
-        dirty = set() if full else set(self.store.feeds.dirty_topics())
+        # Facet feeds are marked too: a full build renders every topic, and
+        # still reports them (their documents are rendered on demand).
+        dirty = set(self.store.feeds.dirty_topics())
         # Deletions older than the window leave the Atom feeds that list them:
         # their topics are rendered again, then the tombstones forgotten. The
         # check is one indexed query on a small table, so every build makes
@@ -137,7 +139,7 @@ class Builder:
             return BuildResult()  # the usual poll with nothing new: no need to count topics
         rows = {row.name: row for row in self.store.articles.topics()}
         if full:
-            dirty = set(rows)
+            dirty |= set(rows)
         if not self._checked_output:
             self.output.prepare()
             dirty |= {name for name in rows if not self._complete(name)}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -202,6 +203,19 @@ def schema_version(conn: Connection) -> int:
         return 0
     value = conn.execute(select(meta.c.value).where(meta.c.key == "schema_version")).scalar()
     return int(value) if value is not None else 0
+
+
+def once(engine: Engine, key: str, step: Callable[[Connection], object]) -> bool:
+    """Run `step` in one transaction unless `key` is in `meta`, then record it
+    there; return whether it ran. For data migrations a statement cannot do."""
+    with engine.connect().execution_options(immediate=True) as conn, conn.begin():
+        if engine.dialect.name == "postgresql":
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7210001)")
+        if conn.execute(select(meta.c.value).where(meta.c.key == key)).first() is not None:
+            return False
+        step(conn)
+        conn.execute(meta.insert().values(key=key, value="1"))
+        return True
 
 
 def migrate(engine: Engine) -> int:

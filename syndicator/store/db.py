@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, TypeVar, cast
@@ -26,6 +26,7 @@ from syndicator.store.database import (
     create_db_engine,
     free_pages,
     migrate,
+    once,
     sqlite_path,
     use_incremental_vacuum,
 )
@@ -92,11 +93,14 @@ class Database:
         self._path = path
         self._checkpointer = None if path is None else Checkpointer(path)
 
-    def migrate(self) -> int:
+    def migrate(self, *steps: tuple[str, Callable[[Connection], object]]) -> int:
         """Bring the schema up to date (and an SQLite file to incremental
-        auto-vacuum); return the schema version."""
+        auto-vacuum), then run each data step (key, function) not run before;
+        return the schema version."""
         try:
             version = migrate(self.engine)
+            for key, step in steps:
+                once(self.engine, key, step)
             if self._path is not None:
                 use_incremental_vacuum(self._path)
             return version

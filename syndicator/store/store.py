@@ -14,13 +14,12 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection
 
 from syndicator.core.changes import StoredState
 from syndicator.core.routing import Route
 from syndicator.models import Quarantined
 from syndicator.store import articles, deletions, feeds, outbox, polls
-from syndicator.store import schema as t
 from syndicator.store.articles import Articles, Change
 from syndicator.store.db import Database
 from syndicator.store.deletions import Deletion
@@ -115,16 +114,7 @@ class Store:
     def migrate(self) -> int:
         """Bring the schema up to date (and index the facets of articles
         stored before facet feeds existed)."""
-        applied = self.db.migrate()
-        with self.db.read() as conn:
-            indexed = conn.execute(
-                select(t.meta.c.value).where(t.meta.c.key == _FACETS_INDEXED)
-            ).scalar()
-        if indexed is None:
-            with self.db.write() as conn:
-                articles.index_facets(conn)
-                conn.execute(insert(t.meta).values(key=_FACETS_INDEXED, value="1"))
-        return applied
+        return self.db.migrate((_FACETS_INDEXED, articles.index_facets))
 
     def checkpoint(self) -> None:
         """Fold SQLite's WAL back into the database now (nothing for PostgreSQL)."""

@@ -89,20 +89,24 @@ def test_migration_counts_an_existing_database(
         for number, steps in enumerate(schema.MIGRATIONS, start=1)
         if any("ADD COLUMN articles" in step for step in steps)
     )
-    later = [
-        name
-        for steps in schema.MIGRATIONS[counted:]
-        for step in steps
-        for name in re.findall(r"^\s*CREATE TABLE (\w+)", step)
+    later_steps = [step for steps in schema.MIGRATIONS[counted:] for step in steps]
+    tables = [name for step in later_steps for name in re.findall(r"^\s*CREATE TABLE (\w+)", step)]
+    indexes = [name for step in later_steps for name in re.findall(r"CREATE INDEX (\w+)", step)]
+    columns = [
+        match
+        for step in later_steps
+        for match in re.findall(r"ALTER TABLE (\w+) ADD COLUMN (\w+)", step)
     ]
     with pipeline.store.db.engine.begin() as conn:
-        for name in later:
+        for name in tables:
             conn.exec_driver_sql(f"DROP TABLE {name}")
+        # The indexes and columns later migrations added to older tables.
+        for name in indexes:
+            conn.exec_driver_sql(f"DROP INDEX IF EXISTS {name}")
+        for table, column in reversed(columns):
+            conn.exec_driver_sql(f"ALTER TABLE {table} DROP COLUMN {column}")
         conn.exec_driver_sql("ALTER TABLE topics DROP COLUMN articles")
-        # The columns later migrations added (deletion's).
-        conn.exec_driver_sql("DROP INDEX articles_deleted")
-        conn.exec_driver_sql("ALTER TABLE articles DROP COLUMN deleted_reason")
-        conn.exec_driver_sql("ALTER TABLE articles DROP COLUMN deleted_at")
+        conn.execute(schema.meta.delete().where(schema.meta.c.key == "facets_indexed"))
         conn.execute(
             schema.meta.update()
             .where(schema.meta.c.key == "schema_version")
