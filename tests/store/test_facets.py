@@ -1,0 +1,178 @@
+"""Entity and language feeds in the store (SPEC §4b): slugs, merges, counts, versions,
+deletion, bad entities, and indexing a database written before facets existed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import delete
+
+from syndicator.core.entities import entity_slug, suffixed_slug
+from syndicator.store import schema
+from tests.cycle import Cycle
+from tests.deployment import Deployment
+
+Make = Callable[..., dict[str, Any]]
+Run = Callable[[], Cycle]
+
+
+def facet(pipeline: Cycle, name: str) -> tuple[str, int, int] | None:
+    row = pipeline.store.facets.get(name)
+    return None if row is None else (row.label, row.articles, row.version)
+
+
+def members(pipeline: Cycle, name: str) -> list[str]:
+    return [article.slug for article, _, _ in pipeline.store.articles.feed_entries(name, 100)]
+
+
+def test_entities_merge_by_case_and_take_the_most_frequent_spelling(
+    deployment: Deployment, run_pipeline: Run, make_record: Make
+) -> None:
+    deployment.write_jsonl(
+        "a.jsonl",
+        [
+            make_record("one", entities=["NVIDIA", "Société Générale"]),
+            make_record("two", entities=["Nvidia"]),
+            make_record("three", entities=["nvidia ", "Nvidia"]),  # one entity, counted once
+            make_record("four", entities=["Nvidia"]),
+        ],
+    )
+    pipeline = run_pipeline()
+    pipeline.poll()
+    assert facet(pipeline, "entities/nvidia") == ("Nvidia", 4, 1)
+    assert sorted(members(pipeline, "entities/nvidia")) == ["four", "one", "three", "two"]
+    assert facet(pipeline, "entities/societe-generale") == ("Société Générale", 1, 1)
+    # Facets are not topics: no topic feed is rendered for them.
+    assert [row.name for row in pipeline.store.articles.topics()] == ["all", "energy"]
+
+
+def test_colliding_slugs_get_a_suffix_derived_from_the_name(
+    deployment: Deployment, run_pipeline: Run, make_record: Make
+) -> None:
+    deployment.write_jsonl("a.jsonl", [make_record("one", entities=["C++"])])
+    pipeline = run_pipeline()
+    pipeline.poll()
+    deployment.write_jsonl("b.jsonl", [make_record("two", entities=["C#", "华为"])])
+    pipeline.poll()
+    # The first name keeps the plain slug; the later one's suffix is its own hash.
+    assert facet(pipeline, "entities/c") == ("C++", 1, 1)
+    assert facet(pipeline, f"entities/{suffixed_slug('C#')}") == ("C#", 1, 1)
+    hashed = entity_slug("华为")
+    assert hashed.startswith("x-") and hashed == entity_slug("华为")
+    assert facet(pipeline, f"entities/{hashed}") == ("华为", 1, 1)
+
+
+def test_language_feeds_are_lower_cased(
+    deployment: Deployment, run_pipeline: Run, make_record: Make
+) -> None:
+    deployment.write_jsonl(
+        "a.jsonl",
+        [make_record("one", lang="pt-BR"), make_record("two", lang="de"), make_record("three")],
+    )
+    pipeline = run_pipeline()
+    pipeline.poll()
+    assert members(pipeline, "lang/pt-br") == ["one"]
+    assert members(pipeline, "lang/de") == ["two"]
+    listed = [row.name for row in pipeline.store.facets.listing("lang")]
+    assert sorted(listed) == ["lang/de", "lang/en", "lang/pt-br"]
+
+
+def test_an_edit_moves_the_article_and_the_versions(
+    deployment: Deployment, run_pipeline: Run, make_record: Make
+) -> None:
+    deployment.write_jsonl("a.jsonl", [make_record("one", entities=["Arm", "Intel"])])
+    pipeline = run_pipeline()
+    pipeline.poll()
+    pipeline.build()
+    deployment.write_jsonl(
+        "a.jsonl",
+        [make_record("one", entities=["Intel", "AMD"], updated_at="2026-06-02T10:00:00+00:00")],
+    )
+    changes = pipeline.poll()
+    assert changes.updated == 1
+    # Left: the feed stays (empty) but leaves the listings.
+    assert facet(pipeline, "entities/arm") == ("Arm", 0, 2)
+    assert members(pipeline, "entities/arm") == []
+    assert facet(pipeline, "entities/intel") == ("Intel", 1, 2)
+    assert facet(pipeline, "entities/amd") == ("AMD", 1, 1)
+    live = [row.name for row in pipeline.store.facets.listing("entities")]
+    assert sorted(live) == ["entities/amd", "entities/intel"]
+    result = pipeline.build()
+    assert {"entities/arm", "entities/amd", "entities/intel", "lang/en"} <= set(result.facets)
+    assert pipeline.store.feeds.dirty_topics() == []
+
+
+def test_a_deletion_empties_its_entity_feeds_and_leaves_a_tombstone(
+    deployment: Deployment, run_pipeline: Run, make_record: Make
+) -> None:
+    deployment.write_jsonl(
+        "a.jsonl",
+        [make_record("one", entities=["Arm"]), make_record("two", entities=["Arm"])],
+    )
+    pipeline = run_pipeline()
+    pipeline.poll()
+    deployment.write_jsonl(
+        "b.jsonl",
+        [{"slug": "one", "deleted": True, "updated_at": "2026-06-03T00:00:00+00:00"}],
+    )
+    assert pipeline.poll().deleted == 1
+    assert members(pipeline, "entities/arm") == ["two"]
+    assert facet(pipeline, "entities/arm") == ("Arm", 1, 2)
+    from datetime import UTC, datetime
+
+    stones = pipeline.store.facets.tombstones("entities/arm", datetime(2026, 1, 1, tzinfo=UTC))
+    assert [slug for slug, _ in stones] == ["one"]
+    # Restored by a newer record: back in the feed, its tombstone gone.
+    deployment.write_jsonl(
+        "c.jsonl",
+        [make_record("one", entities=["Arm"], updated_at="2026-06-04T00:00:00+00:00")],
+    )
+    assert pipeline.poll().updated == 1
+    assert sorted(members(pipeline, "entities/arm")) == ["one", "two"]
+    assert pipeline.store.facets.tombstones("entities/arm", datetime(2026, 1, 1, tzinfo=UTC)) == []
+
+
+def test_bad_entities_are_dropped_with_a_note_and_the_article_kept(
+    deployment: Deployment, run_pipeline: Run, make_record: Make
+) -> None:
+    deployment.write_jsonl(
+        "a.jsonl",
+        [make_record("one", entities=["Arm", "", "   ", "x" * 201, "bad\x07bell", 7])],
+    )
+    pipeline = run_pipeline()
+    changes = pipeline.poll()
+    assert changes.created == 1 and changes.quarantined == 0
+    assert members(pipeline, "entities/arm") == ["one"]
+    notes = pipeline.store.polls.quarantined()
+    reasons = sorted(note["reason"] for note in notes)
+    assert len(reasons) == 5 and all(r.startswith("entity dropped: ") for r in reasons)
+    assert all(note["slug"] == "one" for note in notes)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_an_older_database_is_indexed_at_migration(
+    deployment: Deployment, run_pipeline: Run, make_record: Make
+) -> None:
+    deployment.write_jsonl(
+        "a.jsonl",
+        [make_record("one", entities=["Arm"], lang="de"), make_record("two", entities=["Arm"])],
+    )
+    pipeline = run_pipeline()
+    pipeline.poll()
+    at, tp = schema.article_topics, schema.topics
+    with pipeline.store.db.engine.begin() as conn:
+        # As a database written before facet feeds: no facet rows, no flag.
+        conn.execute(delete(at).where(at.c.topic.like("%/%")))
+        conn.execute(delete(tp).where(tp.c.name.like("%/%")))
+        conn.execute(delete(schema.entities))
+        conn.execute(delete(schema.entity_spellings))
+        conn.execute(delete(schema.meta).where(schema.meta.c.key == "facets_indexed"))
+    pipeline.store.close()
+    reopened = run_pipeline()
+    assert sorted(members(reopened, "entities/arm")) == ["one", "two"]
+    assert members(reopened, "lang/de") == ["one"]
+    assert facet(reopened, "entities/arm") == ("Arm", 2, 1)
