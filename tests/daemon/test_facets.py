@@ -1,0 +1,113 @@
+"""Entity and language feeds served by the real daemon (SPEC §4b): rendered on the
+first request, valid in every format, 404 for what does not exist, fresh after an
+edit, and answered 304 from stored validators after a restart."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import feedparser
+
+from tests.daemon.conftest import DaemonProcess, Site, make_site, record
+from tests.feedcheck import assert_valid_atom, assert_valid_json_feed, assert_valid_rss
+
+Start = Callable[..., DaemonProcess]
+
+
+def _records() -> list[dict[str, object]]:
+    return [
+        record("chip-1", entities=["NVIDIA", "TSMC"], topics=("ai-chips",)),
+        record(
+            "chip-2",
+            entities=["Nvidia", "Société Générale"],
+            updated_at="2026-06-02T10:00:00+00:00",
+        ),
+        record("berlin", entities=["Berlin"], lang="de"),
+    ]
+
+
+def test_entity_and_language_feeds_are_served_valid(site: Site, start_daemon: Start) -> None:
+    site.write_records("a.jsonl", _records())
+    daemon = start_daemon(site)
+    daemon.wait_for_builds()
+    atom = daemon.get("/feeds/entities/nvidia.atom")
+    assert atom.status_code == 200
+    assert atom.headers["content-type"] == "application/atom+xml; charset=utf-8"
+    assert_valid_atom(atom.content)
+    parsed = feedparser.parse(atom.content)
+    assert [e.link for e in parsed.entries] == [
+        "https://news.example.org/chip-2",
+        "https://news.example.org/chip-1",
+    ]
+    assert parsed.feed.title == "Daemon Desk: Nvidia"  # the most frequent spelling
+    assert_valid_rss(daemon.get("/feeds/entities/societe-generale.rss").content)
+    feed = assert_valid_json_feed(daemon.get("/feeds/lang/de.json").content)
+    assert [item["url"] for item in feed["items"]] == ["https://news.example.org/berlin"]
+    # Gzip and HEAD as for topic feeds.
+    gz = daemon.get("/feeds/entities/tsmc.rss", headers={"accept-encoding": "gzip"})
+    assert gz.headers["content-encoding"] == "gzip" and b"chip-1" in gz.content
+    head = daemon.request("HEAD", "/feeds/entities/tsmc.rss")
+    assert head.status_code == 200 and head.content == b""
+
+
+def test_unknown_facets_are_404(site: Site, start_daemon: Start) -> None:
+    site.write_records("a.jsonl", _records())
+    daemon = start_daemon(site)
+    daemon.wait_for_builds()
+    for path in (
+        "/feeds/entities/nobody.atom",
+        "/feeds/lang/fr.rss",
+        "/feeds/custom/nothing.json",
+        "/feeds/people/nvidia.atom",
+        "/feeds/entities/nvidia.xml",
+        "/feeds/entities/%2e%2e/all.atom",
+        "/feeds/entities/nvidia/x.atom",
+    ):
+        assert daemon.get(path).status_code == 404, path
+    assert daemon.request("POST", "/feeds/entities/nvidia.atom").status_code == 405
+
+
+def test_an_edit_reaches_the_entity_feed(site: Site, start_daemon: Start) -> None:
+    site.write_records("a.jsonl", _records())
+    daemon = start_daemon(site)
+    daemon.wait_for_builds()
+    first = daemon.get("/feeds/entities/tsmc.atom")
+    assert b"chip-3" not in first.content
+    site.write_records(
+        "b.jsonl",
+        [record("chip-3", entities=["tsmc"], updated_at="2026-06-05T10:00:00+00:00")],
+    )
+
+    def updated() -> bool | None:
+        body = daemon.get("/feeds/entities/tsmc.atom").content
+        return True if b"news.example.org/chip-3" in body else None
+
+    daemon.wait_until(updated, 15, "the new article in the entity feed")
+    second = daemon.get("/feeds/entities/tsmc.atom")
+    assert second.headers["etag"] != first.headers["etag"]
+    # The reader's old copy is no longer current.
+    stale = daemon.get(
+        "/feeds/entities/tsmc.atom", headers={"if-none-match": first.headers["etag"]}
+    )
+    assert stale.status_code == 200
+
+
+def test_validators_survive_a_restart(tmp_path: Path, start_daemon: Start) -> None:
+    site = make_site(tmp_path / "site")
+    site.write_records("a.jsonl", _records())
+    daemon = start_daemon(site)
+    daemon.wait_for_builds()
+    first = daemon.get("/feeds/entities/nvidia.rss")
+    assert first.status_code == 200
+    daemon.stop()
+    again = start_daemon(site)  # ready: serving, nothing new to build
+    etag, modified = first.headers["etag"], first.headers["last-modified"]
+    cached = again.get("/feeds/entities/nvidia.rss", headers={"if-none-match": etag})
+    assert cached.status_code == 304 and cached.headers["etag"] == etag
+    assert cached.headers["last-modified"] == modified
+    since = again.get("/feeds/entities/nvidia.rss", headers={"if-modified-since": modified})
+    assert since.status_code == 304
+    full = again.get("/feeds/entities/nvidia.rss")
+    assert full.content == first.content and full.headers["etag"] == etag
+    assert full.headers["last-modified"] == modified
