@@ -36,6 +36,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from syndicator.build import Builder
 from syndicator.build.ondemand import FacetDocuments
+from syndicator.build.reuse import sha256
 from syndicator.config import Settings, ping_secrets
 from syndicator.coordination import Coordination, Hooks, for_store
 from syndicator.coordination.base import process_identity
@@ -57,6 +58,8 @@ from syndicator.web.documents import (
     Document,
     DocumentSet,
     cache_control,
+    stand_in,
+    without_body,
 )
 from syndicator.web.server import make_server, request_shutdown
 from syndicator.websub import WebSub
@@ -99,14 +102,41 @@ def url_path(path: str) -> str:
 def to_documents(
     published: Iterable[Published], *, max_age: int | None = None
 ) -> dict[str, Document]:
-    """Rendered output as served documents, keyed by URL path."""
+    """Rendered output as served documents, keyed by URL path (a lazy one, with
+    no body, as its validators alone)."""
     control = DEFAULT_CACHE_CONTROL if max_age is None else cache_control(max_age)
-    return {
-        url_path(doc.path): Document.build(
-            doc.body, doc.content_type, doc.last_modified, cache_control=control
-        )
-        for doc in published
-    }
+    docs: dict[str, Document] = {}
+    for doc in published:
+        if doc.sha256 is not None and not doc.body:
+            served = stand_in(doc.sha256, doc.content_type, doc.last_modified, control)
+        else:
+            served = Document.build(
+                doc.body, doc.content_type, doc.last_modified, cache_control=control
+            )
+        docs[url_path(doc.path)] = served
+    return docs
+
+
+class _Loader:
+    """What the app loads on demand: facet feeds (rendered), and the bodies of
+    lazy documents (read from the output folder, or the database when another
+    process built them)."""
+
+    def __init__(self, daemon: Daemon) -> None:
+        self.daemon = daemon
+        self.facets = daemon.facets
+        self.cache = daemon.facets.cache
+
+    def wants(self, path: str) -> bool:
+        return self.facets.wants(path)
+
+    def validators(self, path: str) -> Document | None:
+        return self.facets.validators(path)
+
+    def load(self, path: str) -> Document | None:
+        if self.facets.wants(path):
+            return self.facets.load(path)
+        return self.daemon.read_body(path)
 
 
 class Daemon:
@@ -133,6 +163,8 @@ class Daemon:
         self.coordination = coordination
         self.clock = clock
         self.metrics = Metrics()
+        #: The validators of every built document; their bodies are in the
+        #: bounded cache of `facets`, shared with the facet feeds.
         self.documents = DocumentSet()
         self.identity = coordination.identity
         self.consecutive_failures = 0
@@ -306,8 +338,43 @@ class Daemon:
             )
 
     def _serve_documents(self, published: Sequence[Published]) -> None:
+        docs = to_documents(published, max_age=self.settings.cache_max_age())
+        # The bytes go to the bounded cache; the set keeps the validators.
+        for path, doc in docs.items():
+            if not doc.lazy:
+                self.facets.cache.put(path, doc)
         # Newer only: another process's build may have been served meanwhile.
-        self.documents.update_newer(to_documents(published, max_age=self.settings.cache_max_age()))
+        self.documents.update_newer(
+            {path: doc if doc.lazy else without_body(doc) for path, doc in docs.items()}
+        )
+
+    def read_body(self, path: str) -> Document | None:
+        """The document served at `path` with its bytes, read again (the cache let
+        them go, or only the validators were loaded at start-up)."""
+        known = self.documents.get(path)
+        if known is None:
+            return None
+        relative = INDEX_PATH if path == "/" else path.lstrip("/")
+        body = self.builder.output.read(relative)
+        content_type, modified = known.content_type, known.last_modified
+        if body is None and self.coordination.shares_documents:
+            shared = self.store.feeds.document(relative)
+            if shared is not None:
+                body, content_type, modified = shared
+        if body is None:
+            return None
+        digest = sha256(body)
+        if f'"{digest[:32]}"' != known.etag:
+            # Another build replaced the file since: its own bytes, dated now.
+            modified = self.builder.output.modified(relative) or self.clock()
+        return Document.build(
+            body,
+            content_type,
+            modified,
+            cache_control=known.cache_control,
+            compresslevel=6,
+            digest=digest,
+        )
 
     def _served(self, path: str) -> datetime | None:
         doc = self.documents.get(url_path(path))
@@ -451,7 +518,7 @@ class Daemon:
             extra_routes=routes,
             link_headers=self.websub.link_header,
             lifespan=self.lifespan,
-            loader=self.facets,
+            loader=_Loader(self),
         )
 
 

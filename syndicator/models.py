@@ -135,6 +135,9 @@ class Published:
     body: bytes
     content_type: str
     last_modified: datetime
+    #: Set (with an empty body) when only the validators are loaded: the body
+    #: is in the output folder, read when a reader first needs it.
+    sha256: str | None = None
 
 
 class PollOutcome(enum.StrEnum):

@@ -284,10 +284,10 @@ class Builder:
     def load_published(self) -> list[Published]:
         """Every document currently in the output folder (what a new server serves first).
 
-        Each is served with the Last-Modified recorded for its bytes; a file
-        the store has no record of (written before records were kept, or by a
-        build that crashed before recording it) with its modification time,
-        which a write changes only when the bytes change.
+        Each is served with the validators recorded for its bytes, which are
+        read when first asked for (a file changed since is served as it is,
+        dated by its modification time); a file the store has no record of
+        (written before records were kept) is read now, dated likewise.
         """
         states = {state.path: state for state in self.store.feeds.published_since(0)}
         paths = [
@@ -298,15 +298,19 @@ class Builder:
         paths += [(OPML_PATH, CONTENT_TYPES["opml"]), (INDEX_PATH, CONTENT_TYPES["html"])]
         docs: list[Published] = []
         for path, content_type in paths:
+            state = states.get(path)
+            if state is not None and self.output.exists(path):
+                # Validators alone: the bytes are read when a reader first asks,
+                # so start-up does not grow with the output folder.
+                docs.append(
+                    Published(path, b"", state.content_type, state.last_modified, state.sha256)
+                )
+                continue
             body = self.output.read(path)
             if body is None:
                 continue
-            state = states.get(path)
-            if state is not None and state.sha256 == sha256(body):
-                docs.append(Published(path, body, state.content_type, state.last_modified))
-            else:
-                modified = self.output.modified(path) or self.clock()
-                docs.append(Published(path, body, content_type, modified))
+            modified = self.output.modified(path) or self.clock()
+            docs.append(Published(path, body, content_type, modified))
         return docs
 
     def read_published(self, state: PublishedState) -> Published | None:

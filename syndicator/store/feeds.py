@@ -207,6 +207,17 @@ class Feeds:
             )
         return version
 
+    def document(self, path: str) -> tuple[bytes, str, datetime] | None:
+        """One shared document's body, type and Last-Modified, or None."""
+        d = t.documents
+        with self.db.read() as conn:
+            row = conn.execute(
+                select(d.c.body, d.c.content_type, d.c.last_modified).where(d.c.path == path)
+            ).first()
+        if row is None:
+            return None
+        return bytes(row.body), row.content_type, datetime.fromisoformat(row.last_modified)
+
     def load_documents(
         self, after_version: int = 0
     ) -> tuple[int, list[tuple[str, bytes, str, datetime]]]:

@@ -50,7 +50,8 @@ class DocumentLoader(Protocol):
     cache: DocumentCache
 
     def wants(self, path: str) -> bool:
-        """Whether `path` is one this loader may serve (a cheap test, no I/O)."""
+        """Whether `path` is one this loader renders when asked (a cheap test, no
+        I/O); it also loads the bodies of lazy documents of the document set."""
 
     def validators(self, path: str) -> Document | None:
         """A bodiless stand-in with the validators of the current document,
@@ -227,11 +228,19 @@ class _App:
                 path = _ALIASES[path]
                 doc = self._docs.get(path)
             loader = self._loader
-            if doc is None and loader is not None and loader.wants(path):
-                doc = loader.cache.get(path)
-                if doc is None:
-                    await self._on_demand(loader, scope, send, path)
-                    return
+            if loader is not None:
+                if doc is None and loader.wants(path):
+                    doc = loader.cache.get(path)
+                    if doc is None:
+                        await self._on_demand(loader, scope, send, path, None)
+                        return
+                elif doc is not None and doc.lazy:
+                    # Validators in memory, bytes in a bounded cache or on disk.
+                    full = loader.cache.get(path)
+                    if full is None or full.etag != doc.etag:
+                        await self._on_demand(loader, scope, send, path, doc)
+                        return
+                    doc = full
             if doc is None:
                 await self._other(scope, receive, send)
                 return
@@ -254,15 +263,23 @@ class _App:
             return _SERVER_ERROR
         return status, headers, body
 
-    async def _on_demand(self, loader: DocumentLoader, scope: Scope, send: Send, path: str) -> None:
-        """A document not in memory: 304 from stored validators when the reader's
-        copy is current, else rendered on a thread (once for concurrent readers)."""
+    async def _on_demand(
+        self,
+        loader: DocumentLoader,
+        scope: Scope,
+        send: Send,
+        path: str,
+        known: Document | None,
+    ) -> None:
+        """A document not in memory: 304 from its validators (`known`, or stored
+        ones) when the reader's copy is current, else loaded on a thread (once
+        for concurrent readers)."""
         response: Response
         if scope["method"] not in ("GET", "HEAD"):
             response = _NOT_ALLOWED
         else:
             try:
-                response = await self._load(loader, scope, path)
+                response = await self._load(loader, scope, path, known)
             except Exception:
                 logger.exception("error rendering %s", path)
                 response = _SERVER_ERROR
@@ -270,12 +287,14 @@ class _App:
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
-    async def _load(self, loader: DocumentLoader, scope: Scope, path: str) -> Response:
+    async def _load(
+        self, loader: DocumentLoader, scope: Scope, path: str, known: Document | None
+    ) -> Response:
         conditional = any(
             name in (b"if-none-match", b"if-modified-since") for name, _ in scope["headers"]
         )
         if conditional:
-            stub = await asyncio.to_thread(loader.validators, path)
+            stub = known or await asyncio.to_thread(loader.validators, path)
             if stub is not None:
                 answer = self._respond(scope, path, stub)
                 if answer[0] == 304:

@@ -13,7 +13,7 @@ import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import format_datetime
 
@@ -24,6 +24,7 @@ __all__ = [
     "DocumentCache",
     "DocumentSet",
     "stand_in",
+    "without_body",
     "RawHeaders",
 ]
 
@@ -73,6 +74,8 @@ class Document:
     headers_gzip: RawHeaders = field(default=(), repr=False, compare=False)
     headers_304_identity: RawHeaders = field(default=(), repr=False, compare=False)
     headers_304_gzip: RawHeaders = field(default=(), repr=False, compare=False)
+    #: Validators only: the body is loaded (into a bounded cache) when needed.
+    lazy: bool = False
 
     @classmethod
     def build(
@@ -142,10 +145,16 @@ def stand_in(
     digest: str, content_type: str, last_modified: datetime, cache_control: str
 ) -> Document:
     """A bodiless document carrying stored validators: enough to answer 304
-    to a reader whose copy is current, without rendering."""
-    return Document.build(
+    to a reader whose copy is current, without rendering or reading it."""
+    doc = Document.build(
         b"", content_type, last_modified, cache_control=cache_control, digest=digest
     )
+    return replace(doc, lazy=True)
+
+
+def without_body(doc: Document) -> Document:
+    """`doc`'s validators alone (its bytes go to a bounded cache)."""
+    return replace(doc, body=b"", gzip_body=b"", lazy=True)
 
 
 class DocumentSet:
