@@ -190,7 +190,12 @@ class Daemon:
             clock=clock,
             metrics=self.metrics,
             on_demand=self.facets.exists,
+            read_body=builder.output.read,
         )
+        # Served from validators, read back on demand: a full rebuild does not
+        # hold every document at once. Other processes get the bytes through
+        # the database when documents are shared (PostgreSQL).
+        builder.keep_bodies = coordination.shares_documents
         self.pruner = Pruner(store, settings.retention.days)
         self.heartbeat = Heartbeat(
             store,

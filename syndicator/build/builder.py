@@ -76,6 +76,9 @@ class Builder:
         #: Entry fragments and shells kept between builds (bytes never depend on it).
         self.caches = RenderCache(budget if cache_bytes is None else cache_bytes)
         self._checked_output = False
+        #: Whether kept documents carry their bytes; a server that reads them
+        #: back on demand keeps their validators alone (bounded memory).
+        self.keep_bodies = True
 
     def fingerprint(self) -> str:
         """What, besides the data, shapes the rendered bytes."""
@@ -201,7 +204,14 @@ class Builder:
         # A full build renders every entry from the store, trusting no earlier file.
         manifests = None if full else self.store.feeds.manifests(topics)
         run = FeedRun(
-            self.store, self.output, self.caches, config, now, keep=keep, manifests=manifests
+            self.store,
+            self.output,
+            self.caches,
+            config,
+            now,
+            keep=keep,
+            manifests=manifests,
+            bodies=self.keep_bodies,
         )
         return run.run(topics, updated, extra)
 
@@ -248,7 +258,15 @@ class Builder:
                     for share in shares[1:]:
                         part = {topic: updated[topic] for topic in share}
                         future = workers.submit(
-                            render_share, self.settings, share, part, full, keep, now, budget
+                            render_share,
+                            self.settings,
+                            share,
+                            part,
+                            full,
+                            keep,
+                            now,
+                            budget,
+                            self.keep_bodies,
                         )
                         futures.append((share, future))
                 except (BrokenProcessPool, RuntimeError, OSError) as exc:
@@ -330,11 +348,13 @@ def render_share(
     keep: bool,
     now: datetime,
     cache_bytes: int,
+    bodies: bool = True,
 ) -> BuildResult:
     """A worker process's part of a build: its own store connection and builder."""
     store = Store(settings.database.url, cache_mb=8)  # reads, and small writes
     try:
         builder = Builder(settings, store, lambda: now, cache_bytes=cache_bytes)
+        builder.keep_bodies = bodies
         return builder.render(topics, updated, full, keep, now)
     finally:
         store.close()

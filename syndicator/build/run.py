@@ -102,6 +102,7 @@ class FeedRun:
         *,
         keep: bool,
         manifests: Manifests | None,
+        bodies: bool = True,
     ) -> None:
         self.store = store
         self.output = output
@@ -109,6 +110,8 @@ class FeedRun:
         self.config = config
         self.now = now
         self.keep = keep
+        #: With `keep`: the documents with their bytes, or their validators alone.
+        self.bodies = bodies
         #: None for a full build: every entry from the store, no earlier file trusted.
         self.manifests = manifests
         self.result = BuildResult()
@@ -212,9 +215,15 @@ class FeedRun:
             for (doc, _), digest in zip(docs, digests, strict=True)
         ]
         modified = self.store.feeds.save_written(manifests, written, self.now)
-        if self.keep:
+        if self.keep and self.bodies:
             result.documents.extend(
                 replace(doc, last_modified=modified[doc.path]) for doc, _ in docs
+            )
+        elif self.keep:
+            # Validators only: a full build's bytes are not all held at once.
+            result.documents.extend(
+                Published(doc.path, b"", doc.content_type, modified[doc.path], digest)
+                for (doc, _), digest in zip(docs, digests, strict=True)
             )
 
     # -- rendering ------------------------------------------------------------

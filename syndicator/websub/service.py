@@ -21,6 +21,7 @@ import logging
 import random
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from starlette.types import ASGIApp
@@ -64,10 +65,13 @@ class WebSub:
         resolver: Resolver | None = None,
         rng: random.Random | None = None,
         on_demand: Callable[[str], bool] | None = None,
+        read_body: Callable[[str], bytes | None] | None = None,
     ) -> None:
         websub, delivery = settings.websub, settings.delivery
         #: Whether a path not in `documents` is a feed rendered on demand (facets).
         self.on_demand = on_demand
+        #: Reads a published document's bytes (relative path) when a build kept none.
+        self.read_body = read_body
         self.enabled = websub.enabled
         self.hub_url = f"{settings.site.base_url}{websub.hub_path}"
         self.hub_path = websub.hub_path
@@ -160,7 +164,8 @@ class WebSub:
             if not self.topics.is_feed_path(path):
                 continue
             served = self.documents.get(path)
-            if served is not None and served.etag == f'"{_digest(doc.body)}"':
+            digest = (doc.sha256 or _digest(doc.body))[:32]
+            if served is not None and served.etag == f'"{digest}"':
                 continue
             changed.append((self.topics.url(path), doc))
         if not changed:
@@ -171,8 +176,19 @@ class WebSub:
                 subscribers[sub.topic].append(sub)
         except StoreError as exc:
             log.error("websub: cannot read subscriptions; no pushes for this build: %s", exc)
+        if self.read_body is not None:
+            # A build that kept validators alone: the pushed bytes are read back.
+            changed = [
+                (url, self._with_body(doc) if url in subscribers else doc) for url, doc in changed
+            ]
         with contextlib.suppress(RuntimeError):  # the loop closed: shutting down
             loop.call_soon_threadsafe(self._dispatch, changed, dict(subscribers))
+
+    def _with_body(self, doc: Published) -> Published:
+        if doc.body or self.read_body is None:
+            return doc
+        body = self.read_body(doc.path)
+        return doc if body is None else replace(doc, body=body)
 
     def _dispatch(
         self, changed: list[tuple[str, Published]], subscribers: dict[str, list[Subscription]]
