@@ -124,7 +124,10 @@ def _since(value: str) -> datetime:
         except ValueError:
             amount = -1.0
         if 0 <= amount < 1e7:  # a finite, non-negative duration
-            return datetime.now(UTC) - timedelta(seconds=amount * unit)
+            try:
+                return datetime.now(UTC) - timedelta(seconds=amount * unit)
+            except OverflowError:
+                raise argparse.ArgumentTypeError(f"{value!r}: too far back") from None
     from syndicator.core.records import parse_datetime
 
     try:

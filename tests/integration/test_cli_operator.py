@@ -125,6 +125,8 @@ def test_deliveries_list_filters_by_endpoint_and_time(
     unknown = cli(deployment, "deliveries", "list", "--endpoint", "crn")
     assert unknown.returncode == 2
     assert "'crn'" in unknown.stderr and "known: crm, search" in unknown.stderr
+    far = cli(deployment, "deliveries", "list", "--since", "9999999w")
+    assert far.returncode == 2 and "too far back" in far.stderr
     bad = cli(deployment, "deliveries", "list", "--since", "yesterday")
     assert bad.returncode == 2
     assert "--since" in bad.stderr and "'yesterday'" in bad.stderr and "7d" in bad.stderr
