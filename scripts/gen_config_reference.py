@@ -300,9 +300,13 @@ exits 2 on a problem; it also checks that a `dir` source's folder exists and
 warns about webhook destinations that deliveries will refuse:
 
 ```console
-$ SYNDICATOR_POLL__INTERVL_SECONDS=30 syndicator check-config
-syndicator: SYNDICATOR_POLL__INTERVL_SECONDS: poll.intervl_seconds: unknown key (did you mean interval_seconds, SYNDICATOR_POLL__INTERVAL_SECONDS?)
+$ syndicator --config my.toml check-config
+syndicator: my.toml: poll.intervl_seconds: unknown key (did you mean interval_seconds?)
 ```
+
+A value set by a variable names the variable instead of the file
+(`SYNDICATOR_POLL__INTERVL_SECONDS: poll.intervl_seconds: unknown key (did
+you mean interval_seconds, SYNDICATOR_POLL__INTERVAL_SECONDS?)`).
 
 Any key of a `[section]` can be overridden by an environment variable
 `SYNDICATOR_<SECTION>__<KEY>` (nested tables add one `__<KEY>` per level).
