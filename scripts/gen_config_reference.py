@@ -292,8 +292,21 @@ _HEADER = """\
 
 Syndicator reads one TOML file: `--config PATH`, else `$SYNDICATOR_CONFIG`, else
 `config/syndicator.toml`. Relative paths are relative to the working directory.
-Unknown keys are errors, and every error names the key
-(`syndicator check-config` validates a file and exits 2 on a problem).
+Unknown keys are errors, and every error names the key, where its value
+came from (the file, or the environment variable that set it) and, for an
+unknown key, the nearest known one; `[[webhooks]]` entries are named by their
+`name` (`webhooks.crm.url`). `syndicator check-config` validates a file and
+exits 2 on a problem; it also checks that a `dir` source's folder exists and
+warns about webhook destinations that deliveries will refuse:
+
+```console
+$ syndicator --config my.toml check-config
+syndicator: my.toml: poll.intervl_seconds: unknown key (did you mean interval_seconds?)
+```
+
+A value set by a variable names the variable instead of the file
+(`SYNDICATOR_POLL__INTERVL_SECONDS: poll.intervl_seconds: unknown key (did
+you mean interval_seconds, SYNDICATOR_POLL__INTERVAL_SECONDS?)`).
 
 Any key of a `[section]` can be overridden by an environment variable
 `SYNDICATOR_<SECTION>__<KEY>` (nested tables add one `__<KEY>` per level).
@@ -302,7 +315,8 @@ read as JSON; anything else is a plain string that pydantic converts to the
 key's type: `SYNDICATOR_SERVER__PORT=9000`,
 `SYNDICATOR_DELIVERY__RETRY_SCHEDULE='[5, 60, 600]'`,
 `SYNDICATOR_SOURCE__HEADERS_ENV='{"Authorization": "CMS_TOKEN"}'`.
-Keys of `[[webhooks]]` entries cannot be overridden this way; a webhook's
+Keys of a `[[webhooks]]` entry are overridden by its name or position
+(`SYNDICATOR_WEBHOOKS__CRM__URL`, `SYNDICATOR_WEBHOOKS__0__URL`); a webhook's
 secret comes from the environment with `secret_env`.
 """
 

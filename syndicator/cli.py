@@ -11,7 +11,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -63,15 +63,19 @@ def _parser() -> argparse.ArgumentParser:
 
     deliveries = commands.add_parser("deliveries", help="list and re-send webhook deliveries")
     dcmd = deliveries.add_subparsers(dest="action", required=True, metavar="ACTION")
-    listing = dcmd.add_parser("list", help="deliveries, newest first")
+    listing = dcmd.add_parser(
+        "list", help="deliveries, newest first: times, attempts and the last error"
+    )
     listing.add_argument("--status", choices=DELIVERY_STATUSES)
-    listing.add_argument("--json", action="store_true")
+    listing.add_argument("--endpoint", metavar="NAME", help="only this endpoint's deliveries")
+    listing.add_argument("--since", type=_since, metavar="TIME", help=f"created since {_SINCE}")
+    listing.add_argument("--json", action="store_true", help="print a JSON list, every field")
     listing.add_argument("--limit", type=int, default=None, help="at most N, newest first")
     retry = dcmd.add_parser("retry", help="re-send deliveries now (same webhook-id)")
     retry.add_argument("ids", nargs="+", type=int, metavar="ID")
     replay = dcmd.add_parser("replay", help="re-send an endpoint's events since a time")
-    replay.add_argument("--endpoint", required=True)
-    replay.add_argument("--since", required=True, type=_timestamp, help="RFC 3339 time")
+    replay.add_argument("--endpoint", required=True, metavar="NAME")
+    replay.add_argument("--since", required=True, type=_since, metavar="TIME", help=_SINCE)
 
     webhooks = commands.add_parser("webhooks", help="test and manage webhook endpoints")
     wcmd = webhooks.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -106,13 +110,30 @@ def _add_websub_parser(commands: Any) -> None:
     which.add_argument("--callback", help="every subscription of this callback URL")
 
 
-def _timestamp(value: str) -> datetime:
+_SINCE = "an RFC 3339 time (2026-06-01T10:00:00Z) or a duration ago (90s, 30m, 2h, 7d, 1w)"
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
+
+
+def _since(value: str) -> datetime:
+    """An RFC 3339 time, or that long before now."""
+    text = value.strip()
+    unit = _UNITS.get(text[-1:].lower())
+    if unit is not None:
+        try:
+            amount = float(text[:-1])
+        except ValueError:
+            amount = -1.0
+        if 0 <= amount < 1e7:  # a finite, non-negative duration
+            try:
+                return datetime.now(UTC) - timedelta(seconds=amount * unit)
+            except OverflowError:
+                raise argparse.ArgumentTypeError(f"{value!r}: too far back") from None
     from syndicator.core.records import parse_datetime
 
     try:
-        return parse_datetime(value)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+        return parse_datetime(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r}: expected {_SINCE}") from None
 
 
 def _print(text: str) -> None:
@@ -124,6 +145,17 @@ def _error(text: str) -> None:
 
 
 def _check_config(settings: Settings, path: str) -> int:
+    """Validate what loading cannot: the source folder exists; warn of refused endpoints."""
+    from syndicator.delivery.preflight import private_network_warnings
+
+    folder = settings.source.path
+    if settings.source.kind == "dir" and not folder.is_dir():
+        what = "is not a folder" if folder.exists() else "does not exist"
+        relative = "" if folder.is_absolute() else f" (relative to {Path.cwd()})"
+        _error(f"{path}: source.path: the folder {folder} {what}{relative}")
+        return EXIT_USAGE
+    for warning in private_network_warnings(settings.webhooks, settings.delivery):
+        sys.stderr.write(f"warning: {warning}\n")
     _print(f"{path}: ok")
     _print(f"  source: {settings.source.kind} {settings.source.url or settings.source.path}")
     _print(f"  database: {settings.database.url.split('@')[-1]}")

@@ -27,6 +27,7 @@ from pydantic import (
     model_validator,
 )
 
+from syndicator.config_errors import Origins, describe, key_path
 from syndicator.core.records import RecordLimits
 from syndicator.core.retry import DEFAULT_RETRY_SCHEDULE
 from syndicator.core.signing import decode_secret
@@ -346,37 +347,46 @@ def _env_value(raw: str) -> Any:
     return raw
 
 
-def _apply_env(data: dict[str, Any], environ: Mapping[str, str]) -> None:
-    for name, raw in environ.items():
+def _apply_env(data: dict[str, Any], environ: Mapping[str, str]) -> Origins:
+    """Apply the overrides; return which variable set (or created) each place."""
+    origins: Origins = {}
+    for name, raw in sorted(environ.items()):
         if not name.startswith(_ENV_PREFIX) or name == "SYNDICATOR_CONFIG":
             continue
         path = name[len(_ENV_PREFIX) :].lower().split("__")
         if len(path) < 2 or not all(path):
             raise ConfigError(f"{name}: expected SYNDICATOR_<SECTION>__<KEY>")
         target: Any = data
+        where: tuple[str | int, ...] = ()
         for part in path[:-1]:
-            target = _child(target, part, name, path)
+            target, key, created = _child(target, part, name, path)
+            where = (*where, key)
+            if created:
+                origins.setdefault(where, name)
         target[path[-1]] = _env_value(raw)
+        origins[(*where, path[-1])] = name
+    return origins
 
 
-def _child(node: Any, part: str, name: str, path: list[str]) -> Any:
+def _child(node: Any, part: str, name: str, path: list[str]) -> tuple[Any, str | int, bool]:
     """Step into a table, or into a list of tables by index or by `name`
-    (``SYNDICATOR_WEBHOOKS__CRM__URL`` or ``SYNDICATOR_WEBHOOKS__0__URL``)."""
+    (``SYNDICATOR_WEBHOOKS__CRM__URL`` or ``SYNDICATOR_WEBHOOKS__0__URL``): the
+    child, its key (a position in a list), and whether it was created here."""
     if isinstance(node, dict):
+        created = part not in node
         child = node.setdefault(part, {})
+        if isinstance(child, dict | list):
+            return child, part, created
     elif isinstance(node, list):
-        matches = [
-            item
-            for index, item in enumerate(node)
-            if isinstance(item, dict)
-            and (str(index) == part or str(item.get("name", "")).lower() == part)
-        ]
-        child = matches[0] if matches else None
-    else:
-        child = None
-    if not isinstance(child, dict | list):
-        raise ConfigError(f"{name}: {'.'.join(path)} does not name a setting")
-    return child
+        for index, item in enumerate(node):
+            if isinstance(item, dict) and (
+                str(index) == part or str(item.get("name", "")).lower() == part
+            ):
+                return item, index, False
+        names = [str(i["name"]) for i in node if isinstance(i, dict) and i.get("name")]
+        known = f" (known: {', '.join(names)})" if names else ""
+        raise ConfigError(f"{name}: {'.'.join(path)} does not name a setting{known}")
+    raise ConfigError(f"{name}: {'.'.join(path)} does not name a setting")
 
 
 def _decode_ping_secrets(var: str, environ: Mapping[str, str]) -> tuple[bytes, ...]:
@@ -420,21 +430,9 @@ def _resolve_secrets(data: dict[str, Any], environ: Mapping[str, str], required:
             if var not in environ:
                 if not required:
                     continue
-                raise ConfigError(
-                    f"webhooks.{index}.secret_env: environment variable {var} is not set"
-                )
+                where = key_path(("webhooks", index, "secret_env"), data)
+                raise ConfigError(f"{where}: environment variable {var} is not set")
             hook["secret"] = environ[var]
-
-
-def _describe(error: ValidationError) -> str:
-    lines = []
-    for item in error.errors(include_url=False):
-        loc = ".".join(str(part) for part in item["loc"]) or "config"
-        msg = item["msg"].removeprefix("Value error, ")
-        if item["type"] == "extra_forbidden":
-            msg = "unknown key"
-        lines.append(f"{loc}: {msg}")
-    return "; ".join(lines)
 
 
 def resolve_config_path(path: Path | None, environ: Mapping[str, str]) -> Path:
@@ -468,9 +466,9 @@ def load_settings(
         raise ConfigError(f"{config_path}: cannot read: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{config_path}: invalid TOML: {exc}") from None
-    _apply_env(data, env)
+    origins = _apply_env(data, env)
     _resolve_secrets(data, env, require_secrets)
     try:
         return Settings.model_validate(data, context={"require_secrets": require_secrets})
     except ValidationError as exc:
-        raise ConfigError(f"{config_path}: {_describe(exc)}") from None
+        raise ConfigError(describe(exc, data, origins, config_path, Settings)) from None

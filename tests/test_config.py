@@ -73,13 +73,13 @@ def test_config_path_from_environment(tmp_path: Path) -> None:
         (
             "[[webhooks]]\nname = 'a'\nurl = 'https://h.example.com'\nsecret = 'plain'\n",
             {},
-            "webhooks.0.secret",
+            "webhooks.a.secret",
         ),
         (
             "[[webhooks]]\nname = 'a'\nurl = 'https://h.example.com'\n"
             "secret = 'whsec_not*base64!'\n",
             {},
-            "webhooks.0.secret",
+            "webhooks.a.secret",
         ),
         ("[database]\nurl = 'mysql://x'\n", {}, "database.url"),
         ("not toml [", {}, "invalid TOML"),
@@ -189,3 +189,64 @@ def test_ping_secret_env_can_be_set_by_an_override(tmp_path: Path) -> None:
     environ = {"SYNDICATOR_SOURCE__PING_SECRET_ENV": "HOOK", "HOOK": SECRET}
     settings = load_settings(write(tmp_path, ""), environ=environ)
     assert ping_secrets(settings.source, environ) == (decode_secret(SECRET),)
+
+
+def test_an_unknown_key_suggests_the_nearest_known_one(tmp_path: Path) -> None:
+    path = write(tmp_path, "[poll]\nintreval_seconds = 5\n\n[feeds]\nzzz = 1\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(path, environ={})
+    lines = str(info.value).splitlines()
+    assert lines[0] == (
+        f"{path}: poll.intreval_seconds: unknown key (did you mean interval_seconds?)"
+    )
+    # Nothing close: the table's keys are listed instead when they are few.
+    assert lines[1].startswith(f"{path}: feeds.zzz: unknown key")
+    assert "did you mean" not in lines[1]
+
+
+def test_an_error_from_the_environment_names_the_variable(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        f"[[webhooks]]\nname = 'crm'\nurl = 'https://h.example.com/in'\nsecret = '{SECRET}'\n",
+    )
+    environ = {
+        "SYNDICATOR_POLL__INTERVL_SECONDS": "5",
+        "SYNDICATOR_WEBHOOKS__CRM__TOPIC": '["space"]',
+        "SYNDICATOR_SERVER__PORT": "eighty",
+        "SYNDICATOR_POLLL__INTERVAL_SECONDS": "5",
+    }
+    with pytest.raises(ConfigError) as info:
+        load_settings(path, environ=environ)
+    lines = set(str(info.value).splitlines())
+    assert lines >= {
+        "SYNDICATOR_POLL__INTERVL_SECONDS: poll.intervl_seconds: unknown key "
+        "(did you mean interval_seconds, SYNDICATOR_POLL__INTERVAL_SECONDS?)",
+        "SYNDICATOR_WEBHOOKS__CRM__TOPIC: webhooks.crm.topic: unknown key "
+        "(did you mean topics, SYNDICATOR_WEBHOOKS__CRM__TOPICS?)",
+        "SYNDICATOR_POLLL__INTERVAL_SECONDS: polll: unknown key (did you mean poll?)",
+    }
+    assert any(line.startswith("SYNDICATOR_SERVER__PORT: server.port: ") for line in lines)
+    assert not any(line.startswith(str(path)) for line in lines)
+
+
+def test_webhook_errors_name_the_endpoint_not_its_position(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        f"[[webhooks]]\nname = 'ok'\nurl = 'https://h.example.com/in'\nsecret = '{SECRET}'\n\n"
+        "[[webhooks]]\nname = 'crm'\nurl = 'ftp://h.example.com/in'\nsecret_env = 'CRM_KEY'\n"
+        "evnets = []\n",
+    )
+    with pytest.raises(ConfigError) as info:
+        load_settings(path, environ={"CRM_KEY": SECRET})
+    text = str(info.value)
+    assert f"{path}: webhooks.crm.url: must be an absolute http(s) URL" in text
+    assert "webhooks.crm.evnets: unknown key (did you mean events?)" in text
+    assert "webhooks.1" not in text
+    with pytest.raises(ConfigError, match=r"^webhooks\.crm\.secret_env: .*CRM_KEY is not set"):
+        load_settings(path, environ={})
+    with pytest.raises(ConfigError, match=r"webhooks\.nope\.url does not name a setting.*ok, crm"):
+        load_settings(path, environ={"SYNDICATOR_WEBHOOKS__NOPE__URL": "https://x.example.com"})
+    # Without a name, the position is all there is.
+    unnamed = write(tmp_path, "[[webhooks]]\nurl = 'https://h.example.com/in'\n")
+    with pytest.raises(ConfigError, match=r"webhooks\.0\.name: Field required"):
+        load_settings(unnamed, environ={})

@@ -18,6 +18,7 @@ from syndicator.core.retry import AttemptOutcome
 from syndicator.core.routing import Route
 from syndicator.core.signing import new_message_id
 from syndicator.core.times import format_time
+from syndicator.delivery.preflight import refusal_hint
 from syndicator.delivery.sender import Sender
 from syndicator.delivery.worker import DeliveryWorker, endpoint_target
 from syndicator.errors import ConfigError
@@ -57,17 +58,77 @@ def _endpoint(settings: Settings, name: str) -> WebhookSettings:
     raise ConfigError(f"no webhook endpoint named {name!r} (known: {known})")
 
 
+def _stored_endpoint(settings: Settings, outbox: Outbox, name: str) -> str:
+    """A configured endpoint, or one that is gone from the config but has deliveries."""
+    names = dict.fromkeys([h.name for h in settings.webhooks] + outbox.endpoint_names())
+    if name in names:
+        return name
+    known = ", ".join(names) or "none configured"
+    raise ConfigError(f"--endpoint: no webhook endpoint named {name!r} (known: {known})")
+
+
+#: Every field of a listed delivery, in `deliveries list --json` order.
+_FIELDS = (
+    "id webhook_id event_id endpoint type slug status attempts last_status_code last_error "
+    "created_at last_attempt_at next_attempt_at delivered_at"
+).split()
+_TIMES = ("created_at", "last_attempt_at", "next_attempt_at", "delivered_at")
+
+
+def _rfc3339(stored: str | None) -> str | None:
+    """A stored time as RFC 3339 UTC (``2026-06-01T10:00:00Z``; fractions when present)."""
+    return None if stored is None else format_time(datetime.fromisoformat(stored))
+
+
+def _as_json(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: _rfc3339(row[k]) if k in _TIMES else row[k] for k in _FIELDS}
+
+
+def _short_time(stored: str | None) -> str:
+    """Whole seconds, UTC: enough to read a table by."""
+    if stored is None:
+        return "-"
+    return format_time(datetime.fromisoformat(stored).replace(microsecond=0))
+
+
+def _last_error(row: dict[str, Any], width: int = 48) -> str:
+    """The status code of the last failed answer, else the error text, shortened."""
+    if row["status"] == "delivered":
+        return "-"
+    if row["last_status_code"] is not None:
+        text = f"HTTP {row['last_status_code']}"
+    else:
+        text = " ".join((row["last_error"] or "-").split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def _format_rows(rows: list[dict[str, Any]]) -> str:
     if not rows:
         return "no deliveries"
-    lines = [f"{'ID':>6}  {'STATUS':9}  {'ATT':>3}  {'CODE':>4}  {'ENDPOINT':16}  TYPE / SLUG"]
+    lines = [
+        f"{'ID':>6}  {'STATUS':9}  {'ATT':>3}  {'ENDPOINT':14}  {'TYPE':15}  {'SLUG':24}  "
+        f"{'CREATED':20}  {'LAST ATTEMPT':20}  {'NEXT ATTEMPT':20}  LAST ERROR"
+    ]
     for r in rows:
-        code = r["last_status_code"] if r["last_status_code"] is not None else "-"
         lines.append(
-            f"{r['id']:>6}  {r['status']:9}  {r['attempts']:>3}  {code:>4}  "
-            f"{r['endpoint'][:16]:16}  {r['type']} {r['slug'] or ''}"
+            f"{r['id']:>6}  {r['status']:9}  {r['attempts']:>3}  {_clip(r['endpoint'], 14):14}  "
+            f"{_clip(r['type'], 15):15}  {_clip(r['slug'] or '-', 24):24}  "
+            f"{_short_time(r['created_at']):20}  {_short_time(r['last_attempt_at']):20}  "
+            f"{_short_time(r['next_attempt_at']):20}  "
+            f"{_last_error(r)}"
         )
     return "\n".join(lines)
+
+
+def _list(settings: Settings, outbox: Outbox, args: argparse.Namespace, out: Out) -> int:
+    endpoint = args.endpoint and _stored_endpoint(settings, outbox, args.endpoint)
+    rows = outbox.listing(args.status, args.limit, endpoint=endpoint, since=args.since)
+    out(json.dumps([_as_json(r) for r in rows], indent=2) if args.json else _format_rows(rows))
+    return 0
 
 
 def deliveries_command(settings: Settings, args: argparse.Namespace, out: Out) -> int:
@@ -77,15 +138,7 @@ def deliveries_command(settings: Settings, args: argparse.Namespace, out: Out) -
     clock = utc_now
     try:
         if args.action == "list":
-            rows = outbox.listing(args.status, args.limit)
-            keys = (
-                "id webhook_id endpoint type slug status attempts last_status_code next_attempt_at"
-            ).split()
-            if args.json:
-                out(json.dumps([{k: r[k] for k in keys} for r in rows], indent=2))
-            else:
-                out(_format_rows(rows))
-            return 0
+            return _list(settings, outbox, args, out)
         if args.action == "retry":
             found = outbox.requeue(args.ids, clock())
             missing = sorted(set(args.ids) - set(found))
@@ -143,7 +196,11 @@ def webhooks_command(settings: Settings, args: argparse.Namespace, out: Out) -> 
             )
         status = result.status_code if result.status_code is not None else "-"
         out(f"{hook.name}: {result.outcome} (HTTP {status}) in {result.duration_seconds:.3f} s")
-        if result.error:
+        # No answer: if the guard refused a private address, say which setting allows it.
+        hint = None if result.status_code is not None else refusal_hint(hook, settings.delivery)
+        if hint is not None:
+            out(f"error: {hint}")
+        elif result.error:
             out(f"error: {result.error}")
         if result.response_excerpt:
             out(f"response: {result.response_excerpt[:500]}")

@@ -16,6 +16,7 @@ from typing import Protocol
 from syndicator.config import Settings
 from syndicator.core.changes import DELETED_HASH, UNPUBLISHED_HASH, StoredState, classify_change
 from syndicator.core.routing import Route
+from syndicator.core.times import format_time
 from syndicator.errors import SourceUnavailable
 from syndicator.ingest.validate import Validated, Validator
 from syndicator.models import ArticleVersion, ChangeKind, ChangeSet, PollOutcome, Tombstone
@@ -32,6 +33,9 @@ log = logging.getLogger(__name__)
 # keeps what it committed after a crash (the rest is read again, its records
 # then ignored as already known).
 _RECORDS_PER_COMMIT = 200_000
+# Records ignored with a reason worth telling are logged one by one up to this
+# many per poll, then counted: a source that rewrites history must not flood the log.
+_IGNORED_LOG_LIMIT = 20
 # A poll reading at least this much is validated in worker processes too.
 _PARALLEL_MIN_POLL_BYTES = 32 * 1024 * 1024
 
@@ -66,6 +70,7 @@ class Poller:
             Route(hook.name, frozenset(hook.events), frozenset(hook.topics))
             for hook in settings.webhooks
         )
+        self._ignored_logged = 0
         workers = default_processes(settings.poll.processes) - 1
         self.validator = Validator(
             settings.source.limits, settings.site.base_url, workers, settings.source.deleted_field
@@ -104,6 +109,7 @@ class Poller:
         self.store.polls.record_poll(record)
 
     def _poll(self, now: datetime) -> ChangeSet:
+        self._ignored_logged = 0
         watermark, cursor = self.store.polls.source_state(self.source.name)
         overlap = timedelta(seconds=self.settings.poll.overlap_seconds)
         polled = self.source.poll(None if watermark is None else watermark - overlap, cursor)
@@ -129,6 +135,11 @@ class Poller:
             self.store.checkpoint()
         if self.progress is not None:
             self.progress.close()
+        if self._ignored_logged > _IGNORED_LOG_LIMIT:
+            log.warning(
+                "%d more records ignored for the reasons above (not each logged)",
+                self._ignored_logged - _IGNORED_LOG_LIMIT,
+            )
         if large:
             return_freed_memory()
         return changes
@@ -175,7 +186,7 @@ class Poller:
         pending: list[Change] = []
         removals: list[Deletion] = []
         pending_slugs: set[str] = set()
-        for version in valid.valid:
+        for index, version in enumerate(valid.valid):
             if version.slug in pending_slugs:
                 # A later version in the same chunk: write the earlier one
                 # first, then read back what it is in (its entity feeds).
@@ -190,11 +201,14 @@ class Poller:
                     pending_slugs.add(version.slug)
                     states[version.slug] = _deleted_state(stored, version)
                 changes.deleted += kind is ChangeKind.DELETED
-                changes.ignored += kind is ChangeKind.IGNORED
+                if kind is ChangeKind.IGNORED:
+                    changes.ignored += 1
+                    self._ignored(stored, version, "", valid.location(index))
                 continue
             kind = classify_change(stored, version, version.digest)
             if kind is ChangeKind.IGNORED:
                 changes.ignored += 1
+                self._ignored(stored, version, version.digest, valid.location(index))
                 continue
             restores = stored is not None and stored.deleted
             old = stored or StoredState(version.updated_at, "", ())
@@ -207,6 +221,44 @@ class Poller:
             else:
                 changes.updated += 1
         self._flush(tx, pending, removals, changes)
+
+    def _ignored(
+        self,
+        stored: StoredState | None,
+        version: ArticleVersion | Tombstone,
+        digest: str,
+        location: str,
+    ) -> None:
+        """Log a record ignored for a reason its writer may not expect.
+
+        Re-reading what is stored (the poll overlap, a rewritten file) is the
+        normal, silent case; a change that is dropped because its `updated_at`
+        is not newer is data lost unless someone notices.
+        """
+        if stored is None or digest == stored.content_hash:
+            return
+        if isinstance(version, Tombstone):
+            if stored.deleted:
+                return  # already deleted: nothing was lost
+            level, reason = logging.INFO, "a deletion whose updated_at is not newer than the "
+            reason += f"stored version's ({format_time(stored.updated_at)}); the article stays"
+        elif stored.deleted:
+            level = logging.INFO
+            reason = (
+                f"the article was deleted at {format_time(stored.updated_at)}; only a record "
+                "with a newer updated_at restores it"
+            )
+        else:
+            level = logging.WARNING
+            reason = (
+                f"content changed but updated_at {format_time(version.updated_at)} is not newer "
+                f"than the stored {format_time(stored.updated_at)}; the change is not published"
+            )
+        self._ignored_logged += 1
+        if self._ignored_logged > _IGNORED_LOG_LIMIT:
+            return
+        extra = {"slug": version.slug, "source": location, "reason": reason}
+        log.log(level, "ignored %s (%s): %s", version.slug, location, reason, extra=extra)
 
     def _flush(
         self, tx: Tx, pending: list[Change], removals: list[Deletion], changes: ChangeSet

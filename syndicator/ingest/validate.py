@@ -39,10 +39,17 @@ class Validated:
     rejected: list[tuple[str, int | None, Quarantined]] = field(default_factory=list)
     #: Records and deletions (SPEC §3b) in source order.
     valid: list[ArticleVersion | Tombstone] = field(default_factory=list)
+    #: Where each of `valid` came from: (origin, line), for log messages.
+    places: list[tuple[str, int | None]] = field(default_factory=list)
     #: The newest `updated_at` among the valid records.
     newest: datetime | None = None
     #: (origin, line, what) of entities dropped from records that were kept.
     notes: list[tuple[str, int | None, Quarantined]] = field(default_factory=list)
+
+    def location(self, index: int) -> str:
+        """`file:line` (or the URL) of ``valid[index]``."""
+        origin, line = self.places[index]
+        return origin if line is None else f"{origin}:{line}"
 
     @property
     def records(self) -> int:
@@ -84,6 +91,7 @@ def validate(
             out.rejected.append((item.origin, item.line, what))
             continue
         out.valid.append(version)
+        out.places.append((item.origin, item.line))
         if out.newest is None or version.updated_at > out.newest:
             out.newest = version.updated_at
     return out

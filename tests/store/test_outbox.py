@@ -184,3 +184,30 @@ def test_record_and_claim_does_not_claim_an_endpoint_it_just_paused(make_outbox:
     assert paused == ["a"]
     assert [c.endpoint for c in claimed] == ["b", "b"]
     assert outbox.record_and_claim([], 1, "w", at, {}, 10, LEASE) == ([], [])
+
+
+def test_listing_filters_and_the_last_attempt(make_outbox: Any) -> None:
+    outbox = make_outbox()
+    old = add_deliveries(outbox, ["a", "b"], 2, at=T0)
+    new = add_deliveries(outbox, ["a"], 1, at=T0 + timedelta(hours=2))[len(old) :]
+    first, second = T0 + timedelta(minutes=1), T0 + timedelta(minutes=7)
+    outbox.record([outcome(old[0], "a", RETRY, first)], 50, first)
+    outbox.record([outcome(old[0], "a", PERMANENT, second, retry=False)], 50, second)
+    rows = {r["id"]: r for r in outbox.listing()}
+    assert list(rows) == sorted(old + new, reverse=True)  # newest first
+    dead = rows[old[0]]
+    # The newest of its two attempts; no next attempt for a dead delivery.
+    assert (dead["status"], dead["attempts"]) == ("dead", 2)
+    assert dead["last_attempt_at"] == db_time(second)
+    assert (dead["next_attempt_at"], dead["last_error"], dead["last_status_code"]) == (
+        None,
+        "HTTP 500",
+        500,
+    )
+    assert rows[new[0]]["last_attempt_at"] is None
+    assert rows[new[0]]["next_attempt_at"] == rows[new[0]]["created_at"]
+    assert [r["id"] for r in outbox.listing(endpoint="b")] == [old[3], old[1]]
+    assert [r["id"] for r in outbox.listing(since=T0 + timedelta(hours=1))] == new
+    assert [r["id"] for r in outbox.listing("dead", endpoint="a", since=T0)] == [old[0]]
+    assert outbox.listing(endpoint="nobody") == []
+    assert outbox.endpoint_names() == ["a", "b"]

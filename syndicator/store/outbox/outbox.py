@@ -183,12 +183,31 @@ class Outbox:
         status: str | None = None,
         limit: int | None = None,
         ids: Sequence[int] | None = None,
+        *,
+        endpoint: str | None = None,
+        since: datetime | None = None,
     ) -> list[dict[str, Any]]:
-        """Deliveries, newest first, in the shape of `deliveries list --json`."""
-        d = t.deliveries
-        query = select(d).order_by(d.c.id.desc()).limit(limit)
+        """Deliveries, newest first, in the shape of `deliveries list --json`.
+
+        Filters: a status, an endpoint, created at or after `since`, these ids.
+        Times are stored text (`db_time`); `next_attempt_at` only while another
+        attempt is to come.
+        """
+        d, a = t.deliveries, t.attempts
+        # One indexed lookup per listed row (attempts_delivery), not a join of every attempt.
+        last_attempt = (
+            select(func.max(a.c.attempted_at))
+            .where(a.c.delivery_id == d.c.id)
+            .scalar_subquery()
+            .label("last_attempt_at")
+        )
+        query = select(d, last_attempt).order_by(d.c.id.desc()).limit(limit)
         if status is not None:
             query = query.where(d.c.status == status)
+        if endpoint is not None:
+            query = query.where(d.c.endpoint == endpoint)
+        if since is not None:
+            query = query.where(d.c.created_at >= db_time(since))
         if ids is not None:
             query = query.where(d.c.id.in_(list(ids)))
         with self.db.read() as conn:
@@ -197,6 +216,7 @@ class Outbox:
             {
                 "id": r.id,
                 "webhook_id": r.webhook_id,
+                "event_id": r.event_id,
                 "endpoint": r.endpoint,
                 "type": r.type,
                 "slug": r.slug,
@@ -204,11 +224,21 @@ class Outbox:
                 "attempts": r.attempts,
                 "last_status_code": r.last_status_code,
                 "last_error": r.last_error,
-                "next_attempt_at": r.next_attempt_at if r.status in OPEN else None,
                 "created_at": r.created_at,
+                "last_attempt_at": r.last_attempt_at,
+                "next_attempt_at": r.next_attempt_at if r.status in OPEN else None,
+                "delivered_at": r.delivered_at,
             }
             for r in rows
         ]
+
+    def endpoint_names(self) -> list[str]:
+        """Every endpoint that has deliveries, sorted (configured or not, any longer)."""
+        d = t.deliveries
+        with self.db.read() as conn:
+            return list(
+                conn.execute(select(d.c.endpoint).distinct().order_by(d.c.endpoint)).scalars()
+            )
 
     def requeue(self, ids: Sequence[int], now: datetime) -> list[int]:
         """Make deliveries due now again (same webhook-id); return the ids found."""
