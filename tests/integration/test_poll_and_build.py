@@ -229,7 +229,7 @@ def test_crash_between_commit_and_write_is_repaired(
     deployment.write_jsonl("a.jsonl", [make_record("one")])
     pipeline = run_pipeline()
     pipeline.poll()  # committed, then the process "dies" before building
-    assert pipeline.store.feeds.dirty_topics() == ["all", "energy"]
+    assert pipeline.store.feeds.dirty_topics() == ["all", "energy", "lang/en"]
     fresh = run_pipeline()
     assert fresh.poll().changed == 0
     fresh.build()

@@ -115,7 +115,7 @@ def test_articles_remove_and_show(
     assert shown["deleted_reason"] == "legal request"
     assert shown["title"] is None and shown["topics"] == ["energy"]
     assert shown["feeds"] == {}
-    assert set(shown["deleted_from"]) == {ALL_TOPIC, "energy"}
+    assert set(shown["deleted_from"]) == {ALL_TOPIC, "energy", "lang/en"}  # its language feed too
     assert [e["type"] for e in shown["events"]] == ["article.created", "article.deleted"]
     by_endpoint = {d["endpoint"]: d for d in shown["events"][1]["deliveries"]}
     assert set(by_endpoint) == {"all"}

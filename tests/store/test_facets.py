@@ -4,9 +4,8 @@ deletion, bad entities, and indexing a database written before facets existed.""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
-
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from sqlalchemy import delete
@@ -122,7 +121,6 @@ def test_a_deletion_empties_its_entity_feeds_and_leaves_a_tombstone(
     assert pipeline.poll().deleted == 1
     assert members(pipeline, "entities/arm") == ["two"]
     assert facet(pipeline, "entities/arm") == ("Arm", 1, 2)
-    from datetime import UTC, datetime
 
     stones = pipeline.store.facets.tombstones("entities/arm", datetime(2026, 1, 1, tzinfo=UTC))
     assert [slug for slug, _ in stones] == ["one"]
