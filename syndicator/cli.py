@@ -61,6 +61,15 @@ def _parser() -> argparse.ArgumentParser:
     backup.add_argument("path", type=Path, metavar="PATH", help="the copy to write")
     backup.add_argument("--force", action="store_true", help="replace PATH if it exists")
 
+    export = commands.add_parser(
+        "export", help="build, and write every feed to feeds.output_dir (a static copy)"
+    )
+    export.add_argument(
+        "--facets",
+        action="store_true",
+        help="also write every entity, language and custom feed (rendered on demand otherwise)",
+    )
+
     deliveries = commands.add_parser("deliveries", help="list and re-send webhook deliveries")
     dcmd = deliveries.add_subparsers(dest="action", required=True, metavar="ACTION")
     listing = dcmd.add_parser(
@@ -278,9 +287,34 @@ def _backup(settings: Settings, target: Path, force: bool) -> int:
     return EXIT_OK
 
 
+def _export(settings: Settings, facets: bool) -> int:
+    from syndicator.build.ondemand import FacetDocuments
+    from syndicator.wiring import make_builder, open_store, utc_now
+
+    store = open_store(settings)
+    try:
+        builder = make_builder(settings, store)
+        result = builder.build(keep_documents=False)
+        line = f"export: {result.written} topic files written"
+        if facets:
+            documents = FacetDocuments(
+                settings,
+                store,
+                utc_now,
+                fingerprint=builder.fingerprint(),
+                hub_urls=builder.hub_urls(),
+                ttl_minutes=builder.ttl_minutes(),
+            )
+            line += f", {documents.export(builder.output)} facet files written"
+        _print(f"{line} to {settings.feeds.output_dir}")
+        return 0
+    finally:
+        store.close()
+
+
 def _needs_secrets(args: argparse.Namespace) -> bool:
     """Read-only commands work in a shell that lacks the service's secrets."""
-    if args.command in ("status", "poll", "backup"):
+    if args.command in ("status", "poll", "backup", "export"):
         return False
     if args.command == "deliveries" and args.action == "list":
         return False
@@ -312,6 +346,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _poll_now(settings, args.wait)
         if args.command == "backup":
             return _backup(settings, args.path, args.force)
+        if args.command == "export":
+            return _export(settings, args.facets)
         if args.command == "deliveries":
             from syndicator.delivery.commands import deliveries_command
 

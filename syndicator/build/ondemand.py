@@ -18,6 +18,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 
+from syndicator.build.output import OutputDir
 from syndicator.build.reuse import sha256
 from syndicator.config import Settings
 from syndicator.core.entities import entity_key
@@ -213,6 +214,21 @@ class FacetDocuments:
                     Published(path.lstrip("/"), doc.body, doc.content_type, doc.last_modified)
                 )
         return out
+
+    def export(self, output: OutputDir, *, batch: int = 300) -> int:
+        """Write every facet feed (empty ones too: they are served) into `output`,
+        for a static copy of the whole site; return how many files were written."""
+        written = 0
+        pending: list[tuple[str, bytes]] = []
+        for kind in FACET_KINDS:
+            for facet in self.store.facets.listing(kind, live_only=False):
+                for fmt in FEED_FORMATS:
+                    body = self.render(facet.name, fmt, facet.label, facet.changed_at or _EPOCH)
+                    pending.append((f"feeds/{facet.name}.{fmt}", body))
+                if len(pending) >= batch:
+                    written += output.write_many(pending)
+                    pending = []
+        return written + output.write_many(pending)
 
     def paths_of(self, names: Sequence[str]) -> list[str]:
         """Every URL path of the named facet feeds."""

@@ -1,0 +1,54 @@
+"""`syndicator export [--facets]`: a static copy of every feed in `feeds.output_dir`,
+facet feeds included on request, byte for byte what the daemon serves."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from syndicator.build.ondemand import FacetDocuments
+from syndicator.cli import main
+from syndicator.wiring import make_builder, open_store, utc_now
+from tests.deployment import Deployment
+from tests.feedcheck import assert_valid_atom
+
+Make = Callable[..., dict[str, Any]]
+
+
+def test_export_writes_facet_feeds_only_when_asked(
+    deployment: Deployment, make_record: Make, capsys: pytest.CaptureFixture[str]
+) -> None:
+    deployment.write_jsonl(
+        "a.jsonl",
+        [
+            make_record("one", entities=["Arm", "Société Générale"], lang="de"),
+            make_record("two", entities=["ARM"]),
+        ],
+    )
+    assert main(["--config", str(deployment.config), "once"]) == 0
+    assert not (deployment.output / "feeds" / "entities").exists()  # rendered on demand
+
+    assert main(["--config", str(deployment.config), "export"]) == 0
+    assert "0 topic files written" in capsys.readouterr().out
+    assert not (deployment.output / "feeds" / "entities").exists()
+
+    assert main(["--config", str(deployment.config), "export", "--facets"]) == 0
+    # arm, societe-generale, lang/de and lang/en, three formats each.
+    assert "12 facet files written" in capsys.readouterr().out
+    exported = deployment.output / "feeds" / "entities" / "arm.atom"
+    assert_valid_atom(exported.read_bytes())
+    settings = deployment.settings()
+    store = open_store(settings)
+    try:
+        builder = make_builder(settings, store)
+        served = FacetDocuments(settings, store, utc_now, fingerprint=builder.fingerprint()).load(
+            "/feeds/entities/arm.atom"
+        )
+        assert served is not None and served.body == exported.read_bytes()
+    finally:
+        store.close()
+    for name in ("societe-generale.rss", "arm.json"):
+        assert (deployment.output / "feeds" / "entities" / name).is_file()
+    assert (deployment.output / "feeds" / "lang" / "de.rss").is_file()
