@@ -187,9 +187,10 @@ class ServerSettings(_Section):
         default=64,
         ge=1,
         description=(
-            "Memory for documents rendered on demand (entity, language and custom feeds; "
-            "bodies and their gzip copies), per process. The least recently used are "
-            "dropped beyond it; a request for one renders it again"
+            "Memory for the bytes of served documents (topic feeds read back from the "
+            "output folder; entity, language and custom feeds rendered on demand; each "
+            "with its gzip copy), per process. The least recently used are dropped beyond "
+            "it; a request for one reads or renders it again"
         ),
     )
 
