@@ -98,8 +98,14 @@ class RenderedArticle:
     article: Article
     content_html: str | None
     #: Content hash of this article version, when known: renderers may cache
-    #: per-entry output under it (same digest, same slug → same entry bytes).
+    #: per-entry output under it (same digest, same slug and entities → same
+    #: entry bytes).
     digest: str | None = None
+    #: The article's entities as (entity slug, display label) pairs, without
+    #: duplicates, in the article's order; rendered as categories. The slugs
+    #: come from the store's slug map, not from the article, so they are part
+    #: of an entry's cache key beside the digest.
+    entities: tuple[tuple[str, str], ...] = ()
 
 
 class ChangeKind(enum.StrEnum):
