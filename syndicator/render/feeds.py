@@ -23,6 +23,7 @@ from feedgen.feed import FeedGenerator
 from lxml import etree
 
 from syndicator.core.times import format_time
+from syndicator.core.urls import entity_scheme
 from syndicator.errors import RenderError
 from syndicator.models import RenderedArticle
 from syndicator.render.cache import (
@@ -33,10 +34,12 @@ from syndicator.render.cache import (
     entry_fragments,
 )
 from syndicator.render.common import (
+    ALTERNATE_TYPES,
     CONTENT_TYPES,
     FORMATS,
     INDEX_PATH,
     OPML_PATH,
+    RENDER_FORMAT,
     FeedInfo,
     TopicSummary,
     entry_id,
@@ -45,31 +48,39 @@ from syndicator.render.common import (
     feed_path,
     feed_title,
     feed_url,
+    is_feed_name,
     site_name,
+    unique_entities,
     utc,
     xml_text,
 )
 from syndicator.render.index import render_index
 from syndicator.render.jsonfeed import compose_json, render_json, split_json
-from syndicator.render.opml import render_opml
+from syndicator.render.opml import Outline, render_opml, render_topic_opml
 
 __all__ = [
     "CONTENT_TYPES",
     "FORMATS",
     "INDEX_PATH",
     "OPML_PATH",
+    "RENDER_FORMAT",
     "FeedInfo",
+    "ALTERNATE_TYPES",
+    "Outline",
     "TopicSummary",
+    "atom_alternates",
     "compose_feed",
     "entry_id",
     "feed_path",
     "feed_url",
+    "is_feed_name",
     "render_atom",
     "render_feed",
     "render_index",
     "render_json",
     "render_opml",
     "render_rss",
+    "render_topic_opml",
     "reference_render",
     "split_feed",
 ]
@@ -130,6 +141,8 @@ class _EntryExtension:
     def __init__(self) -> None:
         self.lang: str | None = None
         self.related: str | None = None
+        self.main_type: str | None = None  # of the article link
+        self.alternates: tuple[tuple[str, str], ...] = ()  # (media type, href)
         self.rss_content: str | None = None
 
     def extend_ns(self) -> dict[str, str]:
@@ -149,10 +162,19 @@ class _EntryExtension:
             entry.set(_XML_LANG, self.lang)
         # feedgen 1.0 drops `rel` from entry links (its loop variable shadows
         # the link dict), so every entry link would read as "alternate". The
-        # only link it gets is the alternate one; the related link is added here.
+        # only link it gets is the alternate one (whose type it drops as well);
+        # the others are added here.
         for link in entry.iterfind("link"):
             if link.get("rel") is None:
                 link.set("rel", "alternate")
+                if self.main_type:
+                    link.set("type", self.main_type)
+        # Added here, not through feedgen: its RSS writer would take the last
+        # alternate link for the item's <link>.
+        for media_type, href in self.alternates:
+            entry.append(
+                entry.makeelement("link", {"href": href, "rel": "alternate", "type": media_type})
+            )
         if self.related:
             entry.append(entry.makeelement("link", {"href": self.related, "rel": "related"}))
         return entry
@@ -165,8 +187,8 @@ def _generator(info: FeedInfo, fmt: str) -> Any:
     self_url = xml_text(feed_url(info.base_url, info.topic, fmt))
     home_url = xml_text(f"{info.base_url.rstrip('/')}/")
     fg.id(self_url)
-    fg.title(xml_text(feed_title(site_title, info.topic)))
-    fg.description(xml_text(feed_description(site_title, info.topic)))
+    fg.title(xml_text(feed_title(site_title, info.topic, info.label)))
+    fg.description(xml_text(feed_description(site_title, info.topic, info.label)))
     # Without a version, so an upgrade alone does not change every feed's bytes.
     fg.generator(_GENERATOR)
     updated = utc(info.updated)
@@ -192,12 +214,52 @@ def _generator(info: FeedInfo, fmt: str) -> Any:
     return fg
 
 
-def _fill_entry(fe: Any, item: RenderedArticle, fmt: str) -> None:
+def atom_alternates(item: RenderedArticle) -> tuple[str | None, tuple[tuple[str, str], ...]]:
+    """The media type of the entry's main link, and its other alternate links
+    as (media type, href) in `ALTERNATE_TYPES` order.
+
+    The main link is the article URL, untyped unless the record's html
+    alternate is that same URL (then it says text/html). An html alternate
+    elsewhere is left out: RFC 4287 §4.1.1 forbids two alternates of one
+    type and hreflang, readers take an untyped one for text/html, and they
+    would open it instead of the article. JSON Feed carries it.
+    """
+    alternates = item.article.alternates
+    main = xml_text(item.article.url)
+    main_type = None
+    links: list[tuple[str, str]] = []
+    for name, media_type in ALTERNATE_TYPES:
+        href = alternates.get(name)
+        if href is None:
+            continue
+        if name == "html":
+            main_type = media_type if xml_text(href) == main else None
+            continue
+        links.append((media_type, xml_text(href)))
+    return main_type, tuple(links)
+
+
+def _categories(item: RenderedArticle, base_url: str) -> list[dict[str, str]]:
+    """Topics (term only), then entities (slug, label, the entity feeds' scheme)."""
+    cats = [{"term": xml_text(topic)} for topic in item.article.topics]
+    if item.entities:
+        scheme = xml_text(entity_scheme(base_url))
+        # RSS writes the label as the category's text and the scheme as its domain.
+        cats += [
+            {"term": slug, "label": label, "scheme": scheme}
+            for slug, label in unique_entities(item.entities)
+        ]
+    return cats
+
+
+def _fill_entry(fe: Any, item: RenderedArticle, fmt: str, base_url: str) -> None:
     article = item.article
     fe.id(entry_id(article.slug))  # also the RSS guid, isPermaLink="false"
     fe.title(entry_title(article))
     fe.link(href=xml_text(article.url), rel="alternate")
     ext = getattr(fe, _EXT)
+    if fmt == "atom":
+        ext.main_type, ext.alternates = atom_alternates(item)
     if article.canonical_source:
         ext.related = xml_text(article.canonical_source)
     fe.published(utc(article.published_at))  # RSS pubDate, Atom published
@@ -215,8 +277,9 @@ def _fill_entry(fe: Any, item: RenderedArticle, fmt: str) -> None:
             ext.rss_content = xml_text(item.content_html)
         else:
             fe.content(xml_text(item.content_html), type="html")
-    if article.topics:
-        fe.category([{"term": xml_text(topic)} for topic in article.topics])
+    categories = _categories(item, base_url)
+    if categories:
+        fe.category(categories)
     if article.lang:
         ext.lang = xml_text(article.lang)
 
@@ -245,7 +308,7 @@ def reference_render(fmt: str, info: FeedInfo, entries: Sequence[RenderedArticle
         fg = _generator(info, fmt)
         for item in entries:
             # Callers pass newest first; feedgen would prepend by default.
-            _fill_entry(fg.add_entry(order="append"), item, fmt)
+            _fill_entry(fg.add_entry(order="append"), item, fmt, info.base_url)
         return _serialize(fg, fmt)
     except ValueError as exc:
         raise _failure(fmt, info, exc) from exc
@@ -286,8 +349,9 @@ class _UnexpectedShape(Exception):
     """The serializer's output is not laid out as the composition assumes."""
 
 
-def _fragments(fmt: str, items: Sequence[RenderedArticle]) -> list[bytes]:
-    """Each entry's bytes exactly as feedgen places them in a document of `fmt`."""
+def _fragments(fmt: str, items: Sequence[RenderedArticle], base_url: str) -> list[bytes]:
+    """Each entry's bytes exactly as feedgen places them in a document of `fmt`
+    for the site at `base_url`."""
     if not items:
         return []
     # What feedgen's document render does for each entry: build it detached,
@@ -297,7 +361,7 @@ def _fragments(fmt: str, items: Sequence[RenderedArticle]) -> list[bytes]:
     for item in items:
         fe = FeedEntry()
         fe.register_extension(_EXT, _EntryExtension)
-        _fill_entry(fe, item, fmt)
+        _fill_entry(fe, item, fmt, base_url)
         parent.append(fe.rss_entry() if fmt == "rss" else fe.atom_entry())
     data: bytes = etree.tostring(root, pretty_print=True, encoding="UTF-8", xml_declaration=False)
     head, opener, tail = _EDGES[fmt]
@@ -335,7 +399,10 @@ def _compose(
     if not shell.endswith(closing):
         raise _UnexpectedShape(fmt)
     try:
-        parts = entry_fragments(fmt, entries, lambda items: _fragments(fmt, items), caches)
+        base_url = info.base_url.rstrip("/")
+        parts = entry_fragments(
+            fmt, entries, lambda items: _fragments(fmt, items, base_url), caches, base_url
+        )
     except ValueError as exc:
         raise _failure(fmt, info, exc) from exc
     cut = len(shell) - len(closing)
