@@ -33,9 +33,10 @@ from syndicator.render.feeds import (
     CONTENT_TYPES,
     INDEX_PATH,
     OPML_PATH,
+    RENDER_FORMAT,
     TopicSummary,
     render_index,
-    render_opml,
+    render_topic_opml,
 )
 from syndicator.store import PublishedState, Store, TopicRow
 
@@ -88,6 +89,7 @@ class Builder:
         blob = orjson.dumps(
             [
                 __version__,
+                RENDER_FORMAT,
                 _library_versions(),
                 s.site.model_dump(),
                 s.feeds.max_entries,
@@ -292,7 +294,7 @@ class Builder:
         summaries = [TopicSummary(r.name, r.articles, r.changed_at) for r in rows]
         newest = max((s.updated for s in summaries if s.updated), default=_EPOCH)
         site = self.settings.site
-        opml = render_opml(site.title, site.base_url, summaries)
+        opml = render_topic_opml(site.title, site.base_url, summaries)
         index = render_index(site.title, site.base_url, summaries)
         return [
             Published(OPML_PATH, opml, CONTENT_TYPES["opml"], newest),

@@ -9,9 +9,12 @@ joining cached bytes replaces most of the per-entry work (feedgen ≈ 127 µs an
 entry for RSS + Atom, joining ≈ 7 µs).
 
 Entries are keyed, per format, by what makes their bytes: slug, content digest (set
-by the builder; it covers every field but `updated_at`), `updated_at`, and the
+by the builder; it covers every field but `updated_at`), `updated_at`, the
 hash of the HTML body the caller passes (the body is rendered outside the
-digest). Entries without a digest are rendered every time and never cached.
+digest), the entity (slug, label) pairs (assigned from the store's slug map,
+so not covered by the digest: an entity slug may change while the article
+does not) and the base URL (entity categories link the entity feeds).
+Entries without a digest are rendered every time and never cached.
 """
 
 from __future__ import annotations
@@ -38,8 +41,9 @@ __all__ = [
     "entry_key",
 ]
 
-#: (slug, digest, updated_at, hash of content_html or None), per format.
-EntryKey = tuple[str, str, datetime, int | None]
+#: (slug, digest, updated_at, hash of content_html or None, entity pairs,
+#: base URL), per format.
+EntryKey = tuple[str, str, datetime, int | None, tuple[tuple[str, str], ...], str]
 
 # What one cached item costs besides its bytes: the key tuple and its strings,
 # the OrderedDict node and the bytes object header; an estimate, so the byte
@@ -181,15 +185,16 @@ class RenderCache:
 NO_CACHE = RenderCache(0)
 
 
-def entry_key(item: RenderedArticle) -> EntryKey | None:
-    """The cache key of one entry, or None when it has no digest."""
+def entry_key(item: RenderedArticle, base_url: str) -> EntryKey | None:
+    """The cache key of one entry in a feed of the site at `base_url`, or None
+    when it has no digest."""
     if item.digest is None:
         return None
     html = item.content_html
     # str caches its hash, and a build hands the same body object to all
     # three formats, so the body is hashed once per build, not once per format.
     body = None if html is None else hash(html)
-    return (item.article.slug, item.digest, item.article.updated_at, body)
+    return (item.article.slug, item.digest, item.article.updated_at, body, item.entities, base_url)
 
 
 class FragmentsUnusable(Exception):
@@ -203,9 +208,11 @@ def entry_fragments(
     entries: Sequence[RenderedArticle | bytes],
     render: Callable[[Sequence[RenderedArticle]], list[bytes]],
     caches: RenderCache,
+    base_url: str,
 ) -> list[bytes]:
-    """Each entry's bytes in `fmt`: from the cache when it holds them, the rest
-    from one `render` call (one bytes value per entry it is given, in order).
+    """Each entry's bytes in `fmt` for a feed of the site at `base_url`: from
+    the cache when it holds them, the rest from one `render` call (one bytes
+    value per entry it is given, in order).
 
     An entry given as bytes already is its fragment, reused from an earlier
     document of the same format, and is passed through as it is.
@@ -217,7 +224,7 @@ def entry_fragments(
         if isinstance(item, bytes):
             found.append(item)
             continue
-        key = entry_key(item)
+        key = entry_key(item, base_url)
         data = None if key is None else cache.get(key)
         if data is None:
             missing.append((len(found), key, item))

@@ -11,17 +11,25 @@ from datetime import UTC, datetime
 
 from syndicator.core import urls
 from syndicator.core.article import entry_id
-from syndicator.core.records import TOPIC_PATTERN, is_safe_topic
+from syndicator.core.records import is_safe_topic
 from syndicator.core.text import strip_xml_illegal
-from syndicator.core.urls import FEED_FORMATS
+from syndicator.core.urls import (
+    CUSTOM_KIND,
+    ENTITY_KIND,
+    FEED_FORMATS,
+    LANG_KIND,
+    split_feed_name,
+)
 from syndicator.errors import RenderError
 from syndicator.models import ALL_TOPIC, Article
 
 __all__ = [
+    "ALTERNATE_TYPES",
     "CONTENT_TYPES",
     "FORMATS",
     "INDEX_PATH",
     "OPML_PATH",
+    "RENDER_FORMAT",
     "FeedInfo",
     "TopicSummary",
     "entry_id",
@@ -30,8 +38,10 @@ __all__ = [
     "feed_title",
     "feed_url",
     "entry_title",
+    "is_feed_name",
     "ordered_topics",
     "site_name",
+    "unique_entities",
     "utc",
     "xml_text",
 ]
@@ -47,15 +57,30 @@ CONTENT_TYPES = {
 #: Paths of the site-wide documents, relative to the public prefix (SPEC §4).
 OPML_PATH = "feeds.opml"
 INDEX_PATH = "index.html"
+#: Media types of the alternates an Atom entry links (SPEC §4b), in the order
+#: the links appear; alternates with other names have no Atom form.
+ALTERNATE_TYPES = (
+    ("html", "text/html"),
+    ("markdown", "text/markdown"),
+    ("text", "text/plain"),
+    ("jsonld", "application/ld+json"),
+)
+#: Version of what the renderers put in a feed beyond the data and settings.
+#: Part of the build's render fingerprint: raising it makes the next build
+#: render every entry again instead of reusing the previous files' bytes.
+#: 2: entity categories, typed alternate links, the JSON Feed `_syndicator` object.
+RENDER_FORMAT = 2
 
 
 @dataclass(frozen=True, slots=True)
 class FeedInfo:
-    """Feed-level facts for one topic feed; nothing here comes from the clock."""
+    """Feed-level facts for one feed; nothing here comes from the clock."""
 
     site_title: str
     base_url: str  # public prefix, no trailing slash, e.g. "http://127.0.0.1:8080"
-    topic: str  # a topic slug or "all"
+    #: The feed's name, its path below `feeds/` without extension: a topic
+    #: slug, "all", or a facet `entities/<slug>`, `lang/<tag>`, `custom/<name>`.
+    topic: str
     updated: datetime  # feed-level date, tz-aware; the newest updated_at
     hub_urls: tuple[str, ...] = ()  # WebSub hubs; when non-empty add rel="hub" links
     language: str | None = None
@@ -63,7 +88,9 @@ class FeedInfo:
     #: first. Atom lists them as RFC 6721 deleted entries; the others ignore them.
     deleted: tuple[tuple[str, datetime], ...] = ()
     ttl_minutes: int | None = None  # RSS <ttl>: how long a reader may cache the feed
-    label: str | None = None  # a facet feed's display name ("Nvidia")
+    #: A facet feed's display name ("Nvidia", "German (de)", a custom feed's
+    #: name); its slug stands in when None. Topic feeds ignore it.
+    label: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,18 +102,26 @@ class TopicSummary:
     updated: datetime | None
 
 
+def is_feed_name(name: str) -> bool:
+    """True for a name `feed_path` accepts: "all", a safe topic slug, or a
+    facet kind and a safe slug (``entities/nvidia``, ``lang/pt-br``)."""
+    kind, slug = split_feed_name(name)
+    if kind is None:
+        return name == ALL_TOPIC or is_safe_topic(name)
+    # "all" is reserved among topics only: feeds/entities/all.rss is no
+    # other feed's path, so an entity or custom feed may be called that.
+    return slug == ALL_TOPIC or is_safe_topic(slug)
+
+
 def _check_topic(topic: str) -> None:
-    # Topics become file names and URL segments; ingest already rejects unsafe
-    # ones, this guards against a caller passing something else.
-    kind, slug = urls.split_feed_name(topic)
-    if kind is not None and kind in urls.FACET_KINDS and TOPIC_PATTERN.fullmatch(slug):
-        return
-    if topic != ALL_TOPIC and not is_safe_topic(topic):
-        raise RenderError(f"unsafe topic name {topic[:80]!r}")
+    # Names become file names and URL segments; ingest already rejects unsafe
+    # topics, this guards against a caller passing something else.
+    if not is_feed_name(topic):
+        raise RenderError(f"unsafe feed name {topic[:80]!r}")
 
 
 def feed_path(topic: str, fmt: str) -> str:
-    """Relative path of a topic feed, e.g. ``feeds/ai.rss``."""
+    """Relative path of a feed, e.g. ``feeds/ai.rss`` or ``feeds/entities/nvidia.atom``."""
     if fmt not in FORMATS:
         raise RenderError(f"unknown feed format {fmt!r}; expected one of {', '.join(FORMATS)}")
     _check_topic(topic)
@@ -94,7 +129,7 @@ def feed_path(topic: str, fmt: str) -> str:
 
 
 def feed_url(base_url: str, topic: str, fmt: str) -> str:
-    """Public URL of a topic feed: the base URL joined with `feed_path`."""
+    """Public URL of a feed: the base URL joined with `feed_path`."""
     feed_path(topic, fmt)  # validates
     return urls.feed_url(base_url, topic, fmt)
 
@@ -111,16 +146,47 @@ def entry_title(article: Article) -> str:
     return cleaned if cleaned.strip() else xml_text(article.url)
 
 
-def feed_title(site_title: str, topic: str) -> str:
-    """Human title of a topic feed."""
-    return site_title if topic == ALL_TOPIC else f"{site_title}: {topic}"
+def _label(slug: str, label: str | None) -> str:
+    cleaned = None if label is None else xml_text(label).strip()
+    return cleaned or slug
 
 
-def feed_description(site_title: str, topic: str) -> str:
+def feed_title(site_title: str, topic: str, label: str | None = None) -> str:
+    """Human title of a feed: the site, then the topic or the facet's label."""
+    if topic == ALL_TOPIC:
+        return site_title
+    kind, slug = split_feed_name(topic)
+    return f"{site_title}: {topic if kind is None else _label(slug, label)}"
+
+
+def feed_description(site_title: str, topic: str, label: str | None = None) -> str:
     """One-line description (RSS requires one; Atom subtitle, JSON description)."""
     if topic == ALL_TOPIC:
         return f"All articles from {site_title}"
+    kind, slug = split_feed_name(topic)
+    name = _label(slug, label)
+    if kind == ENTITY_KIND:
+        return f"Articles mentioning {name} from {site_title}"
+    if kind == LANG_KIND:
+        return f"Articles in {name} from {site_title}"
+    if kind == CUSTOM_KIND:
+        return f"Articles of the custom feed {name} from {site_title}"
     return f"Articles on {topic} from {site_title}"
+
+
+def unique_entities(entities: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The (slug, label) pairs cleaned for XML, the first of each slug only
+    (the build de-duplicates already; a repeated category is never wanted).
+    A blank label falls back to the slug."""
+    seen: set[str] = set()
+    out: list[tuple[str, str]] = []
+    for slug, label in entities:
+        cleaned = xml_text(slug)
+        if cleaned in seen:
+            continue
+        seen.add(cleaned)
+        out.append((cleaned, _label(cleaned, label)))
+    return out
 
 
 def utc(value: datetime) -> datetime:

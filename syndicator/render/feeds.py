@@ -2,8 +2,9 @@
 
 This is the only module that imports feedgen. feedgen defaults to the clock
 (`updated`, `lastBuildDate`) and prepends entries, so every field is set here
-explicitly: the same input gives the same bytes. JSON Feed, OPML and the
-index page live in sibling modules and are re-exported here.
+explicitly: the same input gives the same bytes. What each entry holds, and
+the extensions that write what feedgen cannot, are in `entries`; JSON Feed,
+OPML and the index page live in sibling modules and are re-exported here.
 
 A document is composed from parts that feedgen renders and `cache` keeps: the
 shell (the whole document with no entries) and one fragment per entry, each
@@ -14,7 +15,6 @@ render, `reference_render`, which the tests compare it with.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -33,140 +33,77 @@ from syndicator.render.cache import (
     entry_fragments,
 )
 from syndicator.render.common import (
+    ALTERNATE_TYPES,
     CONTENT_TYPES,
     FORMATS,
     INDEX_PATH,
     OPML_PATH,
+    RENDER_FORMAT,
     FeedInfo,
     TopicSummary,
     entry_id,
-    entry_title,
     feed_description,
     feed_path,
     feed_title,
     feed_url,
+    is_feed_name,
     site_name,
     utc,
     xml_text,
 )
+from syndicator.render.entries import (
+    ATOM_NS,
+    CONTENT_NS,
+    EXT,
+    EntryExtension,
+    FeedExtension,
+    atom_alternates,
+    fill_entry,
+)
 from syndicator.render.index import render_index
 from syndicator.render.jsonfeed import compose_json, render_json, split_json
-from syndicator.render.opml import render_opml
+from syndicator.render.opml import Outline, render_opml, render_topic_opml
 
 __all__ = [
     "CONTENT_TYPES",
     "FORMATS",
     "INDEX_PATH",
     "OPML_PATH",
+    "RENDER_FORMAT",
     "FeedInfo",
+    "ALTERNATE_TYPES",
+    "Outline",
     "TopicSummary",
+    "atom_alternates",
     "compose_feed",
     "entry_id",
     "feed_path",
     "feed_url",
+    "is_feed_name",
     "render_atom",
     "render_feed",
     "render_index",
     "render_json",
     "render_opml",
     "render_rss",
+    "render_topic_opml",
     "reference_render",
     "split_feed",
 ]
 
-_ATOM_NS = "http://www.w3.org/2005/Atom"
-_TOMBSTONES_NS = "http://purl.org/atompub/tombstones/1.0"
-_DELETED_ENTRY = f"{{{_TOMBSTONES_NS}}}deleted-entry"
-_CONTENT_NS = "http://purl.org/rss/1.0/modules/content/"
-_CONTENT_ENCODED = f"{{{_CONTENT_NS}}}encoded"
-_XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 _GENERATOR = "Syndicator"
 _RSS_DOCS = "https://www.rssboard.org/rss-specification"
-# Name under which our feedgen extension hangs off generators and entries.
-_EXT = "syndicator"
-
-
-class _FeedExtension:
-    """feedgen feed extension (protocol of feedgen/ext/base.py): WebSub hub
-    links, and Atom's RFC 6721 deleted entries.
-
-    feedgen's RSS writer emits only the first `atom:link` of the channel, so
-    hubs are added here, for Atom as well to keep one code path.
-    """
-
-    def __init__(self) -> None:
-        self.hubs: tuple[str, ...] = ()
-        self.deleted: tuple[tuple[str, str], ...] = ()  # (entry id, RFC 3339 time)
-
-    def extend_ns(self) -> dict[str, str]:
-        return {}
-
-    def extend_rss(self, rss: Any) -> Any:
-        channel = rss.find("channel")
-        for hub in self.hubs:
-            channel.append(channel.makeelement(f"{{{_ATOM_NS}}}link", {"href": hub, "rel": "hub"}))
-        return rss
-
-    def extend_atom(self, feed: Any) -> Any:
-        # feedgen builds Atom elements without a namespace and declares the
-        # default namespace on the root, so plain "link" is atom:link.
-        for hub in self.hubs:
-            feed.append(feed.makeelement("link", {"href": hub, "rel": "hub"}))
-        # feedgen runs extensions before it appends the entries, so these sit
-        # in the shell, ahead of every entry: the composition splices entries
-        # after them and `_split` never takes one for (or into) an entry. The
-        # namespace is declared on each element rather than the root, so a
-        # feed with nothing deleted keeps its bytes.
-        for ref, when in self.deleted:
-            etree.SubElement(
-                feed, _DELETED_ENTRY, {"ref": ref, "when": when}, nsmap={"at": _TOMBSTONES_NS}
-            )
-        return feed
-
-
-class _EntryExtension:
-    """feedgen entry extension: RSS `content:encoded`; Atom `xml:lang` and links."""
-
-    def __init__(self) -> None:
-        self.lang: str | None = None
-        self.related: str | None = None
-        self.rss_content: str | None = None
-
-    def extend_ns(self) -> dict[str, str]:
-        return {}
-
-    def extend_rss(self, item: Any) -> Any:
-        # feedgen writes content:encoded only beside a description and otherwise
-        # moves the HTML into <description>; the body always goes here instead.
-        if self.rss_content:
-            encoded = item.makeelement(_CONTENT_ENCODED, {})
-            encoded.text = self.rss_content
-            item.append(encoded)
-        return item
-
-    def extend_atom(self, entry: Any) -> Any:
-        if self.lang:
-            entry.set(_XML_LANG, self.lang)
-        # feedgen 1.0 drops `rel` from entry links (its loop variable shadows
-        # the link dict), so every entry link would read as "alternate". The
-        # only link it gets is the alternate one; the related link is added here.
-        for link in entry.iterfind("link"):
-            if link.get("rel") is None:
-                link.set("rel", "alternate")
-        if self.related:
-            entry.append(entry.makeelement("link", {"href": self.related, "rel": "related"}))
-        return entry
 
 
 def _generator(info: FeedInfo, fmt: str) -> Any:
     fg = FeedGenerator()
-    fg.register_extension(_EXT, _FeedExtension, _EntryExtension)
+    fg.register_extension(EXT, FeedExtension, EntryExtension)
     site_title = site_name(info.site_title)
     self_url = xml_text(feed_url(info.base_url, info.topic, fmt))
     home_url = xml_text(f"{info.base_url.rstrip('/')}/")
     fg.id(self_url)
-    fg.title(xml_text(feed_title(site_title, info.topic)))
-    fg.description(xml_text(feed_description(site_title, info.topic)))
+    fg.title(xml_text(feed_title(site_title, info.topic, info.label)))
+    fg.description(xml_text(feed_description(site_title, info.topic, info.label)))
     # Without a version, so an upgrade alone does not change every feed's bytes.
     fg.generator(_GENERATOR)
     updated = utc(info.updated)
@@ -177,7 +114,7 @@ def _generator(info: FeedInfo, fmt: str) -> Any:
     # For RSS the channel <link> is the last link given, so "alternate" goes last.
     fg.link(href=self_url, rel="self", type=media_type)
     fg.link(href=home_url, rel="alternate", type="text/html")
-    ext = getattr(fg, _EXT)
+    ext = getattr(fg, EXT)
     ext.hubs = tuple(xml_text(h) for h in info.hub_urls)
     if fmt == "atom":
         ext.deleted = tuple((entry_id(slug), format_time(when)) for slug, when in info.deleted)
@@ -190,35 +127,6 @@ def _generator(info: FeedInfo, fmt: str) -> Any:
         # Entries carry no author; the feed-level one satisfies RFC 4287.
         fg.author(name=site_title)
     return fg
-
-
-def _fill_entry(fe: Any, item: RenderedArticle, fmt: str) -> None:
-    article = item.article
-    fe.id(entry_id(article.slug))  # also the RSS guid, isPermaLink="false"
-    fe.title(entry_title(article))
-    fe.link(href=xml_text(article.url), rel="alternate")
-    ext = getattr(fe, _EXT)
-    if article.canonical_source:
-        ext.related = xml_text(article.canonical_source)
-    fe.published(utc(article.published_at))  # RSS pubDate, Atom published
-    fe.updated(utc(article.updated_at))
-    if article.summary:
-        summary = xml_text(article.summary)
-        if fmt == "rss":
-            # RSS readers treat <description> as HTML; escaping once more keeps
-            # the plain-text summary from ever being read as markup.
-            fe.summary(html.escape(summary, quote=False))
-        else:
-            fe.summary(summary, type="text")
-    if item.content_html:
-        if fmt == "rss":
-            ext.rss_content = xml_text(item.content_html)
-        else:
-            fe.content(xml_text(item.content_html), type="html")
-    if article.topics:
-        fe.category([{"term": xml_text(topic)} for topic in article.topics])
-    if article.lang:
-        ext.lang = xml_text(article.lang)
 
 
 def _serialize(fg: Any, fmt: str) -> bytes:
@@ -245,7 +153,7 @@ def reference_render(fmt: str, info: FeedInfo, entries: Sequence[RenderedArticle
         fg = _generator(info, fmt)
         for item in entries:
             # Callers pass newest first; feedgen would prepend by default.
-            _fill_entry(fg.add_entry(order="append"), item, fmt)
+            fill_entry(fg.add_entry(order="append"), item, fmt, info.base_url)
         return _serialize(fg, fmt)
     except ValueError as exc:
         raise _failure(fmt, info, exc) from exc
@@ -256,11 +164,11 @@ def _skeleton(fmt: str) -> tuple[Any, Any]:
     if fmt == "rss":
         # Same prefixes in scope as feedgen's <rss>, so content:encoded and
         # atom:link serialize with the same prefixes and no extra declarations.
-        root = etree.Element("rss", version="2.0", nsmap={"atom": _ATOM_NS, "content": _CONTENT_NS})
+        root = etree.Element("rss", version="2.0", nsmap={"atom": ATOM_NS, "content": CONTENT_NS})
         return root, etree.SubElement(root, "channel")
     # feedgen sets the Atom namespace as a plain `xmlns` attribute, so its
     # elements have no namespace at all; the skeleton does the same.
-    root = etree.Element("feed", xmlns=_ATOM_NS)
+    root = etree.Element("feed", xmlns=ATOM_NS)
     return root, root
 
 
@@ -286,8 +194,9 @@ class _UnexpectedShape(Exception):
     """The serializer's output is not laid out as the composition assumes."""
 
 
-def _fragments(fmt: str, items: Sequence[RenderedArticle]) -> list[bytes]:
-    """Each entry's bytes exactly as feedgen places them in a document of `fmt`."""
+def _fragments(fmt: str, items: Sequence[RenderedArticle], base_url: str) -> list[bytes]:
+    """Each entry's bytes exactly as feedgen places them in a document of `fmt`
+    for the site at `base_url`."""
     if not items:
         return []
     # What feedgen's document render does for each entry: build it detached,
@@ -296,8 +205,8 @@ def _fragments(fmt: str, items: Sequence[RenderedArticle]) -> list[bytes]:
     root, parent = _skeleton(fmt)
     for item in items:
         fe = FeedEntry()
-        fe.register_extension(_EXT, _EntryExtension)
-        _fill_entry(fe, item, fmt)
+        fe.register_extension(EXT, EntryExtension)
+        fill_entry(fe, item, fmt, base_url)
         parent.append(fe.rss_entry() if fmt == "rss" else fe.atom_entry())
     data: bytes = etree.tostring(root, pretty_print=True, encoding="UTF-8", xml_declaration=False)
     head, opener, tail = _EDGES[fmt]
@@ -335,7 +244,10 @@ def _compose(
     if not shell.endswith(closing):
         raise _UnexpectedShape(fmt)
     try:
-        parts = entry_fragments(fmt, entries, lambda items: _fragments(fmt, items), caches)
+        base_url = info.base_url.rstrip("/")
+        parts = entry_fragments(
+            fmt, entries, lambda items: _fragments(fmt, items, base_url), caches, base_url
+        )
     except ValueError as exc:
         raise _failure(fmt, info, exc) from exc
     cut = len(shell) - len(closing)

@@ -3,6 +3,12 @@
 Composed like RSS and Atom (see `syndicator.render.feeds`): the document with
 no items, cached per `FeedInfo`, and each item serialized once per content
 version, indented as it sits in the `items` array.
+
+What JSON Feed has no field for goes in the item's `_syndicator` extension
+object (extension keys start with an underscore, JSON Feed 1.1 §"Extensions"):
+`entities`, a list of `{"slug", "name", "feed"}`, and `alternates`, the
+record's map of format name to URL. The object is there when the article has
+entities or alternates, and then always with both keys.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from syndicator.core.urls import entity_feed_url
 from syndicator.errors import RenderError
 from syndicator.models import RenderedArticle
 from syndicator.render.cache import (
@@ -22,6 +29,7 @@ from syndicator.render.cache import (
     entry_fragments,
 )
 from syndicator.render.common import (
+    ALTERNATE_TYPES,
     FeedInfo,
     entry_id,
     entry_title,
@@ -29,11 +37,13 @@ from syndicator.render.common import (
     feed_title,
     feed_url,
     site_name,
+    unique_entities,
     utc,
     xml_text,
 )
 
 __all__ = [
+    "EXTENSION_KEY",
     "JSON_FEED_VERSION",
     "compose_json",
     "reference_render_json",
@@ -42,9 +52,30 @@ __all__ = [
 ]
 
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
+#: The item key of Syndicator's extension object.
+EXTENSION_KEY = "_syndicator"
+_KNOWN_ALTERNATES = {name: rank for rank, (name, _) in enumerate(ALTERNATE_TYPES)}
 
 
-def _item(item: RenderedArticle) -> dict[str, Any]:
+def _extension(item: RenderedArticle, base_url: str) -> dict[str, Any] | None:
+    """The `_syndicator` object of an item; None when it has nothing to say."""
+    alternates = item.article.alternates
+    if not (item.entities or alternates):
+        return None
+    entities = [
+        {"slug": slug, "name": name, "feed": xml_text(entity_feed_url(base_url, slug, "json"))}
+        for slug, name in unique_entities(item.entities)
+    ]
+    # Every alternate, known names in the Atom order and then the rest by
+    # name, so the bytes never depend on the record's key order.
+    names = sorted(alternates, key=lambda n: (_KNOWN_ALTERNATES.get(n, len(_KNOWN_ALTERNATES)), n))
+    return {
+        "entities": entities,
+        "alternates": {xml_text(name): xml_text(alternates[name]) for name in names},
+    }
+
+
+def _item(item: RenderedArticle, base_url: str) -> dict[str, Any]:
     article = item.article
     # Key order is fixed by insertion, which keeps the bytes stable. Text is
     # cleaned as for XML so every format carries the same strings (and lone
@@ -69,6 +100,9 @@ def _item(item: RenderedArticle) -> dict[str, Any]:
         out["tags"] = [xml_text(t) for t in article.topics]
     if article.lang:
         out["language"] = xml_text(article.lang)
+    extension = _extension(item, base_url)
+    if extension is not None:
+        out[EXTENSION_KEY] = extension
     return out
 
 
@@ -90,10 +124,10 @@ def _document(info: FeedInfo, items: list[dict[str, Any]]) -> dict[str, Any]:
     site_title = site_name(info.site_title)
     doc: dict[str, Any] = {
         "version": JSON_FEED_VERSION,
-        "title": feed_title(site_title, info.topic),
+        "title": feed_title(site_title, info.topic, info.label),
         "home_page_url": xml_text(f"{info.base_url.rstrip('/')}/"),
         "feed_url": xml_text(feed_url(info.base_url, info.topic, "json")),
-        "description": feed_description(site_title, info.topic),
+        "description": feed_description(site_title, info.topic, info.label),
         "authors": [{"name": site_title}],
     }
     if info.language:
@@ -113,14 +147,14 @@ def _dumps(info: FeedInfo, value: Any, option: int) -> bytes:
 
 def reference_render_json(info: FeedInfo, entries: Sequence[RenderedArticle]) -> bytes:
     """The document serialized whole, caching nothing: what `render_json` must equal."""
-    doc = _document(info, [_item(item) for item in entries])
+    doc = _document(info, [_item(item, info.base_url) for item in entries])
     return _dumps(info, doc, _INDENT | orjson.OPT_APPEND_NEWLINE)
 
 
 def _fragment(info: FeedInfo, item: RenderedArticle) -> bytes:
     # orjson escapes control characters inside strings, so every newline in
     # its output is indentation, and shifting each line re-nests the item.
-    data = _dumps(info, _item(item), _INDENT)
+    data = _dumps(info, _item(item, info.base_url), _INDENT)
     return _ITEM_INDENT + data.replace(b"\n", b"\n" + _ITEM_INDENT)
 
 
@@ -139,7 +173,11 @@ def _compose(
     caches: RenderCache,
 ) -> bytes:
     parts = entry_fragments(
-        "json", entries, lambda items: [_fragment(info, i) for i in items], caches
+        "json",
+        entries,
+        lambda items: [_fragment(info, i) for i in items],
+        caches,
+        info.base_url.rstrip("/"),
     )
     head = shell[: -len(_EMPTY_ITEMS_END)]
     return b"".join((head, b"[\n", _ITEM_JOIN.join(parts), _ITEMS_CLOSE))
@@ -179,8 +217,9 @@ def split_json(document: bytes) -> list[bytes] | None:
     if start == -1 or not document.endswith(_ITEMS_CLOSE):
         return None
     body = document[start + len(_ITEMS_OPEN) : -len(_ITEMS_CLOSE)]
-    # Items hold no nested objects and their own lines are indented deeper,
-    # so a line that opens an object at the items' depth starts the next item.
+    # An item's own lines, nested objects included, are indented deeper than
+    # the item, so a line that opens an object at the items' depth starts the
+    # next item.
     opener = _ITEM_INDENT + b"{"
     pieces = body.split(_ITEM_JOIN + opener)
     return [pieces[0], *(opener + piece for piece in pieces[1:])]

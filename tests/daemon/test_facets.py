@@ -24,6 +24,7 @@ def _records() -> list[dict[str, object]]:
             updated_at="2026-06-02T10:00:00+00:00",
         ),
         record("berlin", entities=["Berlin"], lang="de"),
+        record("chip-0", entities=["Nvidia"], updated_at="2026-05-30T10:00:00+00:00"),
     ]
 
 
@@ -39,7 +40,12 @@ def test_entity_and_language_feeds_are_served_valid(site: Site, start_daemon: St
     assert [e.link for e in parsed.entries] == [
         "https://news.example.org/chip-2",
         "https://news.example.org/chip-1",
+        "https://news.example.org/chip-0",
     ]
+    # Every entry lists its entities as categories with the entity scheme.
+    tags = {(t.term, t.label, t.scheme) for t in parsed.entries[0].tags}
+    scheme = f"{site.base_url}/feeds/entities/"
+    assert ("nvidia", "Nvidia", scheme) in tags
     assert parsed.feed.title == "Daemon Desk: Nvidia"  # the most frequent spelling
     assert_valid_rss(daemon.get("/feeds/entities/societe-generale.rss").content)
     feed = assert_valid_json_feed(daemon.get("/feeds/lang/de.json").content)

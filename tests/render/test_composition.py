@@ -126,6 +126,30 @@ def _articles() -> list[RenderedArticle]:
             )
         ),
         RenderedArticle(make_article("tabs"), "<pre>\ta\r\n\tb</pre>\n\n\n"),
+        # Entity categories and typed alternate links (SPEC §4b).
+        replace(
+            rendered(
+                make_article(
+                    "faceted",
+                    alternates={
+                        "html": "https://example.com/faceted",
+                        "markdown": "https://example.com/faceted.md",
+                        "jsonld": "https://example.com/faceted.jsonld",
+                        "epub": "https://example.com/faceted.epub",
+                    },
+                )
+            ),
+            entities=(("nvidia", "Nvidia"), ("societe-generale", "Société Générale")),
+        ),
+        replace(
+            rendered(
+                make_article(
+                    "faceted-hostile",
+                    alternates={"text": _dirty("https://example.com/t?a=1&b=<2>")},
+                )
+            ),
+            entities=(("x", _dirty("A & <B> ]]>")), ("x", "again"), ("y", "\x01")),
+        ),
     ]
     return [with_digest(item, f"d{i}") for i, item in enumerate(items)]
 
@@ -251,6 +275,9 @@ _TEXTS = st.one_of(_TEXT, st.text(alphabet=ILLEGAL + "<>&\"' ab]]>\n\t\r", max_s
     hubs=st.lists(_TEXTS, max_size=2),
     language=st.none() | _TEXTS,
     digest=st.none() | st.sampled_from(["x", "y"]),
+    label=st.none() | _TEXTS,
+    entity=_TEXTS,
+    alternate=_TEXTS,
 )
 def test_any_text_composes_to_the_same_bytes(
     site: str,
@@ -261,19 +288,30 @@ def test_any_text_composes_to_the_same_bytes(
     hubs: list[str],
     language: str | None,
     digest: str | None,
+    label: str | None,
+    entity: str,
+    alternate: str,
 ) -> None:
     info = FeedInfo(site, BASE_URL, "ai", when(3), tuple(hubs), language)
-    article: Article = replace(make_article("prop"), title=title, summary=summary, body_md=body)
+    facet = replace(info, topic="entities/x", label=label)
+    article: Article = replace(
+        make_article("prop"),
+        title=title,
+        summary=summary,
+        body_md=body,
+        alternates={"html": alternate, "text": alternate, alternate: alternate},
+    )
     # The digest promise (same digest, same entry) holds within one example only.
     CACHES.clear()
     entries = [
-        replace(rendered(article), digest=digest),
+        replace(rendered(article), digest=digest, entities=(("x", entity), (entity, "y"))),
         RenderedArticle(replace(article, slug="raw"), html, digest),
     ]
     for fmt in FORMATS:
-        expected = reference(fmt, info, entries)
-        assert render_feed(fmt, info, entries) == expected
-        assert render_feed(fmt, info, entries) == expected  # warm
+        for feed in (info, facet):
+            expected = reference(fmt, feed, entries)
+            assert render_feed(fmt, feed, entries) == expected
+            assert render_feed(fmt, feed, entries) == expected  # warm
 
 
 @pytest.mark.parametrize("fmt", FORMATS)

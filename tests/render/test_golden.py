@@ -20,8 +20,8 @@ from syndicator.render.feeds import (
     render_atom,
     render_index,
     render_json,
-    render_opml,
     render_rss,
+    render_topic_opml,
 )
 from tests.feedcheck import assert_valid_atom, assert_valid_json_feed, assert_valid_rss
 from tests.render.articles import BASE_URL, make_article, rendered, when
@@ -43,6 +43,21 @@ INFO = FeedInfo(
 TOPICS = (TopicSummary("all", 2, when(4)), TopicSummary("ai", 2, when(4)))
 
 
+#: A facet feed: an entity's, with its display name and one deleted entry.
+ENTITY_INFO = replace(
+    INFO, topic="entities/nvidia", label="Nvidia", deleted=(("gone-post", when(3, 8)),)
+)
+#: Entity categories and alternates first changed every entry that has them
+#: (RENDER_FORMAT 2); entries with neither kept their bytes.
+ENTITIES = (("nvidia", "Nvidia"), ("societe-generale", "Société Générale"))
+ALTERNATES = {
+    "html": "https://example.com/second-post",  # the article URL: types the entry's link
+    "markdown": "https://example.com/second-post.md",
+    "jsonld": "https://example.com/second-post.jsonld",
+    "pdf": "https://example.com/second-post.pdf",  # no Atom form: JSON Feed only
+}
+
+
 def _entries() -> list[RenderedArticle]:
     newer = make_article(
         "second-post",
@@ -50,16 +65,19 @@ def _entries() -> list[RenderedArticle]:
         updated_at=when(4),
         summary="Plain <text> & summary.",
         body_md="A *second* post with [a link](https://example.com/x) and `code`.",
+        alternates=ALTERNATES,
     )
     older = make_article("first-post", topics=("ai",), lang=None, canonical_source=None)
-    return [rendered(newer), rendered(older)]
+    return [replace(rendered(newer), entities=ENTITIES), rendered(older)]
 
 
 CASES: dict[str, tuple[Callable[[], bytes], Callable[[bytes], object]]] = {
     "ai.rss": (lambda: render_rss(INFO, _entries()), assert_valid_rss),
     "ai.atom": (lambda: render_atom(INFO, _entries()), assert_valid_atom),
     "ai.json": (lambda: render_json(INFO, _entries()), assert_valid_json_feed),
-    "feeds.opml": (lambda: render_opml("Golden Site", BASE_URL, TOPICS), lambda _: None),
+    "entity-nvidia.atom": (lambda: render_atom(ENTITY_INFO, _entries()), assert_valid_atom),
+    "entity-nvidia.rss": (lambda: render_rss(ENTITY_INFO, _entries()), assert_valid_rss),
+    "feeds.opml": (lambda: render_topic_opml("Golden Site", BASE_URL, TOPICS), lambda _: None),
     "index.html": (lambda: render_index("Golden Site", BASE_URL, TOPICS), lambda _: None),
 }
 

@@ -19,8 +19,8 @@ from syndicator.render.feeds import (
     render_atom,
     render_feed,
     render_index,
-    render_opml,
     render_rss,
+    render_topic_opml,
 )
 from tests.feedcheck import assert_valid_atom, assert_valid_json_feed, assert_valid_rss
 from tests.render.articles import BASE_URL, make_article, rendered, when
@@ -75,7 +75,7 @@ def test_illegal_characters_in_every_field(fmt: str) -> None:
 
 def test_illegal_characters_in_site_documents() -> None:
     topics = [TopicSummary("all", 1, when(1)), TopicSummary("ai", 1, when(1))]
-    ElementTree.fromstring(render_opml(_dirty("Site"), BASE_URL, topics))
+    ElementTree.fromstring(render_topic_opml(_dirty("Site"), BASE_URL, topics))
     page = render_index(_dirty("Site"), BASE_URL, topics).decode("utf-8")
     assert not any(ch in page for ch in ILLEGAL)
 

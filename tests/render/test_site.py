@@ -5,7 +5,16 @@ from __future__ import annotations
 from html.parser import HTMLParser
 from xml.etree import ElementTree
 
-from syndicator.render.feeds import TopicSummary, render_index, render_opml
+import pytest
+
+from syndicator.errors import RenderError
+from syndicator.render.feeds import (
+    Outline,
+    TopicSummary,
+    render_index,
+    render_opml,
+    render_topic_opml,
+)
 from tests.render.articles import BASE_URL, when
 
 TOPICS = [
@@ -17,33 +26,72 @@ TOPICS = [
 
 
 def test_opml_structure() -> None:
-    root = ElementTree.fromstring(render_opml("My <Site>", BASE_URL, TOPICS))
+    root = ElementTree.fromstring(render_topic_opml("My <Site>", BASE_URL, TOPICS))
     assert root.tag == "opml" and root.get("version") == "2.0"
     assert root.findtext("head/title") == "My <Site> feeds"
     assert root.findtext("head/dateModified") == "Fri, 05 Jun 2026 12:00:00 GMT"
-    groups = root.findall("body/outline")
-    assert [g.get("text") for g in groups] == ["RSS 2.0", "Atom 1.0", "JSON Feed 1.1"]
-    for group, ext in zip(groups, ("rss", "atom", "json"), strict=True):
-        feeds = group.findall("outline")
-        assert [f.get("xmlUrl") for f in feeds] == [
-            f"{BASE_URL}/feeds/{name}.{ext}" for name in ("all", "ai", "chips", "empty")
-        ]
-        assert {f.get("type") for f in feeds} == {"rss"}
-        assert {f.get("htmlUrl") for f in feeds} == {f"{BASE_URL}/"}
-        assert feeds[0].get("text") == "My <Site>"
-        assert feeds[1].get("title") == "My <Site>: ai"
+    # Only head elements OPML 2.0 defines: the W3C validator rejects <docs>.
+    head = root.find("head")
+    assert head is not None and [child.tag for child in head] == ["title", "dateModified"]
+    # One group, named after the site, that only groups: `text` and nothing else.
+    (group,) = root.findall("body/outline")
+    assert group.attrib == {"text": "My <Site>"}
+    feeds = group.findall("outline")
+    # Each feed once, in RSS: importing the list subscribes to every topic once.
+    assert [f.get("xmlUrl") for f in feeds] == [
+        f"{BASE_URL}/feeds/{name}.rss" for name in ("all", "ai", "chips", "empty")
+    ]
+    for feed in feeds:
+        assert list(feed.attrib) == ["type", "text", "title", "xmlUrl", "htmlUrl"]
+        assert feed.get("type") == "rss" and feed.get("htmlUrl") == f"{BASE_URL}/"
+        assert feed.get("text") == feed.get("title")
+    assert feeds[0].get("text") == "My <Site>"
+    assert feeds[1].get("title") == "My <Site>: ai"
+    assert len(list(root.iter("outline"))) == 1 + len(TOPICS)
+
+
+def test_opml_from_outlines_keeps_their_order_and_nesting() -> None:
+    entities = Outline(
+        "Entities",
+        children=(
+            Outline("Site: Nvidia", f"{BASE_URL}/feeds/entities/nvidia.rss", f"{BASE_URL}/"),
+            Outline("Site: Arm", f"{BASE_URL}/feeds/entities/arm.rss"),
+        ),
+    )
+    data = render_opml("Site entities", [entities, Outline("Empty group")], when(3))
+    root = ElementTree.fromstring(data)
+    assert root.findtext("head/title") == "Site entities"
+    assert root.findtext("head/dateModified") == "Wed, 03 Jun 2026 12:00:00 GMT"
+    group, empty = root.findall("body/outline")
+    assert group.attrib == {"text": "Entities"} and empty.attrib == {"text": "Empty group"}
+    nvidia, arm = group.findall("outline")
+    assert nvidia.get("xmlUrl") == f"{BASE_URL}/feeds/entities/nvidia.rss"
+    assert nvidia.get("htmlUrl") == f"{BASE_URL}/"
+    assert arm.get("title") == "Site: Arm" and arm.get("htmlUrl") is None
+    assert render_opml("Site entities", [entities], None) == render_opml(
+        "Site entities", [entities], None
+    )
+
+
+def test_opml_feed_outline_cannot_hold_others() -> None:
+    feed = Outline("A feed", f"{BASE_URL}/feeds/ai.rss", children=(Outline("x"),))
+    with pytest.raises(RenderError, match="A feed"):
+        render_opml("S", [feed])
 
 
 def test_opml_without_dates_and_deterministic() -> None:
     topics = [TopicSummary("all", 0, None)]
-    data = render_opml("S", BASE_URL, topics)
+    data = render_topic_opml("S", BASE_URL, topics)
     assert ElementTree.fromstring(data).find("head/dateModified") is None
-    assert data == render_opml("S", BASE_URL, topics)
-    assert render_opml("S", BASE_URL, TOPICS) == render_opml("S", BASE_URL, TOPICS[::-1])
+    assert data == render_topic_opml("S", BASE_URL, topics)
+    assert render_topic_opml("S", BASE_URL, TOPICS) == render_topic_opml(
+        "S", BASE_URL, TOPICS[::-1]
+    )
 
 
 def test_opml_strips_xml_illegal_characters() -> None:
-    ElementTree.fromstring(render_opml("Bad\x00\x1f\ufffe title", BASE_URL, TOPICS))
+    root = ElementTree.fromstring(render_topic_opml("Bad\x00\x1f\ufffe title", BASE_URL, TOPICS))
+    assert root.findtext("head/title") == "Bad title feeds"
 
 
 class _Collect(HTMLParser):
