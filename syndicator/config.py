@@ -27,13 +27,16 @@ from pydantic import (
     model_validator,
 )
 
+from syndicator.core.custom import CustomFeed, CustomFeedSettings
 from syndicator.core.records import RecordLimits
 from syndicator.core.retry import DEFAULT_RETRY_SCHEDULE
+from syndicator.core.routing import Route, check_entity_names, check_language_ranges
 from syndicator.core.signing import decode_secret
 from syndicator.errors import ConfigError
 
 __all__ = [
     "DEFAULT_CONFIG_PATH",
+    "CustomFeedSettings",
     "DatabaseSettings",
     "DeliverySettings",
     "FeedSettings",
@@ -165,6 +168,23 @@ class FeedSettings(_Section):
             "just drop the entry"
         ),
     )
+    #: Feeds of the articles chosen by topics, entities and language (`[[feeds.custom]]`).
+    custom: tuple[CustomFeedSettings, ...] = ()
+
+    @field_validator("custom")
+    @classmethod
+    def _unique_custom(
+        cls, value: tuple[CustomFeedSettings, ...]
+    ) -> tuple[CustomFeedSettings, ...]:
+        names = [feed.name for feed in value]
+        for name in names:
+            if names.count(name) > 1:
+                raise ValueError(f"duplicate name {name!r}")
+        return value
+
+    def custom_feeds(self) -> tuple[CustomFeed, ...]:
+        """The `[[feeds.custom]]` feeds, resolved (`max_entries` defaults to this section's)."""
+        return tuple(CustomFeed.from_settings(feed, self.max_entries) for feed in self.custom)
 
 
 class ServerSettings(_Section):
@@ -213,6 +233,22 @@ class WebhookSettings(_Section):
     #: Older secrets still signed with during a rotation.
     previous_secrets: tuple[SecretStr, ...] = ()
     topics: tuple[str, ...] = ("*",)
+    entities: tuple[str, ...] = Field(
+        default=(),
+        description=(
+            "Only articles naming one of these entities, compared as entities are merged: "
+            "case-insensitive, accents kept (`nvidia` matches `NVIDIA`); at most 200 "
+            "characters each. Empty: any article"
+        ),
+    )
+    lang: tuple[str, ...] = Field(
+        default=(),
+        description=(
+            "Only articles in one of these languages (BCP 47 tags, case-insensitive); a tag "
+            "also takes its regional forms: `en` matches `en-GB` and `en-us`. Empty: any "
+            "article, including those without `lang`"
+        ),
+    )
     events: tuple[str, ...] = _DEFAULT_EVENTS
     allow_private_network: bool | None = None
     timeout_seconds: float | None = Field(default=None, gt=0)
@@ -223,6 +259,16 @@ class WebhookSettings(_Section):
     @classmethod
     def _url(cls, value: str) -> str:
         return _http_url(value)
+
+    @field_validator("entities")
+    @classmethod
+    def _entities(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return check_entity_names(value)
+
+    @field_validator("lang")
+    @classmethod
+    def _lang(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return check_language_ranges(value)
 
     @field_validator("events")
     @classmethod
@@ -247,6 +293,10 @@ class WebhookSettings(_Section):
         if self.secret is None and (required or not self.secret_env):
             raise ValueError("secret: required (or secret_env naming an environment variable)")
         return self
+
+    def route(self) -> Route:
+        """The endpoint's filters, as the outbox fans events out by them."""
+        return Route.of(self.name, self.events, self.topics, self.entities, self.lang)
 
 
 class WebSubSettings(_Section):
@@ -417,10 +467,24 @@ def _resolve_secrets(data: dict[str, Any], environ: Mapping[str, str], required:
             hook["secret"] = environ[var]
 
 
-def _describe(error: ValidationError) -> str:
+def _location(loc: tuple[int | str, ...], data: Mapping[str, Any]) -> str:
+    """The key an error is about; a custom feed is named by its `name`
+    (``feeds.custom.chips-en.max_entries``), which says more than its index."""
+    parts = [str(part) for part in loc]
+    if len(loc) >= 3 and loc[:2] == ("feeds", "custom") and isinstance(loc[2], int):
+        feeds = data.get("feeds")
+        custom = feeds.get("custom") if isinstance(feeds, dict) else None
+        if isinstance(custom, list) and loc[2] < len(custom) and isinstance(custom[loc[2]], dict):
+            name = custom[loc[2]].get("name")
+            if isinstance(name, str) and name.strip():
+                parts[2] = name
+    return ".".join(parts) or "config"
+
+
+def _describe(error: ValidationError, data: Mapping[str, Any]) -> str:
     lines = []
     for item in error.errors(include_url=False):
-        loc = ".".join(str(part) for part in item["loc"]) or "config"
+        loc = _location(item["loc"], data)
         msg = item["msg"].removeprefix("Value error, ")
         if item["type"] == "extra_forbidden":
             msg = "unknown key"
@@ -464,4 +528,4 @@ def load_settings(
     try:
         return Settings.model_validate(data, context={"require_secrets": require_secrets})
     except ValidationError as exc:
-        raise ConfigError(f"{config_path}: {_describe(exc)}") from None
+        raise ConfigError(f"{config_path}: {_describe(exc, data)}") from None

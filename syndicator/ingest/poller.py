@@ -15,7 +15,6 @@ from typing import Protocol
 
 from syndicator.config import Settings
 from syndicator.core.changes import DELETED_HASH, UNPUBLISHED_HASH, StoredState, classify_change
-from syndicator.core.routing import Route
 from syndicator.errors import SourceUnavailable
 from syndicator.ingest.validate import Validated, Validator
 from syndicator.models import ChangeKind, ChangeSet, PollOutcome, Tombstone
@@ -62,10 +61,7 @@ class Poller:
         self.source = source
         self.clock = clock
         self.progress = progress
-        self.routes = tuple(
-            Route(hook.name, frozenset(hook.events), frozenset(hook.topics))
-            for hook in settings.webhooks
-        )
+        self.routes = tuple(hook.route() for hook in settings.webhooks)
         workers = default_processes(settings.poll.processes) - 1
         self.validator = Validator(
             settings.source.limits, settings.site.base_url, workers, settings.source.deleted_field
