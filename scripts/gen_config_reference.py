@@ -117,6 +117,10 @@ DESCRIPTIONS: dict[str, str] = {
 }
 
 
+#: What one table of an array of tables stands for, by its dotted key.
+ARRAY_ITEMS: dict[str, str] = {"webhooks": "endpoint", "feeds.custom": "custom feed"}
+
+
 class ReferenceError(Exception):
     """The models and the descriptions disagree; the message says how."""
 
@@ -312,7 +316,8 @@ def _section_text(section: _Section) -> list[str]:
     title = f"[[{section.key}]]" if section.array else f"[{section.key}]"
     lines = [f"## `{title}`", "", f"{_docstring(model)} (model `{model.__name__}`)".strip(), ""]
     if section.array:
-        lines += ["One table per endpoint; there may be none.", ""]
+        item = ARRAY_ITEMS.get(section.key, "entry")
+        lines += [f"One table per {item}; there may be none.", ""]
     lines += [
         "| key | type | default | constraints | environment variable | description |",
         "|---|---|---|---|---|---|",
@@ -332,8 +337,10 @@ def _section_text(section: _Section) -> list[str]:
         lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     for name, field in model.model_fields.items():
         found = _model_of(field.annotation)
-        if found is not None and not found[1]:
-            lines += ["", f"Sub-table: `[{section.key}.{name}]`, below."]
+        if found is not None:
+            table = f"[[{section.key}.{name}]]" if found[1] else f"[{section.key}.{name}]"
+            kind = "Array of tables" if found[1] else "Sub-table"
+            lines += ["", f"{kind}: `{table}`, below."]
     lines.append("")
     return lines
 
