@@ -98,6 +98,12 @@ DESCRIPTIONS: dict[str, str] = {
     "webhooks.secret_env": "Name of an environment variable holding the secret (takes precedence "
     "over `secret`).",
     "webhooks.topics": 'Topics whose articles are sent; `["*"]` for every topic.',
+    "webhooks.entities": "Only articles naming one of these entities, compared as entities are "
+    "merged: case-insensitive, accents kept (`nvidia` matches `NVIDIA`); at most 200 characters "
+    "each. Empty: any article. Every filter an endpoint sets must match.",
+    "webhooks.lang": "Only articles in one of these languages (BCP 47 tags, case-insensitive); a "
+    "tag also takes its regional forms: `en` matches `en-GB` and `en-us`, `en-GB` does not match "
+    "`en`. Empty: any article, including those without `lang`.",
     "webhooks.events": "Event types sent: `article.created`, `article.updated`, and "
     "`article.deleted` (only when listed: deletions and takedowns, SPEC §3b).",
     "webhooks.allow_private_network": "Overrides `delivery.allow_private_network` for this "

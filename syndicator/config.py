@@ -233,22 +233,8 @@ class WebhookSettings(_Section):
     #: Older secrets still signed with during a rotation.
     previous_secrets: tuple[SecretStr, ...] = ()
     topics: tuple[str, ...] = ("*",)
-    entities: tuple[str, ...] = Field(
-        default=(),
-        description=(
-            "Only articles naming one of these entities, compared as entities are merged: "
-            "case-insensitive, accents kept (`nvidia` matches `NVIDIA`); at most 200 "
-            "characters each. Empty: any article"
-        ),
-    )
-    lang: tuple[str, ...] = Field(
-        default=(),
-        description=(
-            "Only articles in one of these languages (BCP 47 tags, case-insensitive); a tag "
-            "also takes its regional forms: `en` matches `en-GB` and `en-us`. Empty: any "
-            "article, including those without `lang`"
-        ),
-    )
+    entities: tuple[str, ...] = ()
+    lang: tuple[str, ...] = ()
     events: tuple[str, ...] = _DEFAULT_EVENTS
     allow_private_network: bool | None = None
     timeout_seconds: float | None = Field(default=None, gt=0)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from syndicator.core.entities import entity_key
@@ -27,6 +28,11 @@ __all__ = [
 
 #: Longest entity name a filter may hold (config keys `entities`).
 MAX_ENTITY_CHARS = 200
+
+# The same few thousand names recur across a poll's articles; normalising each
+# once (NFKC, a regex, casefold) instead of once per event keeps a large import
+# to endpoints with entity filters from paying it a million times over.
+_cached_key = lru_cache(maxsize=16_384)(entity_key)
 
 
 def check_entity_names(names: tuple[str, ...]) -> tuple[str, ...]:
@@ -76,7 +82,7 @@ class Subject:
     @classmethod
     def of(cls, topics: Iterable[str], entities: Iterable[str], lang: str | None) -> Subject:
         """The subject of an article with these topics, entity names and language."""
-        return cls(tuple(topics), frozenset(entity_key(name) for name in entities), lang)
+        return cls(tuple(topics), frozenset(map(_cached_key, entities)), lang)
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> Subject:
