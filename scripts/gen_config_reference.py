@@ -98,6 +98,12 @@ DESCRIPTIONS: dict[str, str] = {
     "webhooks.secret_env": "Name of an environment variable holding the secret (takes precedence "
     "over `secret`).",
     "webhooks.topics": 'Topics whose articles are sent; `["*"]` for every topic.',
+    "webhooks.entities": "Only articles naming one of these entities, compared as entities are "
+    "merged: case-insensitive, accents kept (`nvidia` matches `NVIDIA`); at most 200 characters "
+    "each. Empty: any article. Every filter an endpoint sets must match.",
+    "webhooks.lang": "Only articles in one of these languages (BCP 47 tags, case-insensitive); a "
+    "tag also takes its regional forms: `en` matches `en-GB` and `en-us`, `en-GB` does not match "
+    "`en`. Empty: any article, including those without `lang`.",
     "webhooks.events": "Event types sent: `article.created`, `article.updated`, and "
     "`article.deleted` (only when listed: deletions and takedowns, SPEC §3b).",
     "webhooks.allow_private_network": "Overrides `delivery.allow_private_network` for this "
@@ -115,6 +121,10 @@ DESCRIPTIONS: dict[str, str] = {
     "log.level": "Lowest level logged.",
     "log.format": "`text`: one line per event; `json`: one JSON object per line.",
 }
+
+
+#: What one table of an array of tables stands for, by its dotted key.
+ARRAY_ITEMS: dict[str, str] = {"webhooks": "endpoint", "feeds.custom": "custom feed"}
 
 
 class ReferenceError(Exception):
@@ -326,7 +336,8 @@ def _section_text(section: _Section) -> list[str]:
     title = f"[[{section.key}]]" if section.array else f"[{section.key}]"
     lines = [f"## `{title}`", "", f"{_docstring(model)} (model `{model.__name__}`)".strip(), ""]
     if section.array:
-        lines += ["One table per endpoint; there may be none.", ""]
+        item = ARRAY_ITEMS.get(section.key, "entry")
+        lines += [f"One table per {item}; there may be none.", ""]
     lines += [
         "| key | type | default | constraints | environment variable | description |",
         "|---|---|---|---|---|---|",
@@ -346,8 +357,10 @@ def _section_text(section: _Section) -> list[str]:
         lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     for name, field in model.model_fields.items():
         found = _model_of(field.annotation)
-        if found is not None and not found[1]:
-            lines += ["", f"Sub-table: `[{section.key}.{name}]`, below."]
+        if found is not None:
+            table = f"[[{section.key}.{name}]]" if found[1] else f"[{section.key}.{name}]"
+            kind = "Array of tables" if found[1] else "Sub-table"
+            lines += ["", f"{kind}: `{table}`, below."]
     lines.append("")
     return lines
 

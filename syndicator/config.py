@@ -28,13 +28,16 @@ from pydantic import (
 )
 
 from syndicator.config_errors import Origins, describe, key_path
+from syndicator.core.custom import CustomFeed, CustomFeedSettings
 from syndicator.core.records import RecordLimits
 from syndicator.core.retry import DEFAULT_RETRY_SCHEDULE
+from syndicator.core.routing import Route, check_entity_names, check_language_ranges
 from syndicator.core.signing import decode_secret
 from syndicator.errors import ConfigError
 
 __all__ = [
     "DEFAULT_CONFIG_PATH",
+    "CustomFeedSettings",
     "DatabaseSettings",
     "DeliverySettings",
     "FeedSettings",
@@ -166,6 +169,23 @@ class FeedSettings(_Section):
             "just drop the entry"
         ),
     )
+    #: Feeds of the articles chosen by topics, entities and language (`[[feeds.custom]]`).
+    custom: tuple[CustomFeedSettings, ...] = ()
+
+    @field_validator("custom")
+    @classmethod
+    def _unique_custom(
+        cls, value: tuple[CustomFeedSettings, ...]
+    ) -> tuple[CustomFeedSettings, ...]:
+        names = [feed.name for feed in value]
+        for name in names:
+            if names.count(name) > 1:
+                raise ValueError(f"duplicate name {name!r}")
+        return value
+
+    def custom_feeds(self) -> tuple[CustomFeed, ...]:
+        """The `[[feeds.custom]]` feeds, resolved (`max_entries` defaults to this section's)."""
+        return tuple(CustomFeed.from_settings(feed, self.max_entries) for feed in self.custom)
 
 
 class ServerSettings(_Section):
@@ -224,6 +244,8 @@ class WebhookSettings(_Section):
     #: Older secrets still signed with during a rotation.
     previous_secrets: tuple[SecretStr, ...] = ()
     topics: tuple[str, ...] = ("*",)
+    entities: tuple[str, ...] = ()
+    lang: tuple[str, ...] = ()
     events: tuple[str, ...] = _DEFAULT_EVENTS
     allow_private_network: bool | None = None
     timeout_seconds: float | None = Field(default=None, gt=0)
@@ -234,6 +256,16 @@ class WebhookSettings(_Section):
     @classmethod
     def _url(cls, value: str) -> str:
         return _http_url(value)
+
+    @field_validator("entities")
+    @classmethod
+    def _entities(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return check_entity_names(value)
+
+    @field_validator("lang")
+    @classmethod
+    def _lang(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return check_language_ranges(value)
 
     @field_validator("events")
     @classmethod
@@ -258,6 +290,10 @@ class WebhookSettings(_Section):
         if self.secret is None and (required or not self.secret_env):
             raise ValueError("secret: required (or secret_env naming an environment variable)")
         return self
+
+    def route(self) -> Route:
+        """The endpoint's filters, as the outbox fans events out by them."""
+        return Route.of(self.name, self.events, self.topics, self.entities, self.lang)
 
 
 class WebSubSettings(_Section):

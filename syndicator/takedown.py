@@ -44,7 +44,7 @@ def articles_command(settings: Settings, args: argparse.Namespace, out: Out, err
 
 
 def _routes(settings: Settings) -> list[Route]:
-    return [Route(h.name, frozenset(h.events), frozenset(h.topics)) for h in settings.webhooks]
+    return [hook.route() for hook in settings.webhooks]
 
 
 def _remove(

@@ -17,6 +17,7 @@ from syndicator.models import ALL_TOPIC, Article, Tombstone
 __all__ = [
     "TOPIC_PATTERN",
     "RecordLimits",
+    "is_language_tag",
     "is_safe_topic",
     "is_tombstone",
     "may_hold_xml_illegal",
@@ -66,6 +67,11 @@ def may_hold_xml_illegal(raw: bytes) -> bool:
 def is_safe_topic(topic: str) -> bool:
     """True when `topic` is a slug that is safe as a file name and URL segment."""
     return TOPIC_PATTERN.fullmatch(topic) is not None and topic != ALL_TOPIC
+
+
+def is_language_tag(tag: str) -> bool:
+    """True when `tag` has the shape of a BCP 47 language tag (``en``, ``pt-BR``, ``zh-Hant``)."""
+    return _LANG_PATTERN.fullmatch(tag) is not None
 
 
 def parse_datetime(value: str) -> datetime:
@@ -198,7 +204,7 @@ class _Record(BaseModel):
     def _lang(cls, value: str | None) -> str | None:
         if value is None or value == "":
             return None
-        if _LANG_PATTERN.fullmatch(value) is None:
+        if not is_language_tag(value):
             raise ValueError(f"not a BCP 47 language tag: {value!r}")
         return value
 

@@ -1,23 +1,140 @@
-"""Which webhook endpoints receive which events (SPEC §6)."""
+"""Which webhook endpoints receive which events (SPEC §6).
+
+An endpoint filters by event type and by the article's facets: its topics
+(``*`` for every topic), its entities and its language. Every filter an
+endpoint sets must match; an entity or language filter left empty matches
+every article. The facets are those the event's `data` carries, so an
+`article.deleted` event is routed by what the article was when deleted.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
 
-__all__ = ["Route"]
+from syndicator.core.entities import entity_key
+from syndicator.core.records import is_language_tag
+
+__all__ = [
+    "MAX_ENTITY_CHARS",
+    "Route",
+    "Subject",
+    "check_entity_names",
+    "check_language_ranges",
+    "language_matches",
+]
+
+#: Longest entity name a filter may hold (config keys `entities`).
+MAX_ENTITY_CHARS = 200
+
+# The same few thousand names recur across a poll's articles; normalising each
+# once (NFKC, a regex, casefold) instead of once per event keeps a large import
+# to endpoints with entity filters from paying it a million times over.
+_cached_key = lru_cache(maxsize=16_384)(entity_key)
+
+
+def check_entity_names(names: tuple[str, ...]) -> tuple[str, ...]:
+    """`names` if each is a usable entity filter; else `ValueError` naming the first bad one."""
+    for index, name in enumerate(names):
+        if not entity_key(name):
+            raise ValueError(f"entry {index + 1} is an empty name")
+        if len(name) > MAX_ENTITY_CHARS:
+            raise ValueError(
+                f"entry {index + 1} ({name[:40]!r}...) is longer than {MAX_ENTITY_CHARS} characters"
+            )
+    return names
+
+
+def check_language_ranges(tags: tuple[str, ...]) -> tuple[str, ...]:
+    """`tags` if each is a BCP 47 language tag; else `ValueError` naming the first bad one."""
+    for tag in tags:
+        if not is_language_tag(tag):
+            raise ValueError(f"not a BCP 47 language tag: {tag!r} (e.g. 'en', 'pt-BR')")
+    return tags
+
+
+def language_matches(ranges: Collection[str], tag: str | None) -> bool:
+    """True when `tag` falls under one of the lower-cased language `ranges`.
+
+    RFC 4647 basic filtering, case-insensitive: ``en`` matches ``en``,
+    ``en-GB`` and ``en-us``, but not ``eng``; ``en-gb`` matches ``en-GB``
+    and ``en-GB-oxendict``, not ``en``. No ranges match every tag; an
+    article without a language matches no range.
+    """
+    if not ranges:
+        return True
+    if not tag:
+        return False
+    tag = tag.lower()
+    return any(tag == wanted or tag.startswith(f"{wanted}-") for wanted in ranges)
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """What an event is about, as endpoints filter it: topics, entity keys, language."""
+
+    topics: tuple[str, ...]
+    entity_keys: frozenset[str] = frozenset()
+    lang: str | None = None
+
+    @classmethod
+    def of(cls, topics: Iterable[str], entities: Iterable[str], lang: str | None) -> Subject:
+        """The subject of an article with these topics, entity names and language."""
+        return cls(tuple(topics), frozenset(map(_cached_key, entities)), lang)
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> Subject:
+        """The subject of an event from its `data` (created, updated or deleted)."""
+        lang = data.get("lang")
+        return cls.of(
+            data.get("topics") or (),
+            data.get("entities") or (),
+            lang if isinstance(lang, str) else None,
+        )
 
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """An endpoint's filters: event types, and topics (``*`` for every topic)."""
+    """An endpoint's filters: event types, topics (``*`` for every topic), and the
+    entity keys and lower-cased language ranges it is limited to (empty: any)."""
 
     endpoint: str
     events: frozenset[str]
     topics: frozenset[str]
+    entities: frozenset[str] = frozenset()
+    langs: tuple[str, ...] = ()
 
-    def matches(self, event_type: str, topics: Iterable[str]) -> bool:
-        """True when the endpoint wants this event for an article in `topics`."""
+    @classmethod
+    def of(
+        cls,
+        endpoint: str,
+        events: Iterable[str],
+        topics: Iterable[str],
+        entities: Iterable[str] = (),
+        langs: Iterable[str] = (),
+    ) -> Route:
+        """A route from an endpoint's configured filters, entity names and language tags."""
+        return cls(
+            endpoint,
+            frozenset(events),
+            frozenset(topics),
+            frozenset(entity_key(name) for name in entities),
+            tuple(dict.fromkeys(tag.lower() for tag in langs)),
+        )
+
+    @property
+    def filters_facets(self) -> bool:
+        """True when the route looks at entities or language, not only at topics."""
+        return bool(self.entities or self.langs)
+
+    def matches(self, event_type: str, subject: Subject) -> bool:
+        """True when the endpoint wants an event of this type about `subject`."""
         if event_type not in self.events:
             return False
-        return "*" in self.topics or not self.topics.isdisjoint(topics)
+        if "*" not in self.topics and self.topics.isdisjoint(subject.topics):
+            return False
+        if self.entities and self.entities.isdisjoint(subject.entity_keys):
+            return False
+        return language_matches(self.langs, subject.lang)

@@ -15,7 +15,6 @@ import orjson
 
 from syndicator.config import Settings, WebhookSettings
 from syndicator.core.retry import AttemptOutcome
-from syndicator.core.routing import Route
 from syndicator.core.signing import new_message_id
 from syndicator.core.times import format_time
 from syndicator.delivery.preflight import refusal_hint
@@ -150,8 +149,7 @@ def deliveries_command(settings: Settings, args: argparse.Namespace, out: Out) -
             return _report(outbox, found, out)
         if args.action == "replay":
             hook = _endpoint(settings, args.endpoint)
-            route = Route(hook.name, frozenset(hook.events), frozenset(hook.topics))
-            ids = outbox.replay(route, args.since, clock())
+            ids = outbox.replay(hook.route(), args.since, clock())
             out(f"{len(ids)} deliveries queued for {hook.name}")
             if ids:
                 deliver_pending(settings, store, clock)

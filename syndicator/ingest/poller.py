@@ -15,7 +15,6 @@ from typing import Protocol
 
 from syndicator.config import Settings
 from syndicator.core.changes import DELETED_HASH, UNPUBLISHED_HASH, StoredState, classify_change
-from syndicator.core.routing import Route
 from syndicator.core.times import format_time
 from syndicator.errors import SourceUnavailable
 from syndicator.ingest.validate import Validated, Validator
@@ -66,10 +65,7 @@ class Poller:
         self.source = source
         self.clock = clock
         self.progress = progress
-        self.routes = tuple(
-            Route(hook.name, frozenset(hook.events), frozenset(hook.topics))
-            for hook in settings.webhooks
-        )
+        self.routes = tuple(hook.route() for hook in settings.webhooks)
         self._ignored_logged = 0
         workers = default_processes(settings.poll.processes) - 1
         self.validator = Validator(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import re
+import typing
 
 import pytest
 from pydantic import BaseModel
@@ -57,11 +58,14 @@ def test_every_field_of_every_settings_model_is_documented() -> None:
             continue
         assert model.__name__ in sections, f"no section documents {model.__name__}"
         for name in model.model_fields:
-            nested = getattr(model.model_fields[name].annotation, "model_fields", None)
-            if nested is not None:
+            annotation = model.model_fields[name].annotation
+            # A sub-table, or an array of tables (`tuple[Model, ...]`).
+            held = (annotation, *typing.get_args(annotation))
+            if any(getattr(item, "model_fields", None) is not None for item in held):
                 assert (
                     f"`[{name}]`" in sections[model.__name__]
-                    or f".{name}]`" in (sections[model.__name__])
+                    or f".{name}]`" in sections[model.__name__]
+                    or f".{name}]]`" in sections[model.__name__]
                 )
                 continue
             assert f"| `{name}` |" in sections[model.__name__], f"{model.__name__}.{name} missing"

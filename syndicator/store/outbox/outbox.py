@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 from sqlalchemy import and_, func, insert, select, update
 
-from syndicator.core.routing import Route
+from syndicator.core.routing import Route, Subject
 from syndicator.core.times import db_time
 from syndicator.store import schema as t
 from syndicator.store.db import Database, count_rows, parse_time
@@ -277,8 +277,8 @@ class Outbox:
             fresh = []
             for r in rows:
                 if r.id is None:
-                    topics = orjson.loads(r.payload).get("data", {}).get("topics", [])
-                    if route.matches(r.type, topics):
+                    subject = Subject.from_data(orjson.loads(r.payload).get("data", {}))
+                    if route.matches(r.type, subject):
                         fresh.append(
                             new_delivery(r.event_id, route.endpoint, r.type, r.slug, stamp)
                         )

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     Connection,
     Integer,
@@ -31,7 +32,7 @@ from sqlalchemy import (
 
 from syndicator.core.events import event_json, event_timestamp
 from syndicator.core.retry import AttemptOutcome
-from syndicator.core.routing import Route
+from syndicator.core.routing import Route, Subject
 from syndicator.core.signing import new_message_id
 from syndicator.core.times import db_time
 from syndicator.models import DELIVERY_STATUSES
@@ -91,7 +92,7 @@ class Outcome:
 @dataclass(frozen=True, slots=True)
 class Announcement:
     """An event to insert with its deliveries: type, slug, its time, `data` as JSON,
-    and the topics endpoints are routed by."""
+    and the article's topics (all that routes without entity or language filters need)."""
 
     type: str
     slug: str
@@ -191,11 +192,23 @@ def add_announcements(
     # Fan-out in the same transaction: an event and its deliveries exist together.
     delivery_rows = [
         new_delivery(row["event_id"], route.endpoint, row["type"], row["slug"], created_at)
-        for row, item in zip(event_rows, items, strict=True)
+        for row, subject in zip(event_rows, _subjects(items, routes), strict=True)
         for route in routes
-        if route.matches(row["type"], item.topics)
+        if route.matches(row["type"], subject)
     ]
     _INSERT_DELIVERY.run(conn, delivery_rows)
+
+
+def _subjects(items: Sequence[Announcement], routes: Sequence[Route]) -> list[Subject]:
+    """What each item is about, as far as the routes look.
+
+    Entities and language are read back from the event's `data` (every event
+    type carries them, an `article.deleted` too) only when some route filters
+    on them: a large import to topic-only endpoints decodes nothing.
+    """
+    if any(route.filters_facets for route in routes):
+        return [Subject.from_data(orjson.loads(item.data_json)) for item in items]
+    return [Subject(item.topics) for item in items]
 
 
 _HOLD = (
