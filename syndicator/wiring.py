@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -16,6 +17,8 @@ from syndicator.sources.http_api import HttpSource
 from syndicator.store.store import Store
 
 __all__ = ["make_builder", "make_poller", "make_source", "open_store", "utc_now"]
+
+log = logging.getLogger(__name__)
 
 
 def utc_now() -> datetime:
@@ -36,6 +39,12 @@ def open_store(settings: Settings) -> Store:
     """Open the database and bring its schema up to date."""
     store = Store(settings.database.url)
     store.migrate()
+    try:
+        if store.use_custom_feeds(settings.feeds.custom_feeds(), utc_now()):
+            log.info("custom feeds: membership made for %d feeds", len(store.custom))
+    except BaseException:
+        store.close()
+        raise
     return store
 
 

@@ -13,9 +13,11 @@ at once after its build), and the next request renders them again.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from syndicator.build.output import OutputDir
@@ -70,7 +72,11 @@ class FacetDocuments:
         self.settings = settings
         self.store = store
         self.clock = clock
-        self.fingerprint = fingerprint
+        #: What shapes the bytes besides the data: the build's fingerprint and
+        #: the custom feeds' settings (their size and content mode).
+        self.fingerprint = hashlib.sha256(
+            f"{fingerprint}|{sorted(repr(feed) for feed in settings.feeds.custom_feeds())}".encode()
+        ).hexdigest()
         self.hub_urls = hub_urls
         self.ttl_minutes = ttl_minutes
         budget = settings.server.cache_mb * 1024 * 1024 if cache_bytes is None else cache_bytes
@@ -81,6 +87,8 @@ class FacetDocuments:
         self._versions: dict[str, int] = {}
         self._lock = threading.Lock()
         self.rendered = 0
+        #: The configured custom feeds by name; others are 404 even if stored.
+        self.custom = {feed.name: feed for feed in settings.feeds.custom_feeds()}
 
     # -- DocumentLoader ---------------------------------------------------------
 
@@ -95,7 +103,7 @@ class FacetDocuments:
             return None
         name, fmt = parsed
         version = self.store.facets.versions([name]).get(name)
-        if version is None:
+        if version is None or not self._configured(name):
             return None
         stored = self.store.facets.document(path)
         if stored is None or not self._current(stored, version):
@@ -109,7 +117,7 @@ class FacetDocuments:
             return None
         name, fmt = parsed
         facet = self.store.facets.get(name)
-        if facet is None:
+        if facet is None or not self._configured(name):
             return None
         # The version is read before the entries: a change committed meanwhile
         # leaves the document recorded as older than it is, so it is rendered
@@ -139,13 +147,26 @@ class FacetDocuments:
     def render(self, name: str, fmt: str, label: str, updated: datetime) -> bytes:
         """The bytes of one facet feed in one format, from the store."""
         site = self.settings.site
-        limit = self.settings.feeds.max_entries
+        custom = self.custom.get(split_feed_name(name)[1]) if name.startswith("custom/") else None
+        limit = self.settings.feeds.max_entries if custom is None else custom.max_entries
+        summary = custom is not None and custom.content == "summary"
         rows = self.store.articles.feed_entries(name, limit)
         keys = {entity_key(e) for article, _, _ in rows for e in article.entities}
         feeds_by_key = self.store.facets.entity_feeds(keys)
         fresh: list[tuple[str, str, str]] = []
         entries: list[RenderedArticle | bytes] = []
         for article, html, digest in rows:
+            if summary:
+                # No body: a fragment of its own, never the full entry's.
+                entries.append(
+                    RenderedArticle(
+                        replace(article, body_md=None),
+                        None,
+                        f"{digest}-summary",
+                        entity_pairs(article, feeds_by_key),
+                    )
+                )
+                continue
             if html is None and article.body_md:
                 html = render_markdown(article.body_md)
                 fresh.append((article.slug, digest, html))
@@ -222,6 +243,8 @@ class FacetDocuments:
         pending: list[tuple[str, bytes]] = []
         for kind in FACET_KINDS:
             for facet in self.store.facets.listing(kind, live_only=False):
+                if not self._configured(facet.name):
+                    continue
                 for fmt in FEED_FORMATS:
                     body = self.render(facet.name, fmt, facet.label, facet.changed_at or _EPOCH)
                     pending.append((f"feeds/{facet.name}.{fmt}", body))
@@ -233,6 +256,10 @@ class FacetDocuments:
     def paths_of(self, names: Sequence[str]) -> list[str]:
         """Every URL path of the named facet feeds."""
         return [f"{_PREFIX}{name}.{fmt}" for name in names for fmt in FEED_FORMATS]
+
+    def _configured(self, name: str) -> bool:
+        kind, slug = split_feed_name(name)
+        return kind != "custom" or slug in self.custom
 
     def _current(self, stored: StoredDocument, version: int) -> bool:
         return stored.data_version == version and stored.fingerprint == self.fingerprint

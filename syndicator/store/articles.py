@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -9,12 +10,14 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, update
 
 from syndicator.core.article import article_from_dict
 from syndicator.core.changes import UNPUBLISHED_HASH, StoredState
+from syndicator.core.custom import CustomFeed
 from syndicator.core.entities import entity_key
 from syndicator.core.times import db_time
+from syndicator.core.urls import facet_name
 from syndicator.models import ALL_TOPIC, Article, ArticleVersion, ChangeKind
 from syndicator.store import embargoes
 from syndicator.store import schema as t
@@ -34,6 +37,7 @@ __all__ = [
     "Change",
     "TopicRow",
     "apply_changes",
+    "index_custom",
     "index_facets",
     "release_due",
     "stored_states",
@@ -81,7 +85,9 @@ _INSERT_ARTICLE_TOPIC = Bulk(
 )
 
 
-def stored_states(conn: Connection, slugs: Sequence[str]) -> dict[str, StoredState]:
+def stored_states(
+    conn: Connection, slugs: Sequence[str], custom: Sequence[CustomFeed] = ()
+) -> dict[str, StoredState]:
     """The stored state of the given slugs that exist."""
     found: dict[str, StoredState] = {}
     live: list[tuple[str, StoredState, dict[str, Any]]] = []
@@ -103,13 +109,13 @@ def stored_states(conn: Connection, slugs: Sequence[str]) -> dict[str, StoredSta
     )
     for slug, state, record in live:
         entities = tuple(record.get("entities") or ())
-        feeds = feed_names(record.get("topics") or (), entities, record.get("lang"), names)
+        feeds = feed_names(record.get("topics") or (), entities, record.get("lang"), names, custom)
         found[slug] = StoredState(state.updated_at, state.content_hash, feeds, entities)
     return found
 
 
 def apply_changes(
-    conn: Connection, changes: Sequence[Change], now: datetime
+    conn: Connection, changes: Sequence[Change], now: datetime, custom: Sequence[CustomFeed] = ()
 ) -> tuple[set[str], dict[str, str]]:
     """Write created and updated articles and their topics.
 
@@ -145,7 +151,7 @@ def apply_changes(
         conn.execute(update(a).where(a.c.slug == bindparam("b_slug")), updated)
     restored = [c for c in changes if c.restores]
     if restored:
-        _restore(conn, restored, names)
+        _restore(conn, restored, names, custom)
     stamp_now = db_time(now)
     known = [c.version.slug for c in changes if c.kind is not ChangeKind.CREATED]
     was_held = embargoes.held_among(conn, known)
@@ -162,7 +168,8 @@ def apply_changes(
     embargoes.hold(conn, holding)
     embargoes.mark_released(conn, freed, stamp_now)
     feeds = [
-        feed_names(c.version.topics, c.version.entities, c.version.lang, names) for c in changes
+        feed_names(c.version.topics, c.version.entities, c.version.lang, names, custom)
+        for c in changes
     ]
     spellings: Counter[tuple[str, str]] = Counter()
     for c in changes:
@@ -174,7 +181,12 @@ def apply_changes(
     return touched, {**dict.fromkeys(freed, stamp_now), **holding}
 
 
-def _restore(conn: Connection, restored: Sequence[Change], names: Mapping[str, str]) -> None:
+def _restore(
+    conn: Connection,
+    restored: Sequence[Change],
+    names: Mapping[str, str],
+    custom: Sequence[CustomFeed],
+) -> None:
     """Clear the deletion of restored articles, and their tombstones in the
     feeds they are back in (those they left stay listed as deleted)."""
     a, ft = t.articles, t.feed_tombstones
@@ -190,7 +202,7 @@ def _restore(conn: Connection, restored: Sequence[Change], names: Mapping[str, s
         for c in restored
         for topic in (
             ALL_TOPIC,
-            *feed_names(c.version.topics, c.version.entities, c.version.lang, names),
+            *feed_names(c.version.topics, c.version.entities, c.version.lang, names, custom),
         )
     ]
     conn.execute(
@@ -379,6 +391,82 @@ def index_facets(conn: Connection) -> int:
         touch_topics(conn, changed, counts)
         count_spellings(conn, spellings)
 
+
+def index_custom(conn: Connection, custom: Sequence[CustomFeed], now: datetime) -> bool:
+    """Make the membership of the custom feeds again when their filters changed
+    since it was made (a new, edited or removed `[[feeds.custom]]`); return
+    whether it was. Every custom feed's version moves, so documents rendered
+    from the old membership are not served again."""
+    fingerprint = hashlib.sha256(
+        orjson.dumps(
+            sorted(
+                [c.name, sorted(c.topics), sorted(c.entity_keys), list(c.langs)]
+                + [sorted(c.exclude_topics)]
+                for c in custom
+            )
+        )
+    ).hexdigest()
+    m, tp, at, a = t.meta, t.topics, t.article_topics, t.articles
+    stored = conn.execute(select(m.c.value).where(m.c.key == _CUSTOM_FEEDS)).scalar()
+    if stored == fingerprint:
+        return False
+    ours = and_(at.c.topic > "custom/", at.c.topic < "custom0")
+    conn.execute(delete(at).where(ours))
+    counts: Counter[str] = Counter()
+    newest: dict[str, str] = {}
+    after = ""
+    while custom:
+        rows = conn.execute(
+            select(a.c.slug, a.c.updated_at, a.c.record)
+            .where(a.c.deleted_at.is_(None), a.c.slug > after)
+            .order_by(a.c.slug)
+            .limit(2000)
+        ).all()
+        if not rows:
+            break
+        after = rows[-1][0]
+        members: list[dict[str, Any]] = []
+        for slug, stamp, record in rows:
+            data = orjson.loads(record)
+            keys = [entity_key(e) for e in data.get("entities") or ()]
+            for feed in custom:
+                if feed.matches(data.get("topics") or (), keys, data.get("lang")):
+                    name = facet_name("custom", feed.name)
+                    members.append({"b_topic": name, "b_slug": slug, "b_at": stamp})
+                    counts[name] += 1
+                    newest[name] = max(stamp, newest.get(name, ""))
+        if members:
+            _INSERT_ARTICLE_TOPIC.run(conn, members)
+    known = set(
+        conn.execute(
+            select(tp.c.name).where(and_(tp.c.name > "custom/", tp.c.name < "custom0"))
+        ).scalars()
+    )
+    stamp = db_time(now)
+    names = {facet_name("custom", c.name) for c in custom}
+    new = [
+        {"name": n, "changed_at": newest.get(n, stamp), "articles": counts[n], "version": 1}
+        for n in sorted(names - known)
+    ]
+    if new:
+        conn.execute(insert(tp), new)
+    for name in sorted(known):
+        conn.execute(
+            update(tp)
+            .where(tp.c.name == name)
+            .values(
+                articles=counts[name],
+                version=tp.c.version + 1,
+                changed_at=func.coalesce(newest.get(name), tp.c.changed_at),
+            )
+        )
+    conn.execute(delete(m).where(m.c.key == _CUSTOM_FEEDS))
+    conn.execute(insert(m).values(key=_CUSTOM_FEEDS, value=fingerprint))
+    return True
+
+
+#: `meta` key of the filters the stored custom feed membership was made with.
+_CUSTOM_FEEDS = "custom_feeds"
 
 #: Topic rows, not facet feeds (whose names hold a "/").
 _TOPICS_ONLY = t.topics.c.name.not_like("%/%")

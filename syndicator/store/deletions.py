@@ -20,6 +20,7 @@ from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from syndicator.core.article import deleted_data, purged_record
 from syndicator.core.changes import DELETED_HASH, UNPUBLISHED_HASH
+from syndicator.core.custom import CustomFeed
 from syndicator.core.entities import entity_key
 from syndicator.core.times import db_time, format_time
 from syndicator.models import ALL_TOPIC, ChangeKind, Tombstone
@@ -42,7 +43,10 @@ class Deletion:
 
 
 def apply_deletions(
-    conn: Connection, deletions: Sequence[Deletion], base_url: str
+    conn: Connection,
+    deletions: Sequence[Deletion],
+    base_url: str,
+    custom: Sequence[CustomFeed] = (),
 ) -> tuple[set[str], list[Announcement]]:
     """Write the deletions; return the feeds they touched and the events to announce."""
     if not deletions:
@@ -74,7 +78,7 @@ def apply_deletions(
             continue
         topics = tuple(kept["topics"])
         entities = tuple(kept.get("entities") or ())
-        feeds = feed_names(topics, entities, kept.get("lang"), names)
+        feeds = feed_names(topics, entities, kept.get("lang"), names, custom)
         spelling_delta(names, entities, -1, spellings)
         rows.append(
             {

@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 
+from syndicator.core.custom import CustomFeed
 from syndicator.core.entities import entity_key, entity_slug, lang_feed, suffixed_slug
 from syndicator.core.times import db_time
 from syndicator.core.urls import facet_name, split_feed_name
@@ -50,17 +51,28 @@ class FacetRow:
 
 
 def feed_names(
-    topics: Iterable[str], entities: Iterable[str], lang: str | None, names: Mapping[str, str]
+    topics: Iterable[str],
+    entities: Iterable[str],
+    lang: str | None,
+    names: Mapping[str, str],
+    custom: Sequence[CustomFeed] = (),
 ) -> tuple[str, ...]:
     """Every feed an article belongs in besides `all`: its topics, then its
-    entities' and language's feeds (`names`: merge key → entity feed name)."""
+    entities' and language's feeds (`names`: merge key → entity feed name),
+    then the custom feeds that select it."""
     out = dict.fromkeys(topics)
-    for entity in entities:
-        name = names.get(entity_key(entity))
+    keys = [entity_key(entity) for entity in entities]
+    for key in keys:
+        name = names.get(key)
         if name is not None:
             out.setdefault(name)
     if lang:
         out.setdefault(lang_feed(lang))
+    if custom:
+        chosen = tuple(t for t in out if "/" not in t)
+        for feed in custom:
+            if feed.matches(chosen, keys, lang):
+                out.setdefault(facet_name("custom", feed.name))
     return tuple(out)
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from syndicator.core.changes import StoredState
+from syndicator.core.custom import CustomFeed
 from syndicator.core.routing import Route
 from syndicator.models import Quarantined
 from syndicator.store import articles, deletions, feeds, outbox, polls
@@ -40,19 +41,20 @@ _FACETS_INDEXED = "facets_indexed"
 class Tx:
     """Writes that commit together: article state, watermark, events, quarantine."""
 
-    def __init__(self, conn: Connection, now: datetime) -> None:
+    def __init__(self, conn: Connection, now: datetime, custom: Sequence[CustomFeed] = ()) -> None:
         self.conn = conn
         self.now = now
+        self.custom = custom
 
     def states(self, slugs: Sequence[str]) -> dict[str, StoredState]:
         """The stored state of the given slugs that exist."""
-        return articles.stored_states(self.conn, slugs)
+        return articles.stored_states(self.conn, slugs, self.custom)
 
     def apply(self, changes: Sequence[Change], routes: Sequence[Route] = ()) -> set[str]:
         """Write articles, topics, events and their deliveries; return touched topics."""
         if not changes:
             return set()
-        touched, held = articles.apply_changes(self.conn, changes, self.now)
+        touched, held = articles.apply_changes(self.conn, changes, self.now, self.custom)
         outbox.add_events(self.conn, changes, routes, self.now)
         outbox.hold_deliveries(self.conn, held)
         feeds.mark_dirty(self.conn, touched)
@@ -63,7 +65,7 @@ class Tx:
         if not items:
             return set()
         outbox.withdraw_held(self.conn, [d.tombstone.slug for d in items], self.now)
-        touched, announcements = deletions.apply_deletions(self.conn, items, base_url)
+        touched, announcements = deletions.apply_deletions(self.conn, items, base_url, self.custom)
         outbox.add_announcements(self.conn, announcements, routes, self.now)
         feeds.mark_dirty(self.conn, touched)
         return touched
@@ -100,6 +102,9 @@ class Store:
         self.embargoes = Embargoes(self.db)
         self.processes = Processes(self.db)
         self.facets = Facets(self.db)
+        #: The configured custom feeds: which articles each holds is kept
+        #: with the articles (see `use_custom_feeds`).
+        self.custom: tuple[CustomFeed, ...] = ()
 
     @property
     def url(self) -> str:
@@ -115,6 +120,14 @@ class Store:
         """Bring the schema up to date (and index the facets of articles
         stored before facet feeds existed)."""
         return self.db.migrate((_FACETS_INDEXED, articles.index_facets))
+
+    def use_custom_feeds(self, custom: Sequence[CustomFeed], now: datetime) -> bool:
+        """Keep the membership of these custom feeds from now on; when their
+        filters differ from those the stored membership was made with, make it
+        again for every article (one transaction). Return whether it was made."""
+        self.custom = tuple(custom)
+        with self.db.write() as conn:
+            return articles.index_custom(conn, self.custom, now)
 
     def checkpoint(self) -> None:
         """Fold SQLite's WAL back into the database now (nothing for PostgreSQL)."""
@@ -152,4 +165,4 @@ class Store:
     def transaction(self, now: datetime) -> Iterator[Tx]:
         """A write transaction; everything in it commits together or not at all."""
         with self.db.write() as conn:
-            yield Tx(conn, now)
+            yield Tx(conn, now, self.custom)

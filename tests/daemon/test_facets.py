@@ -117,3 +117,29 @@ def test_validators_survive_a_restart(tmp_path: Path, start_daemon: Start) -> No
     full = again.get("/feeds/entities/nvidia.rss")
     assert full.content == first.content and full.headers["etag"] == etag
     assert full.headers["last-modified"] == modified
+
+
+def test_custom_feeds_are_served_with_their_size_and_content(
+    tmp_path: Path, start_daemon: Start
+) -> None:
+    extra = (
+        '\n[[feeds.custom]]\nname = "chips"\nentities = ["nvidia"]\n'
+        'content = "summary"\nmax_entries = 2\n'
+    )
+    site = make_site(tmp_path / "site", extra=extra)
+    site.write_records("a.jsonl", _records())
+    daemon = start_daemon(site)
+    daemon.wait_for_builds()
+    atom = daemon.get("/feeds/custom/chips.atom")
+    assert atom.status_code == 200
+    assert_valid_atom(atom.content)
+    parsed = feedparser.parse(atom.content)
+    assert [e.link for e in parsed.entries] == [
+        "https://news.example.org/chip-2",
+        "https://news.example.org/chip-1",
+    ]
+    assert all("content" not in entry for entry in parsed.entries)  # summaries only
+    assert parsed.entries[0].summary == "Summary of chip-2"
+    feed = assert_valid_json_feed(daemon.get("/feeds/custom/chips.json").content)
+    assert all("content_html" not in item for item in feed["items"])
+    assert daemon.get("/feeds/custom/other.atom").status_code == 404

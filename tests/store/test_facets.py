@@ -174,3 +174,54 @@ def test_an_older_database_is_indexed_at_migration(
     assert sorted(members(reopened, "entities/arm")) == ["one", "two"]
     assert members(reopened, "lang/de") == ["one"]
     assert facet(reopened, "entities/arm") == ("Arm", 2, 1)
+
+
+CUSTOM = """
+[[feeds.custom]]
+name = "chips-de"
+topics = ["chips", "energy"]
+entities = ["nvidia"]
+lang = ["de"]
+exclude_topics = ["opinion"]
+content = "summary"
+max_entries = 2
+"""
+
+
+def test_custom_feeds_hold_what_their_filters_choose(
+    deployment: Deployment, run_pipeline: Run, make_record: Make
+) -> None:
+    deployment.config.write_text(deployment.config.read_text() + CUSTOM, encoding="utf-8")
+    deployment.write_jsonl(
+        "a.jsonl",
+        [
+            make_record("yes", entities=["NVIDIA"], lang="de-AT"),
+            make_record("wrong-lang", entities=["Nvidia"], lang="en"),
+            make_record("no-entity", entities=["Arm"], lang="de"),
+            make_record("excluded", entities=["Nvidia"], lang="de", topics=["chips", "opinion"]),
+        ],
+    )
+    pipeline = run_pipeline()
+    assert facet(pipeline, "custom/chips-de") == ("chips-de", 0, 1)  # served before any match
+    pipeline.poll()
+    assert members(pipeline, "custom/chips-de") == ["yes"]
+    # An edit that stops matching takes it out, in the poll's transaction.
+    deployment.write_jsonl(
+        "b.jsonl",
+        [
+            make_record(
+                "yes", entities=["NVIDIA"], lang="en", updated_at="2026-06-02T10:00:00+00:00"
+            )
+        ],
+    )
+    pipeline.poll()
+    assert members(pipeline, "custom/chips-de") == []
+    pipeline.store.close()
+
+    # Edited filters: the membership is made again when the store is opened.
+    text = deployment.config.read_text().replace('lang = ["de"]\n', "")
+    deployment.config.write_text(text, encoding="utf-8")
+    reopened = run_pipeline()
+    assert sorted(members(reopened, "custom/chips-de")) == ["wrong-lang", "yes"]
+    row = reopened.store.facets.get("custom/chips-de")
+    assert row is not None and row.articles == 2 and row.version > 1
