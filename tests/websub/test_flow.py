@@ -259,3 +259,27 @@ def test_status_lists_and_drop_removes(live: Live, subscriber: Subscriber) -> No
     by_callback = Namespace(action="drop", id=None, callback=subscriber.url("/control-4"))
     assert websub_command(settings, by_callback, lines.append) == 0
     assert lines[-1] == "dropped 1 subscription"
+
+
+def test_entity_feeds_are_websub_topics(live: Live, subscriber: Subscriber) -> None:
+    first = article("quantum-one", "physics", minute=20)
+    first["entities"] = ["Qubit Labs"]
+    live.add(first)
+    feed = f"{live.base_url}/feeds/entities/qubit-labs.atom"
+    deadline = time.monotonic() + 10
+    while httpx.get(feed).status_code != 200 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    rels = link_rels(httpx.get(feed).headers["link"])
+    assert rels["self"] == [feed] and rels["hub"][0] == f"{live.base_url}/websub"
+    subscribed(live, subscriber, feed, "/entity")
+    # A feed that does not exist is no topic.
+    missing = f"{live.base_url}/feeds/entities/nobody-at-all.atom"
+    assert subscribe(live, missing, subscriber.url("/nobody")).status_code >= 400
+
+    second = article("quantum-two", "physics", minute=21)
+    second["entities"] = ["QUBIT LABS"]
+    live.add(second)
+    [push] = subscriber.wait_pushes("/entity")
+    assert push.headers["content-type"] == "application/atom+xml; charset=utf-8"
+    assert b"news.example.org/quantum-two" in push.body
+    assert b"news.example.org/quantum-one" in push.body
