@@ -407,6 +407,9 @@ def index_custom(conn: Connection, custom: Sequence[CustomFeed], now: datetime) 
         )
     ).hexdigest()
     m, tp, at, a = t.meta, t.topics, t.article_topics, t.articles
+    if conn.dialect.name == "postgresql":
+        # Processes starting together: one makes it, the others then find it made.
+        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7210001)")
     stored = conn.execute(select(m.c.value).where(m.c.key == _CUSTOM_FEEDS)).scalar()
     if stored == fingerprint:
         return False

@@ -55,3 +55,46 @@ def test_once_is_served_by_every_process(pair: tuple[list[DaemonProcess], str]) 
         served_everywhere, 5.0, "every process to serve once's build"
     )
     assert [entry.title for entry in feedparser.parse(body).entries] == ["Title of alpha"]
+
+
+def test_facet_feeds_are_the_same_everywhere(pair: tuple[list[DaemonProcess], str]) -> None:
+    procs, url = pair
+    first = procs[0].site
+
+    def once() -> None:
+        done = subprocess.run(
+            [sys.executable, "-m", "syndicator", "--config", str(first.config), "once"],
+            env=child_env(SYNDICATOR_DATABASE__URL=url),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+
+    first.write_records("a.jsonl", [record("alpha", entities=["Fusion Co"], lang="de")])
+    once()
+
+    def same_everywhere(path: str, needle: bytes) -> set[bytes] | None:
+        # Each test node has a base URL of its own (its port); a deployment
+        # shares one config, so the bytes are compared with it taken out.
+        seen = set()
+        for proc in procs:
+            response = proc.get(path)
+            if response.status_code != 200 or needle not in response.content:
+                return None
+            seen.add(response.content.replace(proc.site.base_url.encode(), b"BASE"))
+        return seen if len(seen) == 1 else None
+
+    wait_for(lambda: same_everywhere("/feeds/entities/fusion-co.atom", b"alpha"), 5.0, "alpha")
+    wait_for(lambda: same_everywhere("/feeds/lang/de.json", b"alpha"), 5.0, "the German feed")
+    # An edit elsewhere reaches both processes' cached copies.
+    first.write_records(
+        "b.jsonl",
+        [record("beta", entities=["FUSION CO"], updated_at="2026-06-02T10:00:00+00:00")],
+    )
+    once()
+    (body,) = wait_for(
+        lambda: same_everywhere("/feeds/entities/fusion-co.atom", b"beta"), 5.0, "beta everywhere"
+    )
+    assert [e.title for e in feedparser.parse(body).entries] == ["Title of beta", "Title of alpha"]
