@@ -25,6 +25,7 @@ from syndicator.build.reuse import sha256
 from syndicator.config import Settings
 from syndicator.core.entities import entity_key
 from syndicator.core.urls import FACET_KINDS, FEED_FORMATS, split_feed_name
+from syndicator.errors import StoreError
 from syndicator.models import Article, Published, RenderedArticle
 from syndicator.ports import Clock
 from syndicator.render.cache import RenderCache
@@ -127,9 +128,12 @@ class FacetDocuments:
         first = facet.changed_at or self.clock()
         stored = self.store.facets.document(path)
         modified = first if stored is None else max(self.clock(), stored.last_modified)
-        recorded = self.store.facets.save_document(
-            StoredDocument(path, digest, modified, facet.version, self.fingerprint)
-        )
+        document = StoredDocument(path, digest, modified, facet.version, self.fingerprint)
+        try:
+            recorded = self.store.facets.save_document(document)
+        except StoreError:
+            # Another process recorded it first (a unique key): once more, as an update.
+            recorded = self.store.facets.save_document(document)
         with self._lock:
             self._versions[path] = facet.version
         self.rendered += 1
