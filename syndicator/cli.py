@@ -305,7 +305,10 @@ def _export(settings: Settings, facets: bool) -> int:
                 hub_urls=builder.hub_urls(),
                 ttl_minutes=builder.ttl_minutes(),
             )
-            line += f", {documents.export(builder.output)} facet files written"
+            try:
+                line += f", {documents.export(builder.output)} facet files written"
+            finally:
+                documents.close()
         _print(f"{line} to {settings.feeds.output_dir}")
         return 0
     finally:

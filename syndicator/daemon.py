@@ -609,6 +609,7 @@ def run_daemon(settings: Settings) -> int:
         stopped = daemon.stopped
         if stopped is not Shutdown.POLL_ABANDONED:
             poller.close()
+            daemon.facets.close()
             store.close()
     if stopped is Shutdown.POLL_ABANDONED:
         # The poll's worker thread would be joined at interpreter exit; do not

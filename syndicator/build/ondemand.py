@@ -16,7 +16,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -88,6 +89,8 @@ class FacetDocuments:
         self._versions: dict[str, int] = {}
         self._lock = threading.Lock()
         self.rendered = 0
+        #: Writes that follow a render (validators, HTML bodies), in order.
+        self._writes = ThreadPoolExecutor(max_workers=1, thread_name_prefix="facet-writes")
         #: The configured custom feeds by name; others are 404 even if stored.
         self.custom = {feed.name: feed for feed in settings.feeds.custom_feeds()}
 
@@ -127,20 +130,22 @@ class FacetDocuments:
         digest = sha256(body)
         first = facet.changed_at or self.clock()
         stored = self.store.facets.document(path)
-        modified = first if stored is None else max(self.clock(), stored.last_modified)
-        document = StoredDocument(path, digest, modified, facet.version, self.fingerprint)
-        try:
-            recorded = self.store.facets.save_document(document)
-        except StoreError:
-            # Another process recorded it first (a unique key): once more, as an update.
-            recorded = self.store.facets.save_document(document)
+        if stored is not None and stored.sha256 == digest:
+            modified = stored.last_modified  # the same bytes as recorded: the same date
+        elif stored is None:
+            modified = first
+        else:
+            modified = max(self.clock(), stored.last_modified)
+        # Recorded off the reader's path: a poll holding the write lock must not
+        # hold up the answer. A record lost in a crash only costs a render.
+        self._record(StoredDocument(path, digest, modified, facet.version, self.fingerprint))
         with self._lock:
             self._versions[path] = facet.version
         self.rendered += 1
         return Document.build(
             body,
             CONTENT_TYPES[fmt],
-            recorded.last_modified,
+            modified,
             cache_control=self.control,
             compresslevel=_GZIP_LEVEL,
             digest=digest,
@@ -178,7 +183,7 @@ class FacetDocuments:
                 RenderedArticle(article, html, digest, entity_pairs(article, feeds_by_key))
             )
         if fresh:
-            self.store.articles.save_html(fresh, self.clock())
+            self._writes.submit(self._quietly, self.store.articles.save_html, fresh, self.clock())
         window = timedelta(days=self.settings.feeds.tombstone_days)
         info = FeedInfo(
             site_title=site.title,
@@ -260,6 +265,31 @@ class FacetDocuments:
     def paths_of(self, names: Sequence[str]) -> list[str]:
         """Every URL path of the named facet feeds."""
         return [f"{_PREFIX}{name}.{fmt}" for name in names for fmt in FEED_FORMATS]
+
+    def _record(self, document: StoredDocument) -> None:
+        def save() -> None:
+            try:
+                self.store.facets.save_document(document)
+            except StoreError:
+                # Another process recorded it first (a unique key): as an update.
+                self._quietly(self.store.facets.save_document, document)
+
+        self._writes.submit(save)
+
+    @staticmethod
+    def _quietly(step: Callable[..., object], *args: object) -> None:
+        try:
+            step(*args)
+        except StoreError as exc:
+            log.warning("cannot record a rendered facet feed: %s", exc)
+
+    def flush(self) -> None:
+        """Wait for the records of rendered documents to be written."""
+        self._writes.submit(lambda: None).result()
+
+    def close(self) -> None:
+        """Write what is pending and stop the writer."""
+        self._writes.shutdown(wait=True)
 
     def _configured(self, name: str) -> bool:
         kind, slug = split_feed_name(name)

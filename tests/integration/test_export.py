@@ -43,9 +43,9 @@ def test_export_writes_facet_feeds_only_when_asked(
     store = open_store(settings)
     try:
         builder = make_builder(settings, store)
-        served = FacetDocuments(settings, store, utc_now, fingerprint=builder.fingerprint()).load(
-            "/feeds/entities/arm.atom"
-        )
+        documents = FacetDocuments(settings, store, utc_now, fingerprint=builder.fingerprint())
+        served = documents.load("/feeds/entities/arm.atom")
+        documents.close()
         assert served is not None and served.body == exported.read_bytes()
     finally:
         store.close()
