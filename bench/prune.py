@@ -10,6 +10,10 @@ long it waited for the lock. Prints one JSON object: the pruner's longest
 transaction, the writer's waits (median, 99th percentile, longest), rows
 removed, and the file size before and after.
 
+The built database is kept as a pristine copy (`var/prune-bench/outbox-E-R.pristine.db`)
+and each run prunes a fresh copy of it, so runs before and after a change start
+from the same file; ``--rebuild`` builds it again.
+
     .venv/bin/python bench/prune.py --events 200000     # 1,000,000 deliveries
 """
 
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sqlite3
 import sys
 import threading
@@ -140,6 +145,9 @@ def measure(path: Path) -> dict[str, Any]:
         "transactions": report.batches,
         "pages_released": report.pages_released,
         "longest_transaction_ms": round(report.longest_batch_seconds * 1000, 1),
+        "longest_transaction_ms_by_kind": {
+            kind: round(seconds * 1000, 1) for kind, seconds in report.longest_by_kind.items()
+        },
         "pass_seconds": round(elapsed, 1),
         "writer_waits": len(waits),
         "writer_wait_ms": {
@@ -153,26 +161,41 @@ def measure(path: Path) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Build the database (unless it exists) and measure one pass."""
+    """Build the pristine database (unless it exists), copy it and measure one pass."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--events", type=int, default=200_000, help="old events (x5 deliveries)")
     parser.add_argument("--recent", type=int, default=30_000, help="events inside the window")
     parser.add_argument("--work-dir", type=Path, default=ROOT / "var" / "prune-bench")
+    parser.add_argument("--rebuild", action="store_true", help="build the pristine copy again")
     args = parser.parse_args(argv)
     args.work_dir.mkdir(parents=True, exist_ok=True)
-    path = args.work_dir / f"outbox-{args.events}.db"
-    for stale in args.work_dir.glob(f"{path.name}*"):
-        stale.unlink()
-    started = time.perf_counter()
-    build(path, args.events, args.recent)
+    name = f"outbox-{args.events}-{args.recent}"
+    pristine = args.work_dir / f"{name}.pristine.db"
+    build_seconds = None
+    if args.rebuild or not pristine.exists():
+        partial = args.work_dir / f"{name}.partial.db"
+        _remove(partial)
+        started = time.perf_counter()
+        build(partial, args.events, args.recent)
+        build_seconds = round(time.perf_counter() - started, 1)
+        partial.replace(pristine)  # only a finished build becomes the pristine copy
+    path = args.work_dir / f"{name}.db"
+    _remove(path)
+    shutil.copyfile(pristine, path)
     result = {
         "events": args.events,
         "recent_events": args.recent,
-        "build_seconds": round(time.perf_counter() - started, 1),
+        "build_seconds": build_seconds,
         **measure(path),
     }
     sys.stdout.write(json.dumps(result, indent=2) + "\n")
     return 0
+
+
+def _remove(path: Path) -> None:
+    """A database file with its WAL and shared-memory files."""
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        path.with_name(path.name + suffix).unlink(missing_ok=True)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -49,6 +49,9 @@ class PruneReport:
     pages_released: int = 0
     batches: int = 0
     longest_batch_seconds: float = 0.0
+    #: The longest transaction of each kind ("deliveries", "events", "vacuum"): where
+    #: the lock hold comes from, for the log and the benchmarks.
+    longest_by_kind: dict[str, float] = field(default_factory=dict)
 
     @property
     def rows(self) -> int:
@@ -113,7 +116,7 @@ class Pruner:
         while self._go_on(report):
             size = self._rows.now
             deliveries, attempts = self._timed(
-                report, self._rows, outbox.prune_deliveries, before, size
+                report, "deliveries", self._rows, outbox.prune_deliveries, before, size
             )
             report.deliveries += deliveries
             report.attempts += attempts
@@ -122,7 +125,7 @@ class Pruner:
         after = 0
         while self._go_on(report):
             step = self._timed(
-                report, self._rows, outbox.prune_events, before, after, self._rows.now
+                report, "events", self._rows, outbox.prune_events, before, after, self._rows.now
             )
             report.events += step.deleted
             after = step.last_id
@@ -146,7 +149,9 @@ class Pruner:
         free = start = self.store.free_pages(0)
         # Bounded: pages freed meanwhile by other writers wait for the next run.
         while 0 < free and report.pages_released < start and self._go_on(report):
-            left = self._timed(report, self._pages, self.store.free_pages, self._pages.now)
+            left = self._timed(
+                report, "vacuum", self._pages, self.store.free_pages, self._pages.now
+            )
             if left >= free:
                 return  # nothing moved: leave it to the next run
             report.pages_released += free - left
@@ -159,7 +164,9 @@ class Pruner:
         return not self._stopping.is_set()
 
     @staticmethod
-    def _timed(report: PruneReport, size: _Size, step: Callable[..., _T], *args: Any) -> _T:
+    def _timed(
+        report: PruneReport, kind: str, size: _Size, step: Callable[..., _T], *args: Any
+    ) -> _T:
         started = time.perf_counter()
         try:
             return step(*args)
@@ -168,3 +175,5 @@ class Pruner:
             size.took(elapsed)
             report.batches += 1
             report.longest_batch_seconds = max(report.longest_batch_seconds, elapsed)
+            longest = report.longest_by_kind
+            longest[kind] = max(longest.get(kind, 0.0), elapsed)
