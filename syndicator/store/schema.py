@@ -107,6 +107,7 @@ polls = Table(
     Column("ignored", Integer),
     Column("quarantined", Integer),
     Column("error", Text),
+    Column("deleted", Integer),
 )
 
 deliveries = Table(
@@ -436,5 +437,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             started_at TEXT NOT NULL,
             heartbeat_at TEXT NOT NULL,
             stopped_at TEXT)""",
+    ),
+    (
+        # Article lifecycle: how many articles each poll deleted (status shows
+        # it beside the other counts; polls before this one deleted none).
+        "ALTER TABLE polls ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0",
     ),
 )

@@ -13,6 +13,7 @@ from lxml import etree
 from syndicator.core.article import entry_id
 from syndicator.core.times import format_time
 from syndicator.models import ALL_TOPIC
+from syndicator.status import collect_status, format_status
 from tests.cycle import Cycle
 from tests.deployment import Deployment
 from tests.feedcheck import assert_valid_atom
@@ -121,9 +122,16 @@ def test_tombstone_takes_the_article_out_of_every_feed(
             for t in ("energy", "ai")
         },
     }
+    # `status` (text and --json) shows the poll's deletion beside its other counts.
+    report = collect_status(deployment.settings(), cycle.store)
+    assert report["last_poll"]["counts"] == {
+        "created": 0, "updated": 0, "deleted": 1, "ignored": 0, "quarantined": 0
+    }  # fmt: skip
+    assert "ok (0 created, 0 updated, 1 deleted, 0 ignored, 0 quarantined)" in format_status(report)
     # The same tombstone read again changes nothing.
     deployment.write_jsonl("c.jsonl", [tombstone("gone", -10)])
     assert cycle.poll().deleted == 0
+    assert collect_status(deployment.settings(), cycle.store)["last_poll"]["counts"]["deleted"] == 0
     assert len(cycle.store.outbox.events("gone")) == 2
 
 

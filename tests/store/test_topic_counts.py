@@ -89,20 +89,31 @@ def test_migration_counts_an_existing_database(
         for number, steps in enumerate(schema.MIGRATIONS, start=1)
         if any("ADD COLUMN articles" in step for step in steps)
     )
-    later = [
+    steps = [step for steps in schema.MIGRATIONS[counted:] for step in steps]
+    later = [name for step in steps for name in re.findall(r"^\s*CREATE TABLE (\w+)", step)]
+    # The indexes and columns later migrations added to older tables: the
+    # indexes first (a column an index uses cannot be dropped).
+    indexes = [
         name
-        for steps in schema.MIGRATIONS[counted:]
         for step in steps
-        for name in re.findall(r"^\s*CREATE TABLE (\w+)", step)
+        for name, table in re.findall(r"^\s*CREATE INDEX (\w+) ON (\w+)", step)
+        if table not in later
     ]
+    columns = [
+        found
+        for step in steps
+        for found in re.findall(r"^\s*ALTER TABLE (\w+) ADD COLUMN (\w+)", step)
+        if found[0] not in later
+    ]
+    assert ("articles", "deleted_at") in columns and ("polls", "deleted") in columns
     with pipeline.store.db.engine.begin() as conn:
         for name in later:
             conn.exec_driver_sql(f"DROP TABLE {name}")
         conn.exec_driver_sql("ALTER TABLE topics DROP COLUMN articles")
-        # The columns later migrations added (deletion's).
-        conn.exec_driver_sql("DROP INDEX articles_deleted")
-        conn.exec_driver_sql("ALTER TABLE articles DROP COLUMN deleted_reason")
-        conn.exec_driver_sql("ALTER TABLE articles DROP COLUMN deleted_at")
+        for name in indexes:
+            conn.exec_driver_sql(f"DROP INDEX {name}")
+        for table, column in columns:
+            conn.exec_driver_sql(f"ALTER TABLE {table} DROP COLUMN {column}")
         conn.execute(
             schema.meta.update()
             .where(schema.meta.c.key == "schema_version")
