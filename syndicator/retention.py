@@ -5,8 +5,9 @@ write transaction: delivered and dead deliveries whose last attempt is older
 than the window, with their attempts; then events older than the window that no
 delivery refers to any longer. On SQLite it then gives the freed pages back to
 the file system (`PRAGMA incremental_vacuum`, up to 256 pages at a time).
-Each kind of transaction halves its size after one that held the lock longer
-than 25 ms, and grows back after quick ones.
+Each kind of transaction (deliveries, events, vacuum steps) starts small, as
+its first ones read pages no cache holds yet, doubles its size after each quick
+one, and halves it after one that held the lock longer than 25 ms.
 
 Between two batches it pauses: SQLite's busy handler lets a waiting writer (a
 poll, the delivery worker) retry only every few milliseconds, so a pruner that
@@ -60,13 +61,15 @@ class PruneReport:
 
 
 class _Size:
-    """How much one transaction takes on: halved after one that held the lock longer
-    than the target, doubled back (up to the largest) after a quick one. A slow disk
-    or a busy machine thus gets smaller transactions, not longer waits for writers."""
+    """How much one transaction of a kind takes on: it starts at the smallest (the
+    first transactions read cold pages), doubles after each quick one up to the
+    largest, and halves after one that held the lock longer than the target. A slow
+    disk or a busy machine thus gets smaller transactions, not longer waits for
+    writers."""
 
     def __init__(self, largest: int, target: float, smallest: int = 10) -> None:
         self.largest, self.target, self.smallest = largest, target, min(smallest, largest)
-        self.now = largest
+        self.now = self.smallest
 
     def took(self, seconds: float) -> None:
         if seconds > self.target:
@@ -100,8 +103,10 @@ class Pruner:
         self.store = store
         self.window = timedelta(days=days)
         self.pause = pause
-        self._rows = _Size(batch, target)
-        self._pages = _Size(vacuum_pages, target)
+        # One size per kind: a delivery, an event and a page cost different times.
+        self._deliveries = _Size(batch, target)
+        self._events = _Size(batch, target)
+        self._pages = _Size(vacuum_pages, target, smallest=16)
         self._stopping = threading.Event()
 
     def stop(self) -> None:
@@ -114,9 +119,9 @@ class Pruner:
         before = now - self.window
         outbox = self.store.outbox
         while self._go_on(report):
-            size = self._rows.now
+            size = self._deliveries.now
             deliveries, attempts = self._timed(
-                report, "deliveries", self._rows, outbox.prune_deliveries, before, size
+                report, "deliveries", self._deliveries, outbox.prune_deliveries, before, size
             )
             report.deliveries += deliveries
             report.attempts += attempts
@@ -124,8 +129,9 @@ class Pruner:
                 break
         after = 0
         while self._go_on(report):
+            size = self._events.now
             step = self._timed(
-                report, "events", self._rows, outbox.prune_events, before, after, self._rows.now
+                report, "events", self._events, outbox.prune_events, before, after, size
             )
             report.events += step.deleted
             after = step.last_id

@@ -204,8 +204,15 @@ def test_status_reports_the_database(store: Store) -> None:
     assert "oldest delivery 2026-07-01T12:00:00Z (kept 7 days once finished)" in line
 
 
-def test_a_slow_transaction_halves_the_next_and_quick_ones_grow_it_back() -> None:
+def test_transactions_start_small_grow_after_quick_ones_and_halve_after_slow_ones() -> None:
     size = _Size(200, target=0.025)
+    assert size.now == 10  # slow start: the first transaction reads cold pages
+    size.took(0.001)
+    size.took(0.001)
+    assert size.now == 40
+    for _ in range(10):
+        size.took(0.001)
+    assert size.now == 200  # never above the largest
     size.took(0.1)
     size.took(0.03)
     assert size.now == 50
@@ -214,6 +221,4 @@ def test_a_slow_transaction_halves_the_next_and_quick_ones_grow_it_back() -> Non
     assert size.now == 10  # never below the smallest
     size.took(0.02)  # between half the target and the target: unchanged
     assert size.now == 10
-    for _ in range(10):
-        size.took(0.001)
-    assert size.now == 200  # never above the largest
+    assert _Size(5, target=0.025).now == 5  # a largest below the smallest wins
