@@ -160,6 +160,9 @@ def test_many_small_transactions_remove_everything(store: Store) -> None:
     assert (report.deliveries, report.attempts, report.events) == (120, 120, 65)
     # 120 / 7 → 18 delivery batches, 65 events / 7 → 10 event batches, at least.
     assert report.batches >= 28
+    # Where the lock hold comes from, per kind: the longest of them is the longest.
+    assert {"deliveries", "events"} <= set(report.longest_by_kind)
+    assert max(report.longest_by_kind.values()) == report.longest_batch_seconds
     assert count(store, t.deliveries) == count(store, t.events) == count(store, t.attempts) == 0
 
 
