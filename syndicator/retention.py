@@ -5,9 +5,9 @@ write transaction: delivered and dead deliveries whose last attempt is older
 than the window, with their attempts; then events older than the window that no
 delivery refers to any longer. On SQLite it then gives the freed pages back to
 the file system (`PRAGMA incremental_vacuum`, up to 128 pages a step).
-Each kind of transaction (deliveries, events, vacuum steps) starts small, as
-its first ones read pages no cache holds yet, doubles its size after each quick
-one, and halves it after one that held the lock longer than 25 ms.
+In each run, each kind of transaction (deliveries, events, vacuum steps) starts
+small, as its first ones read pages no cache holds yet, doubles its size after
+each quick one, and halves it after one that held the lock longer than 25 ms.
 
 Between two batches it pauses: SQLite's busy handler lets a waiting writer (a
 poll, the delivery worker) retry only every few milliseconds, so a pruner that
@@ -104,11 +104,16 @@ class Pruner:
         self.store = store
         self.window = timedelta(days=days)
         self.pause = pause
-        # One size per kind: a delivery, an event and a page cost different times.
-        self._deliveries = _Size(batch, target)
-        self._events = _Size(batch, target)
-        self._pages = _Size(vacuum_pages, target, smallest=16)
+        self._limits = (batch, vacuum_pages, target)
+        self._deliveries, self._events, self._pages = self._sizes()
         self._stopping = threading.Event()
+
+    def _sizes(self) -> tuple[_Size, _Size, _Size]:
+        """Fresh sizes for a run (each starts small again: a minute later the pages
+        it needs may have left every cache); one per kind, as a delivery, an event
+        and a page cost different times."""
+        batch, vacuum_pages, target = self._limits
+        return _Size(batch, target), _Size(batch, target), _Size(vacuum_pages, target, 16)
 
     def stop(self) -> None:
         """End the run in progress after its current transaction (and any later run)."""
@@ -117,6 +122,7 @@ class Pruner:
     def run(self, now: datetime) -> PruneReport:
         """Prune everything older than the window before `now`, batch after batch."""
         report = PruneReport()
+        self._deliveries, self._events, self._pages = self._sizes()
         before = now - self.window
         outbox = self.store.outbox
         while self._go_on(report):

@@ -225,3 +225,24 @@ def test_transactions_start_small_grow_after_quick_ones_and_halve_after_slow_one
     size.took(0.02)  # between half the target and the target: unchanged
     assert size.now == 10
     assert _Size(5, target=0.025).now == 5  # a largest below the smallest wins
+
+
+def test_every_run_starts_with_small_transactions_and_grows(store: Store) -> None:
+    sizes: list[int] = []
+    prune = store.outbox.prune_deliveries
+
+    def recorded(before: datetime, limit: int) -> tuple[int, int]:
+        sizes.append(limit)  # the size each transaction was asked to take on
+        return prune(before, limit)
+
+    store.outbox.prune_deliveries = recorded  # type: ignore[method-assign]
+    # A target of an hour: every transaction is quick, so each doubles the next.
+    pruner = Pruner(store, days=1, pause=0, target=3600)
+    for day in (0, 10):
+        ids = add_deliveries(store.outbox, ["a", "b", "c"], 40, at=T0 + day * DAY)
+        finish(store, ids, AttemptOutcome.DELIVERED, T0 + day * DAY)
+        sizes.clear()
+        report = pruner.run(T0 + (day + 2) * DAY)
+        assert report.deliveries == 120
+        # 10 + 20 + 40 + 50 (fewer than asked: the end); a later run starts small again.
+        assert sizes == [10, 20, 40, 80], day
