@@ -10,6 +10,10 @@ long it waited for the lock. Prints one JSON object: the pruner's longest
 transaction, the writer's waits (median, 99th percentile, longest), rows
 removed, and the file size before and after.
 
+The built database is kept as a pristine copy (`var/prune-bench/outbox-E-R.pristine.db`)
+and each run prunes a fresh copy of it, so runs before and after a change start
+from the same file; ``--rebuild`` builds it again.
+
     .venv/bin/python bench/prune.py --events 200000     # 1,000,000 deliveries
 """
 
@@ -17,6 +21,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import sqlite3
 import sys
 import threading
@@ -31,7 +37,7 @@ if str(ROOT) not in sys.path:
 
 from bench.webhooks import percentile  # noqa: E402
 from syndicator.core.times import db_time  # noqa: E402
-from syndicator.retention import Pruner  # noqa: E402
+from syndicator.retention import Pruner, PruneReport  # noqa: E402
 from syndicator.store import Store  # noqa: E402
 
 __all__ = ["build", "main", "measure"]
@@ -101,6 +107,41 @@ def build(path: Path, events: int, recent: int) -> None:
     conn.close()
 
 
+class _Recording(Pruner):
+    """The real pruner, keeping how long each of its transactions took, by kind."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.took: dict[str, list[tuple[float, float]]] = {}
+
+    def _timed(self, report: PruneReport, kind: str, *args: Any) -> Any:  # type: ignore[override]
+        started, cpu = time.perf_counter(), time.thread_time()
+        try:
+            return super()._timed(report, kind, *args)
+        finally:
+            took = (time.perf_counter() - started, time.thread_time() - cpu)
+            self.took.setdefault(kind, []).append(took)
+
+
+def _by_kind(took: dict[str, list[tuple[float, float]]]) -> dict[str, dict[str, float]]:
+    """Per kind of transaction: how many; their median, 99th percentile and longest
+    time holding the lock; the longest CPU time one used (on a busy machine a
+    transaction holds the lock longer than it works, while its thread waits for a
+    CPU)."""
+    found = {}
+    for kind, pairs in took.items():
+        times = [wall for wall, _ in pairs]
+        found[kind] = {
+            "count": len(times),
+            "p50_ms": round(percentile(times, 50) * 1000, 1),
+            "p99_ms": round(percentile(times, 99) * 1000, 1),
+            "max_ms": round(max(times) * 1000, 1),
+            "max_cpu_ms": round(max(cpu for _, cpu in pairs) * 1000, 1),
+            "total_s": round(sum(times), 1),
+        }
+    return found
+
+
 def measure(path: Path) -> dict[str, Any]:
     """Prune with a writer running beside it; the figures as one object."""
     store = Store(f"sqlite:///{path}")
@@ -125,7 +166,8 @@ def measure(path: Path) -> dict[str, Any]:
     thread.start()
     started = time.perf_counter()
     try:
-        report = Pruner(store, days=30).run(NOW)
+        pruner = _Recording(store, days=30)
+        report = pruner.run(NOW)
     finally:
         stop.set()
         thread.join()
@@ -140,39 +182,57 @@ def measure(path: Path) -> dict[str, Any]:
         "transactions": report.batches,
         "pages_released": report.pages_released,
         "longest_transaction_ms": round(report.longest_batch_seconds * 1000, 1),
+        "transactions_by_kind": _by_kind(pruner.took),
         "pass_seconds": round(elapsed, 1),
         "writer_waits": len(waits),
         "writer_wait_ms": {
             "p50": round(percentile(waits, 50) * 1000, 2),
             "p99": round(percentile(waits, 99) * 1000, 2),
             "max": round(max(waits, default=0.0) * 1000, 2),
+            "over_100": sum(wait > 0.1 for wait in waits),
         },
+        "load_average": [round(x, 2) for x in os.getloadavg()],
         "size_mb_before": round(before / 1e6, 1),
         "size_mb_after": round(after / 1e6, 1),
     }
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Build the database (unless it exists) and measure one pass."""
+    """Build the pristine database (unless it exists), copy it and measure one pass."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--events", type=int, default=200_000, help="old events (x5 deliveries)")
     parser.add_argument("--recent", type=int, default=30_000, help="events inside the window")
     parser.add_argument("--work-dir", type=Path, default=ROOT / "var" / "prune-bench")
+    parser.add_argument("--rebuild", action="store_true", help="build the pristine copy again")
     args = parser.parse_args(argv)
     args.work_dir.mkdir(parents=True, exist_ok=True)
-    path = args.work_dir / f"outbox-{args.events}.db"
-    for stale in args.work_dir.glob(f"{path.name}*"):
-        stale.unlink()
-    started = time.perf_counter()
-    build(path, args.events, args.recent)
+    name = f"outbox-{args.events}-{args.recent}"
+    pristine = args.work_dir / f"{name}.pristine.db"
+    build_seconds = None
+    if args.rebuild or not pristine.exists():
+        partial = args.work_dir / f"{name}.partial.db"
+        _remove(partial)
+        started = time.perf_counter()
+        build(partial, args.events, args.recent)
+        build_seconds = round(time.perf_counter() - started, 1)
+        partial.replace(pristine)  # only a finished build becomes the pristine copy
+    path = args.work_dir / f"{name}.db"
+    _remove(path)
+    shutil.copyfile(pristine, path)
     result = {
         "events": args.events,
         "recent_events": args.recent,
-        "build_seconds": round(time.perf_counter() - started, 1),
+        "build_seconds": build_seconds,
         **measure(path),
     }
     sys.stdout.write(json.dumps(result, indent=2) + "\n")
     return 0
+
+
+def _remove(path: Path) -> None:
+    """A database file with its WAL and shared-memory files."""
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        path.with_name(path.name + suffix).unlink(missing_ok=True)
 
 
 if __name__ == "__main__":

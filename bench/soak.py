@@ -10,16 +10,22 @@ per step and runs at real speed within it, so retries scheduled minutes later
 fall due the next day. The day's file is removed once polled (the `dir`
 source never takes a missing file for a deletion), so the source stays small.
 
+The day's records follow SPEC's busy site: new articles, 5 % edits of
+articles of the last 60 days and 1 % tombstone records ``{"slug", "deleted":
+true, "updated_at"}`` taking such articles down (``--no-deletions`` leaves
+them out).
+
 At every simulated month it reports the database size (SQLite file + WAL,
-after a checkpoint), the part of it that the outbox tables and their indexes
-take (`dbstat`), row counts, and the resident memory of this process (the
-receiver runs in a process of its own). At the end it drains the queue and
+after a checkpoint), the parts of it that the outbox tables and the article
+tables take with their indexes (`dbstat`; articles are never pruned, so that
+part grows by design), row counts, and the memory of this process (the
+receiver runs in a process of its own): the resident set, and within it
+SQLite's own heap (``sqlite3_memory_used()``: mostly the page caches of the
+store's connections, up to ``cache_size`` each, which fill as the file grows),
+what the C allocator holds (``mallinfo2``: in use, and freed but kept), and
+the number of Python objects allocated. At the end it drains the queue and
 checks that nothing was lost: every delivery created was answered 2xx at least
 once, and none is left open.
-
-``--deletions`` adds 1 % tombstone records ``{"slug", "deleted": true,
-"updated_at"}``. Off by default: deletions are another feature's; where it
-is missing such records are quarantined (they lack a title and url).
 
     .venv/bin/python bench/soak.py --days 365                  # the full year
     .venv/bin/python bench/soak.py --days 40 --per-day 200     # a quick look
@@ -29,6 +35,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ctypes
+import ctypes.util
 import json
 import logging
 import random
@@ -110,10 +118,11 @@ class SimClock:
 def _config(work: Path, port: int, days: float) -> Path:
     hooks = []
     for n in range(ENDPOINTS):
-        path = "flaky" if n == ENDPOINTS - 1 else str(n)
+        hook = "flaky" if n == ENDPOINTS - 1 else str(n)
         hooks.append(
-            f'[[webhooks]]\nname = "ep-{n}"\nurl = "http://127.0.0.1:{port}/hook/{path}"\n'
+            f'[[webhooks]]\nname = "ep-{n}"\nurl = "http://127.0.0.1:{port}/hook/{hook}"\n'
             f'secret = "{SECRET}"\nallow_private_network = true\n'
+            'events = ["article.created", "article.updated", "article.deleted"]\n'
         )
     text = f"""
 [site]
@@ -185,6 +194,40 @@ def _rss_mb() -> float:
     return 0.0
 
 
+class _MallInfo2(ctypes.Structure):
+    """glibc's `struct mallinfo2`."""
+
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in (
+            "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost"
+        ).split()
+    ]
+
+
+def _memory() -> dict[str, float]:
+    """What holds the resident set: SQLite's heap (the same library the `sqlite3`
+    module uses, loaded once per process), the C allocator's in-use and
+    free-but-kept bytes, and Python's allocated objects (in thousands)."""
+    found: dict[str, float] = {}
+    try:
+        sqlite = ctypes.CDLL(ctypes.util.find_library("sqlite3") or "libsqlite3.so.0")
+        sqlite.sqlite3_memory_used.restype = ctypes.c_int64
+        found["sqlite_heap_mb"] = round(sqlite.sqlite3_memory_used() / 2**20, 1)
+    except (OSError, AttributeError):
+        pass  # SQLite built into the module: no separate figure
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallinfo2.restype = _MallInfo2
+        info = libc.mallinfo2()
+        found["malloc_used_mb"] = round((info.uordblks + info.hblkhd) / 2**20, 1)
+        found["malloc_free_mb"] = round(info.fordblks / 2**20, 1)
+    except (OSError, AttributeError):
+        pass  # not glibc
+    found["python_kblocks"] = round(sys.getallocatedblocks() / 1000, 1)
+    return found
+
+
 def _table_bytes(path: Path) -> dict[str, int]:
     conn = sqlite3.connect(path)
     try:
@@ -237,10 +280,11 @@ def run_soak(
     *,
     retention_days: float = 30,
     month_days: int = 30,
-    deletions: bool = False,
+    deletions: bool = True,
     seed: int = 1,
 ) -> dict[str, Any]:
-    """Simulate `days` days; return the monthly figures and the end-of-run checks."""
+    """Simulate `days` days; return the monthly figures and the end-of-run checks
+    (`events_created` counts every event: created, updated and deleted)."""
     from syndicator.build import Builder
     from syndicator.config import load_settings
     from syndicator.delivery.worker import DeliveryWorker
@@ -284,6 +328,7 @@ def run_soak(
         "retention_days": retention_days,
         "months": months,
         "events_created": created,
+        "articles_deleted": sim.deleted,
         "deliveries_left": counts,
         "open_deliveries_left": open_left,
         "receiver": answered,
@@ -309,6 +354,7 @@ class _Simulation:
         self.poller, self.builder, self.pruner, self.worker = poller, builder, pruner, worker
         self.clock = clock
         self.phases = dict.fromkeys(("poll", "build", "deliver", "prune"), 0.0)
+        self.deleted = 0  # articles taken down by tombstone records
 
     async def run(
         self, days: int, per_day: int, month_days: int, deletions: bool, rng: random.Random
@@ -324,7 +370,8 @@ class _Simulation:
             mark = time.monotonic()
             changes = self.poller.poll()
             path.unlink()
-            created += changes.created + changes.updated
+            created += changes.created + changes.updated + changes.deleted
+            self.deleted += changes.deleted
             self.phases["poll"] += time.monotonic() - mark
             mark = time.monotonic()
             self.builder.build(keep_documents=False)
@@ -363,6 +410,7 @@ class _Simulation:
                 sum(sizes.get(t, 0) for t in ("articles", "article_topics")) / 1e6, 2
             ),
             "rss_mb": round(_rss_mb(), 1),
+            "memory": _memory(),
             "rows": _counts(self.store),
             "elapsed_s": round(time.monotonic() - started, 1),
             "phase_s": {name: round(value, 1) for name, value in self.phases.items()},
@@ -384,7 +432,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-day", type=int, default=1000, help="new articles a day")
     parser.add_argument("--retention-days", type=float, default=30)
     parser.add_argument("--month-days", type=int, default=30, help="days between two reports")
-    parser.add_argument("--deletions", action="store_true", help="1 %% tombstone records")
+    parser.add_argument(
+        "--deletions",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="1 %% tombstone records (default: on)",
+    )
     parser.add_argument("--work-dir", type=Path, default=ROOT / "var" / "soak")
     parser.add_argument("--out", type=Path, default=None, help="also write the summary here")
     parser.add_argument("--seed", type=int, default=1)

@@ -192,7 +192,7 @@ class FacetDocuments:
             updated=updated,
             hub_urls=self.hub_urls,
             language=site.language,
-            deleted=tuple(self.store.facets.tombstones(name, self.clock() - window)),
+            deleted=tuple(self.store.facets.tombstones(name, self.clock() - window)[:limit]),
             ttl_minutes=self.ttl_minutes,
             label=label,
         )

@@ -135,7 +135,9 @@ class FeedRun:
         """Render and write the feeds of `topics`, then the documents `extra` gives."""
         with self._pool, self._flusher:
             # One small query for the whole run: only recent deletions are held.
-            self._deleted = self.store.articles.tombstones(self.now - self.config.tombstone_window)
+            self._deleted = self.store.articles.tombstones(
+                self.now - self.config.tombstone_window, self.config.max_entries
+            )
             for index in range(_LOOKAHEAD):
                 self._read_ahead(topics, index)  # the first files are read while the keys are
             if self.manifests:

@@ -636,14 +636,26 @@ class Articles:
             "tombstones": [(topic, datetime.fromisoformat(at_)) for topic, at_ in left],
         }
 
-    def tombstones(self, since: datetime) -> dict[str, list[tuple[str, datetime]]]:
-        """Per topic, the articles deleted from its feed at or after `since`:
-        (slug, deleted_at), newest first."""
+    def tombstones(self, since: datetime, limit: int) -> dict[str, list[tuple[str, datetime]]]:
+        """Per topic, the newest `limit` articles deleted from its feed at or after
+        `since`: (slug, deleted_at), newest first."""
         ft = t.feed_tombstones
-        query = (
-            select(ft.c.topic, ft.c.slug, ft.c.deleted_at)
+        # A feed lists no more deletions than entries: a bulk takedown of thousands
+        # would otherwise swell every feed it touched by as many elements.
+        rank = (
+            func.row_number()
+            .over(partition_by=ft.c.topic, order_by=(ft.c.deleted_at.desc(), ft.c.slug))
+            .label("rank")
+        )
+        recent = (
+            select(ft.c.topic, ft.c.slug, ft.c.deleted_at, rank)
             .where(ft.c.deleted_at >= db_time(since))
-            .order_by(ft.c.topic, ft.c.deleted_at.desc(), ft.c.slug)
+            .subquery()
+        )
+        query = (
+            select(recent.c.topic, recent.c.slug, recent.c.deleted_at)
+            .where(recent.c.rank <= limit)
+            .order_by(recent.c.topic, recent.c.deleted_at.desc(), recent.c.slug)
         )
         found: dict[str, list[tuple[str, datetime]]] = {}
         with self.db.read() as conn:

@@ -168,6 +168,10 @@ def free_pages(path: str, release: int) -> int:
     (one short write transaction); return the free pages left."""
     conn = sqlite3.connect(path, timeout=30, isolation_level=None)
     try:
+        # As on the store's connections: in WAL mode a commit then needs no fsync
+        # (a step moves pages, and a crash loses at most that step), which at the
+        # default FULL was most of the time each step held the write lock.
+        conn.execute("PRAGMA synchronous=NORMAL")
         if release > 0:
             # executescript steps the pragma to the end; execute() would free one page.
             conn.executescript(f"PRAGMA incremental_vacuum({int(release)});")

@@ -115,7 +115,7 @@ class Polls:
                     error=poll.error,
                     **{
                         k: poll.counts.get(k, 0)
-                        for k in ("created", "updated", "ignored", "quarantined")
+                        for k in ("created", "updated", "deleted", "ignored", "quarantined")
                     },
                 )
             )
@@ -141,6 +141,7 @@ class Polls:
                 counts={
                     "created": r.created,
                     "updated": r.updated,
+                    "deleted": r.deleted,
                     "ignored": r.ignored,
                     "quarantined": r.quarantined,
                 },

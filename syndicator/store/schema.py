@@ -136,6 +136,7 @@ polls = Table(
     Column("ignored", Integer),
     Column("quarantined", Integer),
     Column("error", Text),
+    Column("deleted", Integer),
 )
 
 deliveries = Table(
@@ -484,5 +485,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             data_version BIGINT NOT NULL,
             fingerprint TEXT NOT NULL)""",
         "CREATE INDEX topics_by_articles ON topics (articles DESC, name)",
+    ),
+    (
+        # Article lifecycle: how many articles each poll deleted (status shows
+        # it beside the other counts; polls before this one deleted none).
+        "ALTER TABLE polls ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0",
     ),
 )

@@ -13,6 +13,7 @@ from lxml import etree
 from syndicator.core.article import entry_id
 from syndicator.core.times import format_time
 from syndicator.models import ALL_TOPIC
+from syndicator.status import collect_status, format_status
 from tests.cycle import Cycle
 from tests.deployment import Deployment
 from tests.feedcheck import assert_valid_atom
@@ -121,9 +122,16 @@ def test_tombstone_takes_the_article_out_of_every_feed(
             for t in ("energy", "ai")
         },
     }
+    # `status` (text and --json) shows the poll's deletion beside its other counts.
+    report = collect_status(deployment.settings(), cycle.store)
+    assert report["last_poll"]["counts"] == {
+        "created": 0, "updated": 0, "deleted": 1, "ignored": 0, "quarantined": 0
+    }  # fmt: skip
+    assert "ok (0 created, 0 updated, 1 deleted, 0 ignored, 0 quarantined)" in format_status(report)
     # The same tombstone read again changes nothing.
     deployment.write_jsonl("c.jsonl", [tombstone("gone", -10)])
     assert cycle.poll().deleted == 0
+    assert collect_status(deployment.settings(), cycle.store)["last_poll"]["counts"]["deleted"] == 0
     assert len(cycle.store.outbox.events("gone")) == 2
 
 
@@ -273,3 +281,43 @@ def test_tombstones_leave_the_atom_feed_after_tombstone_days(
     assert after != before and b"deleted-entry" not in after
     # Forgotten once rendered out: the next build has nothing to do.
     assert cycle.build().topics == []
+
+
+def test_an_atom_feed_lists_at_most_max_entries_deletions_the_newest(
+    deployment: Deployment, make_record: Make
+) -> None:
+    from syndicator.wiring import open_store
+    from tests.cycle import make_cycle
+
+    # Seven articles in "energy", one in "ai"; max_entries is 3.
+    deployment.write_jsonl(
+        "a.jsonl",
+        [make_record(f"e{n}", topics=["energy"], updated_at=at(-60 + n)) for n in range(7)]
+        + [make_record("solo", topics=["ai"], updated_at=at(-60))],
+    )
+    settings = deployment.settings(SYNDICATOR_FEEDS__MAX_ENTRIES="3")
+    store = open_store(settings)
+    try:
+        cycle = make_cycle(settings, store)
+        assert cycle.poll().created == 8
+        cycle.build()
+        # Five deletions in one poll, each at its own time: e0 the oldest.
+        deployment.write_jsonl("b.jsonl", [tombstone(f"e{n}", -20 + n) for n in range(5)])
+        assert cycle.poll().deleted == 5
+        cycle.build()
+        newest = {entry_id(f"e{n}"): at(-20 + n) for n in (2, 3, 4)}
+        for topic in ("energy", ALL_TOPIC):
+            assert deleted_entries(deployment, topic) == newest, topic
+        # A feed with fewer deletions than max_entries still lists them all.
+        deployment.write_jsonl("c.jsonl", [tombstone("solo", -5)])
+        assert cycle.poll().deleted == 1
+        cycle.build()
+        assert deleted_entries(deployment, "ai") == {entry_id("solo"): at(-5)}
+        assert deleted_entries(deployment, ALL_TOPIC) == {
+            entry_id("solo"): at(-5),
+            entry_id("e4"): at(-16),
+            entry_id("e3"): at(-17),
+        }
+        assert deleted_entries(deployment, "energy") == newest
+    finally:
+        store.close()

@@ -160,6 +160,9 @@ def test_many_small_transactions_remove_everything(store: Store) -> None:
     assert (report.deliveries, report.attempts, report.events) == (120, 120, 65)
     # 120 / 7 → 18 delivery batches, 65 events / 7 → 10 event batches, at least.
     assert report.batches >= 28
+    # Where the lock hold comes from, per kind: the longest of them is the longest.
+    assert {"deliveries", "events"} <= set(report.longest_by_kind)
+    assert max(report.longest_by_kind.values()) == report.longest_batch_seconds
     assert count(store, t.deliveries) == count(store, t.events) == count(store, t.attempts) == 0
 
 
@@ -204,8 +207,15 @@ def test_status_reports_the_database(store: Store) -> None:
     assert "oldest delivery 2026-07-01T12:00:00Z (kept 7 days once finished)" in line
 
 
-def test_a_slow_transaction_halves_the_next_and_quick_ones_grow_it_back() -> None:
+def test_transactions_start_small_grow_after_quick_ones_and_halve_after_slow_ones() -> None:
     size = _Size(200, target=0.025)
+    assert size.now == 10  # slow start: the first transaction reads cold pages
+    size.took(0.001)
+    size.took(0.001)
+    assert size.now == 40
+    for _ in range(10):
+        size.took(0.001)
+    assert size.now == 200  # never above the largest
     size.took(0.1)
     size.took(0.03)
     assert size.now == 50
@@ -214,6 +224,25 @@ def test_a_slow_transaction_halves_the_next_and_quick_ones_grow_it_back() -> Non
     assert size.now == 10  # never below the smallest
     size.took(0.02)  # between half the target and the target: unchanged
     assert size.now == 10
-    for _ in range(10):
-        size.took(0.001)
-    assert size.now == 200  # never above the largest
+    assert _Size(5, target=0.025).now == 5  # a largest below the smallest wins
+
+
+def test_every_run_starts_with_small_transactions_and_grows(store: Store) -> None:
+    sizes: list[int] = []
+    prune = store.outbox.prune_deliveries
+
+    def recorded(before: datetime, limit: int) -> tuple[int, int]:
+        sizes.append(limit)  # the size each transaction was asked to take on
+        return prune(before, limit)
+
+    store.outbox.prune_deliveries = recorded  # type: ignore[method-assign]
+    # A target of an hour: every transaction is quick, so each doubles the next.
+    pruner = Pruner(store, days=1, pause=0, target=3600)
+    for day in (0, 10):
+        ids = add_deliveries(store.outbox, ["a", "b", "c"], 40, at=T0 + day * DAY)
+        finish(store, ids, AttemptOutcome.DELIVERED, T0 + day * DAY)
+        sizes.clear()
+        report = pruner.run(T0 + (day + 2) * DAY)
+        assert report.deliveries == 120
+        # 10 + 20 + 40 + 50 (fewer than asked: the end); a later run starts small again.
+        assert sizes == [10, 20, 40, 80], day

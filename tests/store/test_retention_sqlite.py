@@ -108,7 +108,7 @@ def test_pruned_space_goes_back_to_the_file_system(tmp_path: Path) -> None:
 def test_kill_9_during_a_prune_loses_nothing_and_leaves_whole_batches(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
     store = open_store(path)
-    batch = 20
+    batch = 10  # the smallest size too: every transaction takes this many
     old = delivered_with_big_responses(store, 5000)  # 10,000 finished deliveries
     open_ids = add_deliveries(store.outbox, ["a", "b"], 100, at=T0)[len(old) :]
     finish(store, open_ids[:100], AttemptOutcome.RETRY, T0)  # 100 failed, 100 pending

@@ -97,6 +97,7 @@ def test_migration_counts_an_existing_database(
         for step in later_steps
         for match in re.findall(r"ALTER TABLE (\w+) ADD COLUMN (\w+)", step)
     ]
+    assert ("articles", "deleted_at") in columns and ("polls", "deleted") in columns
     with pipeline.store.db.engine.begin() as conn:
         for name in tables:
             conn.exec_driver_sql(f"DROP TABLE {name}")
