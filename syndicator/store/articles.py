@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -10,14 +9,13 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
 from syndicator.core.article import article_from_dict
 from syndicator.core.changes import UNPUBLISHED_HASH, StoredState
 from syndicator.core.custom import CustomFeed
 from syndicator.core.entities import entity_key
 from syndicator.core.times import db_time
-from syndicator.core.urls import facet_name
 from syndicator.models import ALL_TOPIC, Article, ArticleVersion, ChangeKind
 from syndicator.store import embargoes
 from syndicator.store import schema as t
@@ -37,8 +35,6 @@ __all__ = [
     "Change",
     "TopicRow",
     "apply_changes",
-    "index_custom",
-    "index_facets",
     "release_due",
     "stored_states",
     "touch_topics",
@@ -349,127 +345,6 @@ def touch_topics(conn: Connection, changed: dict[str, str], counts: Counter[str]
             later,
         )
 
-
-def index_facets(conn: Connection) -> int:
-    """Put every live article in its entity and language feeds (a database
-    written before facet feeds existed); return how many articles were read."""
-    a, at = t.articles, t.article_topics
-    seen, after = 0, ""
-    while True:
-        rows = conn.execute(
-            select(a.c.slug, a.c.updated_at, a.c.record)
-            .where(a.c.deleted_at.is_(None), a.c.slug > after)
-            .order_by(a.c.slug)
-            .limit(2000)
-        ).all()
-        if not rows:
-            return seen
-        seen += len(rows)
-        after = rows[-1][0]
-        records = [(slug, stamp, orjson.loads(record)) for slug, stamp, record in rows]
-        names = assign_entities(conn, (e for _, _, r in records for e in r.get("entities") or ()))
-        members: list[dict[str, Any]] = []
-        changed: dict[str, str] = {}
-        counts: Counter[str] = Counter()
-        spellings: Counter[tuple[str, str]] = Counter()
-        for slug, stamp, record in records:
-            entities = record.get("entities") or ()
-            facets = feed_names((), entities, record.get("lang"), names)
-            spelling_delta(names, entities, +1, spellings)
-            for feed in facets:
-                members.append({"b_topic": feed, "b_slug": slug, "b_at": stamp})
-                counts[feed] += 1
-                changed[feed] = max(stamp, changed.get(feed, ""))
-        if members:
-            conn.execute(
-                delete(at).where(
-                    at.c.topic == bindparam("b_topic"), at.c.slug == bindparam("b_slug")
-                ),
-                [{"b_topic": m["b_topic"], "b_slug": m["b_slug"]} for m in members],
-            )
-            _INSERT_ARTICLE_TOPIC.run(conn, members)
-        touch_topics(conn, changed, counts)
-        count_spellings(conn, spellings)
-
-
-def index_custom(conn: Connection, custom: Sequence[CustomFeed], now: datetime) -> bool:
-    """Make the membership of the custom feeds again when their filters changed
-    since it was made (a new, edited or removed `[[feeds.custom]]`); return
-    whether it was. Every custom feed's version moves, so documents rendered
-    from the old membership are not served again."""
-    fingerprint = hashlib.sha256(
-        orjson.dumps(
-            sorted(
-                [c.name, sorted(c.topics), sorted(c.entity_keys), list(c.langs)]
-                + [sorted(c.exclude_topics)]
-                for c in custom
-            )
-        )
-    ).hexdigest()
-    m, tp, at, a = t.meta, t.topics, t.article_topics, t.articles
-    if conn.dialect.name == "postgresql":
-        # Processes starting together: one makes it, the others then find it made.
-        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7210001)")
-    stored = conn.execute(select(m.c.value).where(m.c.key == _CUSTOM_FEEDS)).scalar()
-    if stored == fingerprint:
-        return False
-    ours = and_(at.c.topic > "custom/", at.c.topic < "custom0")
-    conn.execute(delete(at).where(ours))
-    counts: Counter[str] = Counter()
-    newest: dict[str, str] = {}
-    after = ""
-    while custom:
-        rows = conn.execute(
-            select(a.c.slug, a.c.updated_at, a.c.record)
-            .where(a.c.deleted_at.is_(None), a.c.slug > after)
-            .order_by(a.c.slug)
-            .limit(2000)
-        ).all()
-        if not rows:
-            break
-        after = rows[-1][0]
-        members: list[dict[str, Any]] = []
-        for slug, stamp, record in rows:
-            data = orjson.loads(record)
-            keys = [entity_key(e) for e in data.get("entities") or ()]
-            for feed in custom:
-                if feed.matches(data.get("topics") or (), keys, data.get("lang")):
-                    name = facet_name("custom", feed.name)
-                    members.append({"b_topic": name, "b_slug": slug, "b_at": stamp})
-                    counts[name] += 1
-                    newest[name] = max(stamp, newest.get(name, ""))
-        if members:
-            _INSERT_ARTICLE_TOPIC.run(conn, members)
-    known = set(
-        conn.execute(
-            select(tp.c.name).where(and_(tp.c.name > "custom/", tp.c.name < "custom0"))
-        ).scalars()
-    )
-    stamp = db_time(now)
-    names = {facet_name("custom", c.name) for c in custom}
-    new = [
-        {"name": n, "changed_at": newest.get(n, stamp), "articles": counts[n], "version": 1}
-        for n in sorted(names - known)
-    ]
-    if new:
-        conn.execute(insert(tp), new)
-    for name in sorted(known):
-        conn.execute(
-            update(tp)
-            .where(tp.c.name == name)
-            .values(
-                articles=counts[name],
-                version=tp.c.version + 1,
-                changed_at=func.coalesce(newest.get(name), tp.c.changed_at),
-            )
-        )
-    conn.execute(delete(m).where(m.c.key == _CUSTOM_FEEDS))
-    conn.execute(insert(m).values(key=_CUSTOM_FEEDS, value=fingerprint))
-    return True
-
-
-#: `meta` key of the filters the stored custom feed membership was made with.
-_CUSTOM_FEEDS = "custom_feeds"
 
 #: Topic rows, not facet feeds (whose names hold a "/").
 _TOPICS_ONLY = t.topics.c.name.not_like("%/%")

@@ -20,7 +20,7 @@ from syndicator.core.changes import StoredState
 from syndicator.core.custom import CustomFeed
 from syndicator.core.routing import Route
 from syndicator.models import Quarantined
-from syndicator.store import articles, deletions, feeds, outbox, polls
+from syndicator.store import articles, deletions, facet_index, feeds, outbox, polls
 from syndicator.store.articles import Articles, Change
 from syndicator.store.db import Database
 from syndicator.store.deletions import Deletion
@@ -119,7 +119,7 @@ class Store:
     def migrate(self) -> int:
         """Bring the schema up to date (and index the facets of articles
         stored before facet feeds existed)."""
-        return self.db.migrate((_FACETS_INDEXED, articles.index_facets))
+        return self.db.migrate((_FACETS_INDEXED, facet_index.index_facets))
 
     def use_custom_feeds(self, custom: Sequence[CustomFeed], now: datetime) -> bool:
         """Keep the membership of these custom feeds from now on; when their
@@ -127,7 +127,7 @@ class Store:
         again for every article (one transaction). Return whether it was made."""
         self.custom = tuple(custom)
         with self.db.write() as conn:
-            return articles.index_custom(conn, self.custom, now)
+            return facet_index.index_custom(conn, self.custom, now)
 
     def checkpoint(self) -> None:
         """Fold SQLite's WAL back into the database now (nothing for PostgreSQL)."""
