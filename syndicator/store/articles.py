@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -33,6 +33,7 @@ from syndicator.store.feeds import FeedKey
 __all__ = [
     "Articles",
     "Change",
+    "FeedDeltas",
     "TopicRow",
     "apply_changes",
     "release_due",
@@ -110,8 +111,35 @@ def stored_states(
     return found
 
 
+@dataclass(slots=True)
+class FeedDeltas:
+    """What a transaction's writes change in the `topics` and `entity_spellings`
+    rows, added up and written once when it ends: a large import touches
+    thousands of entity feeds in every chunk, each row once per transaction."""
+
+    changed: dict[str, str] = field(default_factory=dict)
+    counts: Counter[str] = field(default_factory=Counter)
+    spellings: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+    def add(self, changed: Mapping[str, str], counts: Counter[str]) -> None:
+        """Fold in one write's feed dates and article counts."""
+        for name, stamp in changed.items():
+            self.changed[name] = max(stamp, self.changed.get(name, ""))
+        self.counts.update(counts)
+
+    def write(self, conn: Connection) -> None:
+        """Write what was added up, and start again from nothing."""
+        touch_topics(conn, self.changed, self.counts)
+        count_spellings(conn, self.spellings)
+        self.changed, self.counts, self.spellings = {}, Counter(), Counter()
+
+
 def apply_changes(
-    conn: Connection, changes: Sequence[Change], now: datetime, custom: Sequence[CustomFeed] = ()
+    conn: Connection,
+    changes: Sequence[Change],
+    now: datetime,
+    custom: Sequence[CustomFeed] = (),
+    deltas: FeedDeltas | None = None,
 ) -> tuple[set[str], dict[str, str]]:
     """Write created and updated articles and their topics.
 
@@ -167,12 +195,13 @@ def apply_changes(
         feed_names(c.version.topics, c.version.entities, c.version.lang, names, custom)
         for c in changes
     ]
-    spellings: Counter[tuple[str, str]] = Counter()
+    pending = FeedDeltas() if deltas is None else deltas
     for c in changes:
-        spelling_delta(names, c.old_entities, -1, spellings, known=c.old_topics)
-        spelling_delta(names, c.version.entities, +1, spellings)
-    count_spellings(conn, spellings)
-    touched = _apply_topics(conn, changes, feeds, was_held, holding)
+        spelling_delta(names, c.old_entities, -1, pending.spellings, known=c.old_topics)
+        spelling_delta(names, c.version.entities, +1, pending.spellings)
+    touched = _apply_topics(conn, changes, feeds, was_held, holding, pending)
+    if deltas is None:
+        pending.write(conn)
     # A freed article's instant has passed: its waiting deliveries go now.
     return touched, {**dict.fromkeys(freed, stamp_now), **holding}
 
@@ -241,6 +270,7 @@ def _apply_topics(
     feeds: Sequence[tuple[str, ...]],
     was_held: set[str],
     holding: Mapping[str, str],
+    deltas: FeedDeltas,
 ) -> set[str]:
     """Write feed membership (topics and facets, `feeds` per change); counts
     and feed dates follow what readers see.
@@ -293,7 +323,7 @@ def _apply_topics(
             )
         upserts.sort(key=lambda row: (row["b_topic"], row["b_slug"]))
         _INSERT_ARTICLE_TOPIC.run(conn, upserts)
-    touch_topics(conn, changed_topics, counts)
+    deltas.add(changed_topics, counts)
     touched.update(changed_topics)
     return touched
 

@@ -45,6 +45,8 @@ class Tx:
         self.conn = conn
         self.now = now
         self.custom = custom
+        #: Feed counts, dates and spellings, written once at the end (`finish`).
+        self.deltas = articles.FeedDeltas()
 
     def states(self, slugs: Sequence[str]) -> dict[str, StoredState]:
         """The stored state of the given slugs that exist."""
@@ -54,7 +56,9 @@ class Tx:
         """Write articles, topics, events and their deliveries; return touched topics."""
         if not changes:
             return set()
-        touched, held = articles.apply_changes(self.conn, changes, self.now, self.custom)
+        touched, held = articles.apply_changes(
+            self.conn, changes, self.now, self.custom, self.deltas
+        )
         outbox.add_events(self.conn, changes, routes, self.now)
         outbox.hold_deliveries(self.conn, held)
         feeds.mark_dirty(self.conn, touched)
@@ -69,6 +73,10 @@ class Tx:
         outbox.add_announcements(self.conn, announcements, routes, self.now)
         feeds.mark_dirty(self.conn, touched)
         return touched
+
+    def finish(self) -> None:
+        """Write what the transaction's changes added up (before it commits)."""
+        self.deltas.write(self.conn)
 
     def mark_dirty(self, topics: Iterable[str]) -> None:
         """Queue feeds for rendering; the queue survives a crash."""
@@ -165,4 +173,6 @@ class Store:
     def transaction(self, now: datetime) -> Iterator[Tx]:
         """A write transaction; everything in it commits together or not at all."""
         with self.db.write() as conn:
-            yield Tx(conn, now, self.custom)
+            tx = Tx(conn, now, self.custom)
+            yield tx
+            tx.finish()
