@@ -99,7 +99,8 @@ class Builder:
                 __version__,
                 RENDER_FORMAT,
                 _library_versions(),
-                s.site.model_dump(),
+                # Templates shape only the HTML pages (their digest is kept apart).
+                s.site.model_dump(exclude={"template_dir"}),
                 s.feeds.max_entries,
                 s.feeds.tombstone_days,
                 s.websub.model_dump(),

@@ -40,7 +40,9 @@ __all__ = [
     "FacetSummary",
     "FrontArticle",
     "SiteTemplates",
+    "feed_entry",
     "render_index",
+    "site_context",
 ]
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "templates"
@@ -112,9 +114,10 @@ def _time(value: datetime) -> _Time:
     return _Time(when.isoformat(), when.strftime("%Y-%m-%d %H:%M UTC"))
 
 
-def _feed(
+def feed_entry(
     site: str, base_url: str, name: str, label: str, articles: int, updated: datetime | None
 ) -> _Feed:
+    """One feed as the page templates get it: title, count, links per format."""
     title = feed_title(site, name, label)
     links = tuple(
         _Link(
@@ -227,10 +230,10 @@ def render_index(
     directories. Topics with no article are left out (SPEC §4); deterministic."""
     name = site_name(site_title)
     rows = [t for t in ordered_topics(topics) if t.articles > 0 or t.name == ALL_TOPIC]
-    feeds = [_feed(name, base_url, t.name, t.name, t.articles, t.updated) for t in rows]
+    feeds = [feed_entry(name, base_url, t.name, t.name, t.articles, t.updated) for t in rows]
     all_feed = next((f for f in feeds if f.name == ALL_TOPIC), None)
     if all_feed is None:
-        all_feed = _feed(name, base_url, ALL_TOPIC, ALL_TOPIC, 0, None)
+        all_feed = feed_entry(name, base_url, ALL_TOPIC, ALL_TOPIC, 0, None)
     context = site_context(site_title, base_url)
     context.update(
         all_feed=all_feed,
@@ -245,7 +248,9 @@ def render_index(
             )
             for a in latest
         ],
-        entities=[_feed(name, base_url, e.name, e.label, e.articles, None) for e in entities],
-        languages=[_feed(name, base_url, e.name, e.label, e.articles, None) for e in languages],
+        entities=[feed_entry(name, base_url, e.name, e.label, e.articles, None) for e in entities],
+        languages=[
+            feed_entry(name, base_url, e.name, e.label, e.articles, None) for e in languages
+        ],
     )
     return (templates or builtin_templates()).render("index.html", context)
