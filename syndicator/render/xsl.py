@@ -59,6 +59,8 @@ FEED_XSL = (
   <xsl:variable name="title" select="/rss/channel/title | /atom:feed/atom:title"/>
   <xsl:variable name="self"
       select="/rss/channel/atom:link[@rel='self']/@href | /atom:feed/atom:link[@rel='self']/@href"/>
+  <xsl:variable name="home"
+      select="/rss/channel/link | /atom:feed/atom:link[@rel='alternate']/@href"/>
   <xsl:template match="/">
     <html lang="en">
       <head>
@@ -74,7 +76,7 @@ FEED_XSL = (
           <p class="note"><strong>This is a web feed.</strong> Copy its address into
             your feed reader to subscribe:
             <code><xsl:value-of select="$self"/></code>.
-            <a href="../">All feeds</a></p>
+            <a href="{$home}">All feeds</a></p>
           <h1><xsl:value-of select="$title"/></h1>
           <p class="lead">
             <xsl:value-of select="/rss/channel/description | /atom:feed/atom:subtitle"/>
