@@ -109,8 +109,11 @@ def test_entity_directory_is_rendered_on_demand_and_follows_changes(
     other = daemon.get("/entities/other.html").text
     assert other.index(">3M<") < other.index(">北京<")
     assert "/feeds/entities/3m.rss" in other
-    assert ">Société Générale<" in daemon.get("/entities/s.html").text
-    assert daemon.get("/entities/q.html").text.count('class="card feed"') == 0
+    letter_s = daemon.get("/entities/s.html").text
+    assert '>Société Générale</a> <span class="count">1<' in letter_s
+    assert f"{site.base_url}/feeds/entities/societe-generale.atom" in letter_s
+    empty = daemon.get("/entities/q.html").text
+    assert "0 names" in empty and "/feeds/entities/" not in empty
     assert daemon.get("/entities/zz.html").status_code == 404
     opml = etree.fromstring(daemon.get("/feeds/entities.opml").content)
     urls = [o.get("xmlUrl") for o in opml.iter("outline") if o.get("xmlUrl")]
@@ -164,5 +167,10 @@ def test_a_broken_template_stops_start_up_naming_file_and_line(site: Site, tmp_p
     (templates / "index.html").write_text("{% for x in %}\n", encoding="utf-8")
     done = subprocess.run(
         syndicator_command(site, "once"), env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2 and "index.html, line 1" in done.stderr, done.stderr
+    # The daemon too: it exits at start-up, before serving anything.
+    done = subprocess.run(
+        syndicator_command(site, "run"), env=env, capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 2 and "index.html, line 1" in done.stderr, done.stderr
