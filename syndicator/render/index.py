@@ -51,7 +51,6 @@ ENTITY_DIRECTORY = "entities/"
 ENTITIES_OPML_PATH = "feeds/entities.opml"
 # (format, link label, autodiscovery title suffix)
 _FORMATS = (("rss", "RSS", "RSS 2.0"), ("atom", "Atom", "Atom 1.0"), ("json", "JSON", "JSON Feed"))
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,9 +172,7 @@ class SiteTemplates:
         #: Changes with any template's source: the pages are rendered again.
         self.digest = digest.hexdigest()
         try:  # StrictUndefined errors only show when rendering: try a sample now
-            render_index(
-                "Sample", "http://127.0.0.1", [TopicSummary(ALL_TOPIC, 0, None)], templates=self
-            )
+            _sample(self)
         except RenderError as exc:
             raise ConfigError(str(exc)) from exc
 
@@ -186,6 +183,20 @@ class SiteTemplates:
         except jinja2.TemplateError as exc:
             raise RenderError(f"template error in {_where(exc)}: {exc}") from exc
         return text.encode("utf-8")
+
+
+def _sample(templates: SiteTemplates) -> None:
+    # One of everything, so the bodies of the template's loops run too.
+    when = datetime(2026, 1, 1, tzinfo=UTC)
+    render_index(
+        "Sample",
+        "http://127.0.0.1",
+        [TopicSummary(ALL_TOPIC, 1, when), TopicSummary("sample", 1, when)],
+        latest=[FrontArticle("Sample", "http://127.0.0.1/a", "Summary", when, ("sample",))],
+        entities=[FacetSummary("entities/sample", "Sample", 1)],
+        languages=[FacetSummary("lang/en", "en", 1)],
+        templates=templates,
+    )
 
 
 _BUILTIN: SiteTemplates | None = None

@@ -169,6 +169,10 @@ def test_a_broken_template_stops_start_up_naming_file_and_line(site: Site, tmp_p
         syndicator_command(site, "once"), env=env, capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 2 and "index.html, line 1" in done.stderr, done.stderr
+    done = subprocess.run(
+        syndicator_command(site, "check-config"), env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 2 and "index.html, line 1" in done.stderr, done.stderr
     # The daemon too: it exits at start-up, before serving anything.
     done = subprocess.run(
         syndicator_command(site, "run"), env=env, capture_output=True, text=True, timeout=60
