@@ -110,6 +110,15 @@ def test_front_page_and_feed_in_a_browser(
     cards = chrome.find_elements(By.CSS_SELECTOR, "#topics ~ ul .card")
     assert cards[0].location["y"] == cards[1].location["y"]
     _full_page_screenshot(chrome, *DESKTOP, "front-desktop.png")
+    # Dark mode follows the reader's setting.
+    background = "return getComputedStyle(document.body).backgroundColor"
+    light = chrome.execute_script(background)
+    chrome.execute_cdp_cmd(
+        "Emulation.setEmulatedMedia",
+        {"features": [{"name": "prefers-color-scheme", "value": "dark"}]},
+    )
+    assert chrome.execute_script(background) == "rgb(18, 19, 22)" != light
+    chrome.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
 
     # The copy button selects the feed URL on the page (what a person then
     # copies with Ctrl+C where the clipboard is refused), and says what it did.
