@@ -23,6 +23,7 @@ once: $(STAMP)  ## one poll, build and delivery pass
 	$(BIN)/syndicator once
 
 test: $(STAMP)  ## the whole test suite, TEST_WORKERS processes (0: no workers, one process)
+	scripts/test-tools.sh
 	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
 lint: $(STAMP)  ## ruff, formatting, mypy --strict, import contracts

@@ -154,14 +154,21 @@ def _error(text: str) -> None:
 
 
 def _check_config(settings: Settings, path: str) -> int:
-    """Validate what loading cannot: the source folder exists; warn of refused endpoints."""
+    """Validate what loading cannot: the source folder exists, the page templates
+    compile; warn of refused endpoints."""
     from syndicator.delivery.preflight import private_network_warnings
+    from syndicator.render.index import SiteTemplates
 
     folder = settings.source.path
     if settings.source.kind == "dir" and not folder.is_dir():
         what = "is not a folder" if folder.exists() else "does not exist"
         relative = "" if folder.is_absolute() else f" (relative to {Path.cwd()})"
         _error(f"{path}: source.path: the folder {folder} {what}{relative}")
+        return EXIT_USAGE
+    try:
+        SiteTemplates(settings.site.template_dir)
+    except ConfigError as exc:
+        _error(f"{path}: {exc}")
         return EXIT_USAGE
     for warning in private_network_warnings(settings.webhooks, settings.delivery):
         sys.stderr.write(f"warning: {warning}\n")

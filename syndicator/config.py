@@ -77,6 +77,14 @@ class SiteSettings(_Section):
     title: str = Field(default="Newsroom", min_length=1)
     base_url: str = "http://127.0.0.1:8080"
     language: str | None = None
+    template_dir: Path | None = Field(
+        default=None,
+        description=(
+            "A folder whose `index.html` (a Jinja2 template) replaces the built-in front page; "
+            "it may extend the built-in `_base.html`. The context it gets is listed in "
+            "docs/feeds.md. A template error stops start-up, naming the file and line"
+        ),
+    )
 
     @field_validator("base_url")
     @classmethod

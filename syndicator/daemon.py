@@ -35,6 +35,7 @@ from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from syndicator.build import Builder
+from syndicator.build.directory import DirectoryDocuments
 from syndicator.build.ondemand import FacetDocuments
 from syndicator.build.reuse import sha256
 from syndicator.config import Settings, ping_secrets
@@ -125,17 +126,22 @@ class _Loader:
     def __init__(self, daemon: Daemon) -> None:
         self.daemon = daemon
         self.facets = daemon.facets
+        self.directory = daemon.directory
         self.cache = daemon.facets.cache
 
     def wants(self, path: str) -> bool:
-        return self.facets.wants(path)
+        return self.facets.wants(path) or self.directory.wants(path)
 
     def validators(self, path: str) -> Document | None:
+        if self.directory.wants(path):
+            return self.directory.validators(path)
         return self.facets.validators(path)
 
     def load(self, path: str) -> Document | None:
         if self.facets.wants(path):
             return self.facets.load(path)
+        if self.directory.wants(path):
+            return self.directory.load(path)
         return self.daemon.read_body(path)
 
 
@@ -182,6 +188,15 @@ class Daemon:
             fingerprint=builder.fingerprint(),
             hub_urls=builder.hub_urls(),
             ttl_minutes=builder.ttl_minutes(),
+        )
+        #: The entity directory and its OPML file: rendered on request too.
+        self.directory = DirectoryDocuments(
+            settings,
+            store,
+            clock,
+            self.facets.cache,
+            builder.templates,
+            fingerprint=builder.fingerprint(),
         )
         self.websub = WebSub(
             settings,
@@ -301,6 +316,7 @@ class Daemon:
         """Drop the cached documents of changed facet feeds; render now the ones
         WebSub subscribers follow, and push them."""
         self.facets.refresh(names)
+        self.directory.refresh()
         paths = {self.websub.topics.url(path): path for path in self.facets.paths_of(names)}
         followed = self.websub.subscribed(list(paths))
         if followed:
@@ -316,6 +332,7 @@ class Daemon:
         """Drop facet documents whose data changed (another process's build); never raises."""
         try:
             self.facets.refresh()
+            self.directory.refresh()
         except StoreError as exc:
             log.warning("cannot check facet feeds for changes: %s", exc)
         except Exception:

@@ -24,7 +24,7 @@ from syndicator.build.output import OutputDir
 from syndicator.build.reuse import sha256
 from syndicator.build.run import BuildResult, FeedRun, RunSettings
 from syndicator.config import Settings
-from syndicator.core.urls import FEED_FORMATS, feed_path, split_feed_name
+from syndicator.core.urls import ENTITY_KIND, FEED_FORMATS, LANG_KIND, feed_path, split_feed_name
 from syndicator.models import ALL_TOPIC, Published
 from syndicator.ports import Clock
 from syndicator.processes import default_processes, process_pool
@@ -38,6 +38,8 @@ from syndicator.render.feeds import (
     render_index,
     render_topic_opml,
 )
+from syndicator.render.index import FacetSummary, FrontArticle, SiteTemplates
+from syndicator.render.xsl import FEED_XSL, FEED_XSL_PATH, XSL_CONTENT_TYPE
 from syndicator.store import PublishedState, Store, TopicRow
 
 __all__ = ["Builder"]
@@ -50,6 +52,9 @@ _PARALLEL_MIN_TOPICS = 200
 # Distributions whose output is in the feed bytes (Markdown, sanitiser, XML, JSON).
 _RENDER_LIBRARIES = ("pyromark", "nh3", "feedgen", "lxml", "orjson")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# What the front page shows: the newest articles, the most active entities.
+_FRONT_ARTICLES = 20
+_FRONT_ENTITIES = 50
 
 
 @functools.cache
@@ -80,6 +85,9 @@ class Builder:
         #: Whether kept documents carry their bytes; a server that reads them
         #: back on demand keeps their validators alone (bounded memory).
         self.keep_bodies = True
+        #: The site's page templates, compiled (and tried) now: a broken
+        #: `[site] template_dir` is a start-up error naming file and line.
+        self.templates = SiteTemplates(settings.site.template_dir)
 
     def fingerprint(self) -> str:
         """What, besides the data, shapes the rendered bytes."""
@@ -91,7 +99,8 @@ class Builder:
                 __version__,
                 RENDER_FORMAT,
                 _library_versions(),
-                s.site.model_dump(),
+                # Templates shape only the HTML pages (their digest is kept apart).
+                s.site.model_dump(exclude={"template_dir"}),
                 s.feeds.max_entries,
                 s.feeds.tombstone_days,
                 s.websub.model_dump(),
@@ -148,8 +157,12 @@ class Builder:
         if not self._checked_output:
             self.output.prepare()
             dirty |= {name for name in rows if not self._complete(name)}
-            if not (self.output.exists(INDEX_PATH) and self.output.exists(OPML_PATH)):
+            if not all(self.output.exists(p) for p in (INDEX_PATH, OPML_PATH, FEED_XSL_PATH)):
                 dirty.add(ALL_TOPIC)
+        # A changed template renders the pages again; the feeds keep their bytes.
+        pages = self.store.polls.get_meta("page_templates")
+        if pages != self.templates.digest:
+            dirty.add(ALL_TOPIC)
         if not dirty:
             self._checked_output = True
             return BuildResult()
@@ -173,6 +186,8 @@ class Builder:
             self.store.articles.drop_tombstones(cutoff)
         if full:
             self.store.polls.set_meta("render_fingerprint", fingerprint, now)
+        if pages != self.templates.digest:
+            self.store.polls.set_meta("page_templates", self.templates.digest, now)
         self._checked_output = True
         log.info(
             "build: %d topics rendered, %d files written, %d entries reused",
@@ -291,14 +306,40 @@ class Builder:
         return all(self.output.exists(feed_path(topic, fmt)) for fmt in FEED_FORMATS)
 
     def _render_listings(self, rows: list[TopicRow]) -> list[Published]:
-        summaries = [TopicSummary(r.name, r.articles, r.changed_at) for r in rows]
+        # An emptied topic keeps its (empty) feed but leaves the index and
+        # the OPML (SPEC §4); "all" is always listed.
+        summaries = [
+            TopicSummary(r.name, r.articles, r.changed_at)
+            for r in rows
+            if r.articles > 0 or r.name == ALL_TOPIC
+        ]
         newest = max((s.updated for s in summaries if s.updated), default=_EPOCH)
         site = self.settings.site
         opml = render_topic_opml(site.title, site.base_url, summaries)
-        index = render_index(site.title, site.base_url, summaries)
+        latest = [
+            FrontArticle(a.title, a.url, a.summary, a.published_at, a.topics)
+            for a, _, _ in self.store.articles.feed_entries(ALL_TOPIC, _FRONT_ARTICLES)
+        ]
+        facets = self.store.facets
+        entities = [
+            FacetSummary(f.name, f.label, f.articles)
+            for f in facets.listing(ENTITY_KIND, limit=_FRONT_ENTITIES)
+        ]
+        languages = [FacetSummary(f.name, f.label, f.articles) for f in facets.listing(LANG_KIND)]
+        index = render_index(
+            site.title,
+            site.base_url,
+            summaries,
+            latest=latest,
+            entities=entities,
+            languages=languages,
+            templates=self.templates,
+        )
         return [
             Published(OPML_PATH, opml, CONTENT_TYPES["opml"], newest),
             Published(INDEX_PATH, index, CONTENT_TYPES["html"], newest),
+            # Constant bytes: its Last-Modified stays where it was first recorded.
+            Published(FEED_XSL_PATH, FEED_XSL, XSL_CONTENT_TYPE, newest),
         ]
 
     def load_published(self) -> list[Published]:
@@ -315,7 +356,11 @@ class Builder:
             for row in self.store.articles.topics()
             for fmt in FEED_FORMATS
         ]
-        paths += [(OPML_PATH, CONTENT_TYPES["opml"]), (INDEX_PATH, CONTENT_TYPES["html"])]
+        paths += [
+            (OPML_PATH, CONTENT_TYPES["opml"]),
+            (INDEX_PATH, CONTENT_TYPES["html"]),
+            (FEED_XSL_PATH, XSL_CONTENT_TYPE),
+        ]
         docs: list[Published] = []
         for path, content_type in paths:
             state = states.get(path)

@@ -69,7 +69,8 @@ ALTERNATE_TYPES = (
 #: Part of the build's render fingerprint: raising it makes the next build
 #: render every entry again instead of reusing the previous files' bytes.
 #: 2: entity categories, typed alternate links, the JSON Feed `_syndicator` object.
-RENDER_FORMAT = 2
+#: 3: the `<?xml-stylesheet?>` instruction at the top of RSS and Atom feeds.
+RENDER_FORMAT = 3
 
 
 @dataclass(frozen=True, slots=True)

@@ -63,6 +63,7 @@ from syndicator.render.entries import (
 from syndicator.render.index import render_index
 from syndicator.render.jsonfeed import compose_json, render_json, split_json
 from syndicator.render.opml import Outline, render_opml, render_topic_opml
+from syndicator.render.xsl import stylesheet_pi
 
 __all__ = [
     "CONTENT_TYPES",
@@ -129,12 +130,17 @@ def _generator(info: FeedInfo, fmt: str) -> Any:
     return fg
 
 
-def _serialize(fg: Any, fmt: str) -> bytes:
+def _serialize(fg: Any, fmt: str, base_url: str) -> bytes:
     if fmt == "rss":
         data: bytes = fg.rss_str(pretty=True, encoding="UTF-8", xml_declaration=True)
     else:
         data = fg.atom_str(pretty=True, encoding="UTF-8", xml_declaration=True)
-    return data
+    # The stylesheet instruction goes right after the declaration, in the
+    # shell as in the whole-document render, so composition keeps its bytes.
+    declaration, newline, rest = data.partition(b"\n")
+    if not (newline and declaration.startswith(b"<?xml ")):
+        raise RenderError(f"unexpected {fmt} serialization: no XML declaration line")
+    return b"".join((declaration, newline, stylesheet_pi(base_url), rest))
 
 
 def _failure(fmt: str, info: FeedInfo, exc: ValueError) -> RenderError:
@@ -154,7 +160,7 @@ def reference_render(fmt: str, info: FeedInfo, entries: Sequence[RenderedArticle
         for item in entries:
             # Callers pass newest first; feedgen would prepend by default.
             fill_entry(fg.add_entry(order="append"), item, fmt, info.base_url)
-        return _serialize(fg, fmt)
+        return _serialize(fg, fmt, info.base_url)
     except ValueError as exc:
         raise _failure(fmt, info, exc) from exc
 
@@ -229,7 +235,7 @@ def _fragments(fmt: str, items: Sequence[RenderedArticle], base_url: str) -> lis
 
 def _shell(fmt: str, info: FeedInfo) -> bytes:
     try:
-        return _serialize(_generator(info, fmt), fmt)
+        return _serialize(_generator(info, fmt), fmt, info.base_url)
     except ValueError as exc:
         raise _failure(fmt, info, exc) from exc
 

@@ -200,6 +200,23 @@ class Facets:
         """Facet feeds of one kind, the most articles first (then by name)."""
         return self._rows(kind=kind, limit=limit, live_only=live_only)
 
+    def starting(self, kind: str, initial: str) -> list[FacetRow]:
+        """Live facet feeds of one kind whose slug starts with `initial` (one
+        character): a range of the primary key, for the entity directory."""
+        return self._rows(kind=kind, live_only=True, initial=initial)
+
+    def initials(self, kind: str) -> dict[str, int]:
+        """How many live facet feeds of one kind there are per first slug character."""
+        tp = t.topics
+        first = func.substr(tp.c.name, len(kind) + 2, 1)
+        query = (
+            select(first, func.count())
+            .where(and_(tp.c.name > f"{kind}/", tp.c.name < f"{kind}0", tp.c.articles > 0))
+            .group_by(first)
+        )
+        with self.db.read() as conn:
+            return {str(c): int(n) for c, n in conn.execute(query)}
+
     def versions(self, names: Sequence[str]) -> dict[str, int]:
         """The current version of each named feed (topics or facets) that exists."""
         tp = t.topics
@@ -217,6 +234,7 @@ class Facets:
         kind: str | None = None,
         limit: int | None = None,
         live_only: bool = False,
+        initial: str | None = None,
     ) -> list[FacetRow]:
         tp, s = t.topics, t.entity_spellings
         query = select(tp.c.name, tp.c.articles, tp.c.changed_at, tp.c.version)
@@ -225,6 +243,11 @@ class Facets:
         if kind is not None:
             # Names of one kind sort together: a range on the primary key.
             query = query.where(and_(tp.c.name > f"{kind}/", tp.c.name < f"{kind}0"))
+            if initial is not None:
+                start = f"{kind}/{initial}"
+                query = query.where(
+                    and_(tp.c.name >= start, tp.c.name < start[:-1] + chr(ord(initial) + 1))
+                )
         if live_only:
             query = query.where(tp.c.articles > 0)
         query = query.order_by(tp.c.articles.desc(), tp.c.name)

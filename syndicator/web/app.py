@@ -22,7 +22,14 @@ from typing import Any, Protocol
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from syndicator.web.documents import Document, DocumentCache, DocumentSet, RawHeaders
+from syndicator.web.documents import (
+    Document,
+    DocumentCache,
+    DocumentSet,
+    RawHeaders,
+    for_browser,
+    is_page_navigation,
+)
 
 __all__ = [
     "DocumentLoader",
@@ -165,6 +172,7 @@ def _feed_response(method: str, headers: Iterable[tuple[bytes, bytes]], doc: Doc
     inm: bytes | None = None
     ims: bytes | None = None
     ae: bytes | None = None
+    accept: bytes | None = None
     for name, value in headers:
         # Repeated fields are one comma-separated list (RFC 9110 §5.3).
         if name == b"if-none-match":
@@ -173,6 +181,8 @@ def _feed_response(method: str, headers: Iterable[tuple[bytes, bytes]], doc: Doc
             ims = value
         elif name == b"accept-encoding":
             ae = value if ae is None else ae + b", " + value
+        elif name == b"accept":
+            accept = value if accept is None else accept + b", " + value
     gz = ae is not None and accepts_gzip(ae)
     if inm is not None:
         # If-Modified-Since is ignored whenever If-None-Match is present.
@@ -181,9 +191,12 @@ def _feed_response(method: str, headers: Iterable[tuple[bytes, bytes]], doc: Doc
             return 304, matched, b""
     elif ims is not None and _not_modified_since(ims.decode("latin-1").strip(), doc):
         return 304, doc.headers_304_gzip if gz else doc.headers_304_identity, b""
+    fields = doc.headers_gzip if gz else doc.headers_identity
+    if accept is not None and is_page_navigation(accept):
+        fields = for_browser(fields)
     if gz:
-        return 200, doc.headers_gzip, b"" if method == "HEAD" else doc.gzip_body
-    return 200, doc.headers_identity, b"" if method == "HEAD" else doc.body
+        return 200, fields, b"" if method == "HEAD" else doc.gzip_body
+    return 200, fields, b"" if method == "HEAD" else doc.body
 
 
 class _App:

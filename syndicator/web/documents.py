@@ -25,6 +25,9 @@ __all__ = [
     "DocumentSet",
     "stand_in",
     "without_body",
+    "STYLED_TYPES",
+    "for_browser",
+    "is_page_navigation",
     "RawHeaders",
 ]
 
@@ -47,6 +50,12 @@ _NOSNIFF = (b"x-content-type-options", b"nosniff")
 # Caches must key the gzip and identity variants apart; RFC 9110 §15.4.5 wants
 # Vary on a 304 too, as on the 200 it stands for.
 _VARY = (b"vary", b"Accept-Encoding")
+# RSS and Atom also vary by Accept: a browser opening one gets it labelled
+# `application/xml`, the only XML type Chromium applies the feed's XSL
+# stylesheet to (see `for_browser`); readers get the SPEC's types.
+_VARY_FEED = (b"vary", b"Accept-Encoding, Accept")
+#: Media types served as `application/xml` to a browser's page navigation.
+STYLED_TYPES = (b"application/rss+xml", b"application/atom+xml")
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +119,8 @@ class Document:
         cc = cache_control.encode("latin-1")
         et = etag.encode("latin-1")
         gz_et = gzip_etag.encode("latin-1")
-        validators = ((b"last-modified", lm), (b"cache-control", cc), _VARY)
+        vary = _VARY_FEED if ct.split(b";")[0] in STYLED_TYPES else _VARY
+        validators = ((b"last-modified", lm), (b"cache-control", cc), vary)
         return cls(
             body=body,
             content_type=content_type,
@@ -307,3 +317,24 @@ class DocumentCache:
 
 def _cost(doc: Document) -> int:
     return len(doc.body) + len(doc.gzip_body) + 512
+
+
+def is_page_navigation(accept: bytes) -> bool:
+    """Whether an Accept header is a browser's for a page it opens."""
+    # A browser opening a page asks for text/html first and names no feed
+    # type; feed readers name the feed types, or send */* or nothing.
+    return (
+        accept.startswith(b"text/html") and b"rss+xml" not in accept and b"atom+xml" not in accept
+    )
+
+
+_BROWSER_TYPE = (b"content-type", b"application/xml; charset=utf-8")
+
+
+def for_browser(fields: Iterable[tuple[bytes, bytes]]) -> tuple[tuple[bytes, bytes], ...]:
+    """An RSS or Atom answer's headers labelled `application/xml` for a browser,
+    which then shows the feed through its XSL stylesheet instead of as text."""
+    out = tuple(fields)
+    if out and out[0][0] == b"content-type" and out[0][1].split(b";")[0] in STYLED_TYPES:
+        return (_BROWSER_TYPE, *out[1:])
+    return out

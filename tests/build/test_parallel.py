@@ -56,8 +56,8 @@ def test_split_build_writes_what_one_process_writes(
     pipeline.poll()
     result = pipeline.build()
     assert result.topics == sorted(["all", *TOPICS])
-    # Every feed and the two listings, from both processes, kept for serving.
-    assert len(result.documents) == 3 * (len(TOPICS) + 1) + 2
+    # Every feed, the two listings and the feeds' stylesheet, from both processes, kept for serving.
+    assert len(result.documents) == 3 * (len(TOPICS) + 1) + 3
     assert result.written == len(result.documents)
     assert_feeds_match_store(parallel, pipeline)
     # The worker stored what it rendered: HTML and manifests for its topics.

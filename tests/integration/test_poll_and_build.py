@@ -20,7 +20,10 @@ Run = Callable[[], Cycle]
 
 
 def assert_all_feeds_valid(deployment: Deployment) -> None:
-    feeds = sorted((deployment.output / "feeds").iterdir())
+    folder = deployment.output / "feeds"
+    # Beside the feeds, the stylesheet they point at (a well-formed XSLT).
+    assert b"<xsl:stylesheet" in (folder / "feed.xsl").read_bytes()
+    feeds = sorted(p for p in folder.iterdir() if p.name != "feed.xsl")
     assert feeds, "no feeds written"
     for path in feeds:
         data = path.read_bytes()

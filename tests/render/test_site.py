@@ -123,7 +123,9 @@ def test_index_page() -> None:
     assert b"<title>My &lt;Site&gt; &amp; co</title>" in data
     alternates = [a for tag, a in page.starts if tag == "link" and a.get("rel") == "alternate"]
     rss = [a["href"] for a in alternates if a.get("type") == "application/rss+xml"]
-    assert rss == [f"{BASE_URL}/feeds/{n}.rss" for n in ("all", "ai", "chips", "empty")]
+    # The emptied topic keeps its feed but leaves the page (SPEC §4).
+    assert rss == [f"{BASE_URL}/feeds/{n}.rss" for n in ("all", "ai", "chips")]
+    assert f"{BASE_URL}/feeds/empty.rss" not in data.decode()
     assert {a.get("type") for a in alternates} == {
         "application/rss+xml",
         "application/atom+xml",
@@ -133,7 +135,7 @@ def test_index_page() -> None:
     hrefs = {a["href"] for tag, a in page.starts if tag == "a"}
     assert f"{BASE_URL}/feeds/chips.json" in hrefs
     assert f"{BASE_URL}/feeds.opml" in hrefs
-    assert "4" in page.text and "0" in page.text  # article counts
+    assert "4 articles" in page.text and "2 articles" in page.text  # article counts
 
 
 def test_index_is_deterministic_and_order_independent() -> None:
@@ -142,5 +144,5 @@ def test_index_is_deterministic_and_order_independent() -> None:
 
 def test_index_escapes_hostile_site_title() -> None:
     data = render_index('"><script>alert(1)</script>', BASE_URL, TOPICS)
-    assert b"<script" not in data
-    assert b"&quot;&gt;&lt;script&gt;" in data
+    assert b"<script>alert" not in data
+    assert b"&#34;&gt;&lt;script&gt;alert(1)" in data
