@@ -35,7 +35,9 @@ def test_entity_pool_mixes_the_awkward_names() -> None:
     keys = [entity_key(name) for name in names]
     assert len(set(keys)) == len(names) >= 20_000
     slugs = [entity_slug(name) for name in names]
-    assert any(not name.isascii() and slug.isascii() for name, slug in zip(names, slugs))
+    assert any(
+        not name.isascii() and slug.isascii() for name, slug in zip(names, slugs, strict=True)
+    )
     assert any(slug.startswith("x-") for slug in slugs)  # no Latin letter: a hash slug
     # Accented names and their unaccented twins: distinct entities, one slug.
     assert len(set(slugs)) < len(names)
