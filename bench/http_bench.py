@@ -132,11 +132,13 @@ def _lower(items: Any) -> dict[str, str]:
     return {str(name).lower(): str(value) for name, value in items}
 
 
-def _wrk(port: int, headers: dict[str, str], args: argparse.Namespace) -> dict[str, Any]:
+def _wrk(
+    port: int, headers: dict[str, str], args: argparse.Namespace, path: str = FEED_PATH
+) -> dict[str, Any]:
     cmd = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.duration}s"]
     for name, value in headers.items():
         cmd += ["-H", f"{name}: {value}"]
-    cmd.append(f"http://127.0.0.1:{port}{FEED_PATH}")
+    cmd.append(f"http://127.0.0.1:{port}{path}")
     out = subprocess.run(
         cmd, capture_output=True, text=True, timeout=args.duration + 30, check=True
     ).stdout

@@ -20,7 +20,11 @@ measures, each step in a fresh process:
    compared), and event→delivery latency with no backlog (``bench/webhooks.py``);
 6. only with ``--only scaleout`` (needs PostgreSQL's server binaries): delivery
    throughput of 1, 2 and 3 daemons over PostgreSQL beside 1 over SQLite
-   (``bench/scaleout.py``, also written to ``bench/out/scaleout.json``).
+   (``bench/scaleout.py``, also written to ``bench/out/scaleout.json``);
+7. only with ``--only facets``: entity and language feeds beside the same corpus
+   without them: import, edits, daemon start, first-request latency, memory,
+   freshness, HTTP against nginx, disk (``bench/facets.py``, also written to
+   ``bench/out/facets.json``).
 
 Prints a table and writes ``bench/results.json``. ``--profile`` also runs the
 cold import and the incremental poll under cProfile and writes the top entries
@@ -47,7 +51,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench import http_bench, scaleout  # noqa: E402
+from bench import facets, http_bench, scaleout  # noqa: E402
 from bench.corpus import DEFAULT_SEED, Corpus, ensure_corpus  # noqa: E402
 from bench.product import write_config  # noqa: E402
 from bench.webhooks import ENDPOINTS, hooks_config  # noqa: E402
@@ -55,7 +59,9 @@ from bench.webhooks import ENDPOINTS, hooks_config  # noqa: E402
 __all__ = ["main", "run"]
 
 BENCH = ROOT / "bench"
-SECTIONS = ("cold", "incremental", "rebuild", "http", "webhooks", "scaleout")
+SECTIONS = ("cold", "incremental", "rebuild", "http", "webhooks", "scaleout", "facets")
+#: Sections run only when asked for by name (long, or needing extra binaries).
+ON_REQUEST = {"scaleout", "facets"}
 STEP_TIMEOUT = 1800.0
 
 
@@ -433,12 +439,14 @@ def _table(results: dict[str, Any]) -> list[str]:
             )
     if results.get("scaleout"):
         rows += ["", *scaleout.table(results["scaleout"])]
+    if results.get("facets"):
+        rows += ["", *facets.table(results["facets"])]
     return rows
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Run the selected sections; return everything measured."""
-    only = set(args.only.split(",")) if args.only else set(SECTIONS) - {"scaleout"}
+    only = set(args.only.split(",")) if args.only else set(SECTIONS) - ON_REQUEST
     unknown = only - set(SECTIONS)
     if unknown:
         raise SystemExit(f"--only: unknown section(s) {', '.join(sorted(unknown))}")
@@ -479,6 +487,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         )
     if "scaleout" in only:
         results["scaleout"] = scaleout.section(work, out_dir / "scaleout.json")
+    if "facets" in only:
+        _say("facets: entity and language feeds, with and without ...")
+        results["facets"] = facets.section(
+            work,
+            out_dir,
+            args.size,
+            args.seed,
+            entity_feeds=args.entity_feeds,
+            http_seconds=args.http_seconds,
+        )
+        facets.write(results["facets"], out_dir / "facets.json")
     results["seconds"] = time.perf_counter() - started
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
@@ -500,6 +519,9 @@ def main(argv: list[str] | None = None) -> int:
         "--webhook-rounds", type=int, default=3, help="interleaved fan-out/aiohttp rounds"
     )
     parser.add_argument("--latency-samples", type=int, default=200)
+    parser.add_argument(
+        "--entity-feeds", type=int, default=1000, help="facets: entity feeds to request"
+    )
     parser.add_argument(
         "--work-dir", type=Path, default=BENCH / "out", help="corpus cache and scratch space"
     )
