@@ -79,7 +79,12 @@ def mark_dirty(conn: Connection, topics: Iterable[str]) -> None:
     wanted = sorted(set(topics))
     if not wanted:
         return
-    present = set(conn.execute(select(t.dirty_feeds.c.topic)).scalars())
+    # Only the wanted names are looked up: during a large import the queue
+    # holds thousands of entity feeds, read again for every chunk otherwise.
+    d = t.dirty_feeds
+    present: set[str] = set()
+    for chunk in chunked(wanted):
+        present.update(conn.execute(select(d.c.topic).where(d.c.topic.in_(chunk))).scalars())
     rows = [{"topic": topic} for topic in wanted if topic not in present]
     if rows:
         conn.execute(insert(t.dirty_feeds), rows)

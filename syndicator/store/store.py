@@ -47,6 +47,8 @@ class Tx:
         self.custom = custom
         #: Feed counts, dates and spellings, written once at the end (`finish`).
         self.deltas = articles.FeedDeltas()
+        #: Feeds to mark for rendering at the end (`finish`), each once.
+        self.dirty: set[str] = set()
 
     def states(self, slugs: Sequence[str]) -> dict[str, StoredState]:
         """The stored state of the given slugs that exist."""
@@ -61,7 +63,7 @@ class Tx:
         )
         outbox.add_events(self.conn, changes, routes, self.now)
         outbox.hold_deliveries(self.conn, held)
-        feeds.mark_dirty(self.conn, touched)
+        self.dirty |= touched
         return touched
 
     def delete(self, items: Sequence[Deletion], routes: Sequence[Route], base_url: str) -> set[str]:
@@ -77,6 +79,8 @@ class Tx:
     def finish(self) -> None:
         """Write what the transaction's changes added up (before it commits)."""
         self.deltas.write(self.conn)
+        feeds.mark_dirty(self.conn, self.dirty)
+        self.dirty = set()
 
     def mark_dirty(self, topics: Iterable[str]) -> None:
         """Queue feeds for rendering; the queue survives a crash."""
