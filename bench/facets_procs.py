@@ -23,6 +23,8 @@ from typing import IO, Any
 
 import httpx
 
+from bench.product import process_tree, rss_kb
+
 __all__ = ["DaemonProc", "RssSampler", "disk_usage", "run_once", "summary", "tree_rss_mb"]
 
 CONFIG_NAME = "syndicator.toml"
@@ -63,31 +65,9 @@ def _env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("SYNDICATOR_")}
 
 
-def _children(pid: int) -> list[int]:
-    found = [pid]
-    for task in Path(f"/proc/{pid}/task").glob("*/children"):
-        try:
-            children = task.read_text().split()
-        except OSError:
-            continue
-        for child in children:
-            found += _children(int(child))
-    return found
-
-
-def _rss_kb(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
 def tree_rss_mb(pid: int) -> float:
     """Resident memory of `pid` and all its descendants, in MB."""
-    return sum(_rss_kb(p) for p in _children(pid)) / 1024
+    return sum(rss_kb(p) for p in process_tree(pid)) / 1024
 
 
 class RssSampler:

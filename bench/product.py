@@ -43,7 +43,7 @@ from syndicator.core.urls import FEED_FORMATS  # noqa: E402
 from syndicator.ingest import Poller  # noqa: E402
 from syndicator.wiring import make_builder, make_poller, open_store  # noqa: E402
 
-__all__ = ["DROPPED_NAME", "write_config"]
+__all__ = ["DROPPED_NAME", "process_tree", "rss_kb", "write_config"]
 
 CONFIG_NAME = "syndicator.toml"
 #: The change file's name in the source folder; sorts after the corpus files.
@@ -104,7 +104,7 @@ class _TreeRss:
 
     def _run(self) -> None:
         while not self._stop.wait(0.05):
-            self.peak_kb = max(self.peak_kb, sum(_rss_kb(pid) for pid in _tree(os.getpid())))
+            self.peak_kb = max(self.peak_kb, sum(rss_kb(pid) for pid in process_tree(os.getpid())))
 
     def stop(self) -> float:
         self._stop.set()
@@ -112,7 +112,8 @@ class _TreeRss:
         return self.peak_kb / 1024
 
 
-def _tree(pid: int) -> list[int]:
+def process_tree(pid: int) -> list[int]:
+    """`pid` and all its descendants."""
     found = [pid]
     for task in Path(f"/proc/{pid}/task").glob("*/children"):
         try:
@@ -120,11 +121,12 @@ def _tree(pid: int) -> list[int]:
         except OSError:
             continue
         for child in children:
-            found += _tree(int(child))
+            found += process_tree(int(child))
     return found
 
 
-def _rss_kb(pid: int) -> int:
+def rss_kb(pid: int) -> int:
+    """Resident memory of one process, in KiB (0 once it is gone)."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
