@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from syndicator.core.entities import entity_key
+from syndicator.core.entities import entity_key, entity_slug
 from syndicator.core.records import is_language_tag
 
 __all__ = [
@@ -33,6 +33,12 @@ MAX_ENTITY_CHARS = 200
 # once (NFKC, a regex, casefold) instead of once per event keeps a large import
 # to endpoints with entity filters from paying it a million times over.
 _cached_key = lru_cache(maxsize=16_384)(entity_key)
+
+
+@lru_cache(maxsize=16_384)
+def _names(entity: str) -> tuple[str, str]:
+    """An entity as a filter may name it (SPEC §6): its merge key and its slug."""
+    return _cached_key(entity), entity_slug(entity)
 
 
 def check_entity_names(names: tuple[str, ...]) -> tuple[str, ...]:
@@ -81,8 +87,10 @@ class Subject:
 
     @classmethod
     def of(cls, topics: Iterable[str], entities: Iterable[str], lang: str | None) -> Subject:
-        """The subject of an article with these topics, entity names and language."""
-        return cls(tuple(topics), frozenset(map(_cached_key, entities)), lang)
+        """The subject of an article with these topics, entity names and language;
+        an entity is known by its merge key and by its slug (`societe-generale`)."""
+        keys = frozenset(name for entity in entities for name in _names(entity))
+        return cls(tuple(topics), keys, lang)
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> Subject:

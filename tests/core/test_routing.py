@@ -47,6 +47,9 @@ def test_topic_only_route_keeps_its_rules() -> None:
         (("NVIDIA",), ("Nvidia Corp",), False),
         (("Société Générale",), ("SOCIÉTÉ  GÉNÉRALE",), True),
         (("Societe Generale",), ("Société Générale",), False),  # accents count
+        (("societe-generale",), ("Société Générale",), True),  # by its slug (SPEC §6)
+        (("open-ai",), ("Open  AI",), True),
+        (("societe",), ("Société Générale",), False),
         (("nvidia",), (), False),
         ((), (), True),  # no entity filter: any article
     ],
