@@ -139,10 +139,14 @@ class _Loader:
 
     def load(self, path: str) -> Document | None:
         if self.facets.wants(path):
-            return self.facets.load(path)
+            return self.facets.load(path)  # cached by it, with its data version
         if self.directory.wants(path):
-            return self.directory.load(path)
-        return self.daemon.read_body(path)
+            doc = self.directory.load(path)
+        else:
+            doc = self.daemon.read_body(path)
+        if doc is not None:
+            self.cache.put(path, doc)
+        return doc
 
 
 class Daemon:

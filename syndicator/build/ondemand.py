@@ -139,10 +139,7 @@ class FacetDocuments:
         # Recorded off the reader's path: a poll holding the write lock must not
         # hold up the answer. A record lost in a crash only costs a render.
         self._record(StoredDocument(path, digest, modified, facet.version, self.fingerprint))
-        with self._lock:
-            self._versions[path] = facet.version
-        self.rendered += 1
-        return Document.build(
+        doc = Document.build(
             body,
             CONTENT_TYPES[fmt],
             modified,
@@ -150,6 +147,13 @@ class FacetDocuments:
             compresslevel=_GZIP_LEVEL,
             digest=digest,
         )
+        # Cached with its version in one step: a refresh in between would
+        # otherwise find a cached document it has no version for, and keep it.
+        with self._lock:
+            self._versions[path] = facet.version
+            self.cache.put(path, doc)
+        self.rendered += 1
+        return doc
 
     # -- rendering --------------------------------------------------------------
 
@@ -206,20 +210,19 @@ class FacetDocuments:
         With `names` (a build's changed facets), those are dropped without
         asking the store.
         """
-        with self._lock:
-            cached = dict(self._versions)
-        if not cached:
-            return []
-        stale: list[str]
         if names is not None:
-            wanted = set(names)
-            stale = [p for p in cached if (_parse(p) or ("", ""))[0] in wanted]
+            # Whatever is cached of them goes, version known or not.
+            stale = self.paths_of(sorted(set(names)))
         else:
+            with self._lock:
+                cached = dict(self._versions)
+            if not cached:
+                return []
             by_name = {path: (_parse(path) or ("", ""))[0] for path in cached}
             current = self.store.facets.versions(sorted(set(by_name.values())))
             stale = [p for p, v in cached.items() if current.get(by_name[p]) != v]
-        gone = self.cache.discard(stale)
         with self._lock:
+            gone = self.cache.discard(stale)
             for path in stale:
                 self._versions.pop(path, None)
             # Documents the cache let go of no longer need watching.

@@ -51,8 +51,8 @@ Response = tuple[int, Iterable[tuple[bytes, bytes]], bytes]
 
 
 class DocumentLoader(Protocol):
-    """Documents made when first asked for (facet feeds): rendered on a thread,
-    then kept in the app's bounded `DocumentCache` until invalidated."""
+    """Documents made when first asked for (facet feeds, bodies read back): loaded
+    on a thread, kept by the loader in its bounded `DocumentCache` until invalidated."""
 
     cache: DocumentCache
 
@@ -65,7 +65,8 @@ class DocumentLoader(Protocol):
         when they are known without rendering; else None."""
 
     def load(self, path: str) -> Document | None:
-        """The document at `path`, rendered now; None when there is none (404)."""
+        """The document at `path`, rendered now and kept in `cache`; None when
+        there is none (404)."""
 
 
 _ALLOW = (b"allow", b"GET, HEAD")
@@ -324,10 +325,9 @@ class _App:
 
     @staticmethod
     def _render(loader: DocumentLoader, path: str) -> Document | None:
-        doc = loader.load(path)
-        if doc is not None:
-            loader.cache.put(path, doc)
-        return doc
+        # The loader caches what it loads: it knows what a document was made
+        # from, so caching it here after the fact could keep one already stale.
+        return loader.load(path)
 
     def _with_link(
         self, headers: Iterable[tuple[bytes, bytes]], path: str
