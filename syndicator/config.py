@@ -31,7 +31,7 @@ from syndicator.config_errors import Origins, describe, key_path
 from syndicator.core.custom import CustomFeed, CustomFeedSettings
 from syndicator.core.records import RecordLimits
 from syndicator.core.retry import DEFAULT_RETRY_SCHEDULE
-from syndicator.core.routing import Route, check_entity_names, check_language_ranges
+from syndicator.core.routing import EntityFilter, LanguageFilter, Route
 from syndicator.core.signing import decode_secret
 from syndicator.errors import ConfigError
 
@@ -252,8 +252,8 @@ class WebhookSettings(_Section):
     #: Older secrets still signed with during a rotation.
     previous_secrets: tuple[SecretStr, ...] = ()
     topics: tuple[str, ...] = ("*",)
-    entities: tuple[str, ...] = ()
-    lang: tuple[str, ...] = ()
+    entities: EntityFilter = ()
+    lang: LanguageFilter = ()
     events: tuple[str, ...] = _DEFAULT_EVENTS
     allow_private_network: bool | None = None
     timeout_seconds: float | None = Field(default=None, gt=0)
@@ -264,16 +264,6 @@ class WebhookSettings(_Section):
     @classmethod
     def _url(cls, value: str) -> str:
         return _http_url(value)
-
-    @field_validator("entities")
-    @classmethod
-    def _entities(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        return check_entity_names(value)
-
-    @field_validator("lang")
-    @classmethod
-    def _lang(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        return check_language_ranges(value)
 
     @field_validator("events")
     @classmethod

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from syndicator.core.entities import entity_key
 from syndicator.core.records import TOPIC_PATTERN, is_safe_topic
-from syndicator.core.routing import check_entity_names, check_language_ranges, language_matches
+from syndicator.core.routing import EntityFilter, LanguageFilter, language_matches
 
 __all__ = ["MAX_CUSTOM_ENTRIES", "CustomFeed", "CustomFeedSettings"]
 
@@ -56,7 +56,7 @@ class CustomFeedSettings(BaseModel):
     topics: tuple[str, ...] = Field(
         default=(), description="Articles in any of these topics (empty: any topic)"
     )
-    entities: tuple[str, ...] = Field(
+    entities: EntityFilter = Field(
         default=(),
         description=(
             "Articles naming any of these entities, compared as entities are merged: "
@@ -64,7 +64,7 @@ class CustomFeedSettings(BaseModel):
             "match `Société`); at most 200 characters each (empty: any)"
         ),
     )
-    lang: tuple[str, ...] = Field(
+    lang: LanguageFilter = Field(
         default=(),
         description=(
             "Articles in any of these languages (BCP 47 tags, case-insensitive); a tag also "
@@ -106,16 +106,6 @@ class CustomFeedSettings(BaseModel):
     @classmethod
     def _topics(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return _check_topics(value)
-
-    @field_validator("entities")
-    @classmethod
-    def _entities(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        return check_entity_names(value)
-
-    @field_validator("lang")
-    @classmethod
-    def _lang(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        return check_language_ranges(value)
 
     @model_validator(mode="after")
     def _selects(self) -> CustomFeedSettings:

@@ -12,12 +12,16 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import AfterValidator
 
 from syndicator.core.entities import entity_key, entity_slug
 from syndicator.core.records import is_language_tag
 
 __all__ = [
+    "EntityFilter",
+    "LanguageFilter",
     "MAX_ENTITY_CHARS",
     "Route",
     "Subject",
@@ -146,3 +150,9 @@ class Route:
         if self.entities and self.entities.isdisjoint(subject.entity_keys):
             return False
         return language_matches(self.langs, subject.lang)
+
+
+#: Config types of the entity and language filters (webhooks, custom feeds),
+#: checked with the rules above.
+EntityFilter = Annotated[tuple[str, ...], AfterValidator(check_entity_names)]
+LanguageFilter = Annotated[tuple[str, ...], AfterValidator(check_language_ranges)]
