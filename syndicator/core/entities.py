@@ -11,6 +11,7 @@ other's becomes.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import unicodedata
@@ -38,6 +39,9 @@ _CONTROL = frozenset(("Cc", "Cs", "Cn"))
 _MAX_SLUG = 80
 
 
+# A few names recur on most articles (Zipf): an import asks for the same keys
+# again and again, in the poll and in every build.
+@functools.lru_cache(maxsize=1 << 16)
 def entity_key(name: str) -> str:
     """The merge key: NFKC, whitespace runs as one space, stripped, case-folded."""
     return _WHITESPACE.sub(" ", unicodedata.normalize("NFKC", name)).strip().casefold()

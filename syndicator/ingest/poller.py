@@ -187,8 +187,11 @@ class Poller:
                 # A later version in the same chunk: write the earlier one
                 # first, then read back what it is in (its entity feeds).
                 self._flush(tx, pending, removals, changes)
+                # Read back every slug just written, not only this one: a guess
+                # from its record (`_written_state`) lacks its entity and language
+                # feeds, and a later version would leave it in them.
+                states.update(tx.states(sorted(pending_slugs)))
                 pending, removals, pending_slugs = [], [], set()
-                states.update(tx.states([version.slug]))
             stored = states.get(version.slug)
             if isinstance(version, Tombstone):
                 kind = classify_change(stored, version, "")

@@ -29,6 +29,7 @@ from syndicator.store.facets import (
     spelling_delta,
 )
 from syndicator.store.feeds import FeedKey
+from syndicator.store.postings import Postings
 
 __all__ = [
     "Articles",
@@ -120,6 +121,8 @@ class FeedDeltas:
     changed: dict[str, str] = field(default_factory=dict)
     counts: Counter[str] = field(default_factory=Counter)
     spellings: Counter[tuple[str, str]] = field(default_factory=Counter)
+    #: Membership rows of the transaction's new articles, written sorted at the end.
+    postings: Postings = field(default_factory=Postings)
 
     def add(self, changed: Mapping[str, str], counts: Counter[str]) -> None:
         """Fold in one write's feed dates and article counts."""
@@ -129,6 +132,7 @@ class FeedDeltas:
 
     def write(self, conn: Connection) -> None:
         """Write what was added up, and start again from nothing."""
+        self.postings.flush(conn)
         touch_topics(conn, self.changed, self.counts)
         count_spellings(conn, self.spellings)
         self.changed, self.counts, self.spellings = {}, Counter(), Counter()
@@ -285,14 +289,21 @@ def _apply_topics(
     changed_topics: dict[str, str] = {}
     counts: Counter[str] = Counter()  # article_topics rows gained (+) or lost (-)
     known = {c.version.slug for c in changes if c.kind is not ChangeKind.CREATED}
+    if known:
+        # A slug created earlier in this transaction may be among them.
+        deltas.postings.flush(conn)
+    new_rows: list[tuple[str, str, str]] = []
     for c, names in zip(changes, feeds, strict=True):
         slug = c.version.slug
         stamp = db_time(c.version.updated_at)
         old, new = set(c.old_topics), set(names)
         for topic in old - new:
             removed.append({"b_topic": topic, "b_slug": slug})
-        for topic in new:
-            upserts.append({"b_topic": topic, "b_slug": slug, "b_at": stamp})
+        if slug in known:
+            for topic in new:
+                upserts.append({"b_topic": topic, "b_slug": slug, "b_at": stamp})
+        else:
+            new_rows.extend((topic, slug, stamp) for topic in new)
         was_shown = c.kind is not ChangeKind.CREATED and slug not in was_held
         shown = slug not in holding
         for topic in old if was_shown else ():
@@ -311,18 +322,15 @@ def _apply_topics(
             removed,
         )
     if upserts:
-        # Delete-then-insert keeps one portable statement pair for both
-        # dialects; a new slug has no rows to delete.
-        existing = [u for u in upserts if u["b_slug"] in known]
-        if existing:
-            conn.execute(
-                delete(at).where(
-                    at.c.topic == bindparam("b_topic"), at.c.slug == bindparam("b_slug")
-                ),
-                [{"b_topic": u["b_topic"], "b_slug": u["b_slug"]} for u in existing],
-            )
+        # Delete-then-insert keeps one portable statement pair for both dialects.
+        conn.execute(
+            delete(at).where(at.c.topic == bindparam("b_topic"), at.c.slug == bindparam("b_slug")),
+            [{"b_topic": u["b_topic"], "b_slug": u["b_slug"]} for u in upserts],
+        )
         upserts.sort(key=lambda row: (row["b_topic"], row["b_slug"]))
         _INSERT_ARTICLE_TOPIC.run(conn, upserts)
+    # A new slug has no rows yet: its rows wait to be written in key order.
+    deltas.postings.add(conn, new_rows)
     deltas.add(changed_topics, counts)
     touched.update(changed_topics)
     return touched
