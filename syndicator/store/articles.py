@@ -22,6 +22,7 @@ from syndicator.store import schema as t
 from syndicator.store.db import Bulk, Database, chunked, count_rows, parse_time
 from syndicator.store.embargoes import visible
 from syndicator.store.facets import (
+    EntityNames,
     assign_entities,
     count_spellings,
     feed_names,
@@ -84,7 +85,10 @@ _INSERT_ARTICLE_TOPIC = Bulk(
 
 
 def stored_states(
-    conn: Connection, slugs: Sequence[str], custom: Sequence[CustomFeed] = ()
+    conn: Connection,
+    slugs: Sequence[str],
+    custom: Sequence[CustomFeed] = (),
+    deltas: FeedDeltas | None = None,
 ) -> dict[str, StoredState]:
     """The stored state of the given slugs that exist."""
     found: dict[str, StoredState] = {}
@@ -103,7 +107,10 @@ def stored_states(
                 # A deleted article is in no feed, whatever its record says.
                 live.append((slug, state, orjson.loads(record)))
     names = known_entities(
-        conn, (entity_key(e) for _, _, r in live for e in r.get("entities") or ())
+        conn,
+        (entity_key(e) for _, _, r in live for e in r.get("entities") or ()),
+        None if deltas is None else deltas.entity_cache,
+        None if deltas is None else deltas.given,
     )
     for slug, state, record in live:
         entities = tuple(record.get("entities") or ())
@@ -123,6 +130,9 @@ class FeedDeltas:
     spellings: Counter[tuple[str, str]] = field(default_factory=Counter)
     #: Membership rows of the transaction's new articles, written sorted at the end.
     postings: Postings = field(default_factory=Postings)
+    #: The store's committed entity names, and those this transaction gave.
+    entity_cache: EntityNames | None = None
+    given: dict[str, str] = field(default_factory=dict)
 
     def add(self, changed: Mapping[str, str], counts: Counter[str]) -> None:
         """Fold in one write's feed dates and article counts."""
@@ -166,8 +176,12 @@ def apply_changes(
         }
         for c in changes
     ]
+    pending = FeedDeltas() if deltas is None else deltas
     names = assign_entities(
-        conn, (e for c in changes for e in (*c.version.entities, *c.old_entities))
+        conn,
+        (e for c in changes for e in (*c.version.entities, *c.old_entities)),
+        pending.entity_cache,
+        pending.given,
     )
     pairs = list(zip(rows, changes, strict=True))
     created = [r for r, c in pairs if c.kind is ChangeKind.CREATED and not c.restores]
@@ -199,7 +213,6 @@ def apply_changes(
         feed_names(c.version.topics, c.version.entities, c.version.lang, names, custom)
         for c in changes
     ]
-    pending = FeedDeltas() if deltas is None else deltas
     for c in changes:
         spelling_delta(names, c.old_entities, -1, pending.spellings, known=c.old_topics)
         spelling_delta(names, c.version.entities, +1, pending.spellings)

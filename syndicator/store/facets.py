@@ -28,6 +28,7 @@ from syndicator.store import schema as t
 from syndicator.store.db import Database, chunked, parse_time
 
 __all__ = [
+    "EntityNames",
     "FacetRow",
     "Facets",
     "StoredDocument",
@@ -76,26 +77,83 @@ def feed_names(
     return tuple(out)
 
 
-def known_entities(conn: Connection, keys: Iterable[str]) -> dict[str, str]:
-    """Merge key → entity feed name, for the keys already given a slug."""
+class EntityNames:
+    """Merge key → entity feed name, as committed, kept by one store.
+
+    A key's feed name never changes once given, so a name read from the
+    database stays true: the poll and the build ask for the same few
+    thousand keys in every chunk. Names given in a transaction join only
+    once it commits (`remember` after the commit), so a rolled-back
+    assignment is never taken for a stored one.
+    """
+
+    __slots__ = ("_limit", "_names")
+
+    def __init__(self, limit: int = 200_000) -> None:
+        self._names: dict[str, str] = {}
+        self._limit = limit  # about 150 bytes a key
+
+    def split(self, keys: Iterable[str]) -> tuple[dict[str, str], list[str]]:
+        """(the keys' names known here, the keys to look up)."""
+        found: dict[str, str] = {}
+        missing: list[str] = []
+        names = self._names
+        for key in keys:
+            name = names.get(key)
+            if name is None:
+                missing.append(key)
+            else:
+                found[key] = name
+        return found, missing
+
+    def remember(self, names: Mapping[str, str]) -> None:
+        """Keep committed names (forgetting everything when over the limit)."""
+        if len(self._names) + len(names) > self._limit:
+            self._names = {}
+        self._names.update(names)
+
+
+def known_entities(
+    conn: Connection,
+    keys: Iterable[str],
+    cache: EntityNames | None = None,
+    uncommitted: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """Merge key → entity feed name, for the keys already given a slug.
+
+    With a `cache`, only the keys it does not hold are looked up, and what is
+    read joins it unless the transaction gave that name (`uncommitted`).
+    """
     e = t.entities
-    found: dict[str, str] = {}
-    for chunk in chunked(sorted(set(keys))):
+    wanted = set(keys)
+    found, missing = cache.split(wanted) if cache is not None else ({}, list(wanted))
+    read: dict[str, str] = {}
+    for chunk in chunked(sorted(missing)):
         rows = conn.execute(select(e.c.key, e.c.name).where(e.c.key.in_(chunk)))
-        found.update((row[0], row[1]) for row in rows)
+        read.update((row[0], row[1]) for row in rows)
+    found.update(read)
+    if cache is not None and read:
+        fresh = uncommitted or {}
+        cache.remember({key: name for key, name in read.items() if key not in fresh})
     return found
 
 
-def assign_entities(conn: Connection, spellings: Iterable[str]) -> dict[str, str]:
+def assign_entities(
+    conn: Connection,
+    spellings: Iterable[str],
+    cache: EntityNames | None = None,
+    given: dict[str, str] | None = None,
+) -> dict[str, str]:
     """Merge key → entity feed name for every spelling, giving new keys a slug.
 
     A new key takes its plain slug unless another key holds it; then the
-    slug plus a hash of the key (longer if that too is taken).
+    slug plus a hash of the key (longer if that too is taken). New names are
+    added to `given` (the transaction's; remembered once it commits).
     """
     by_key: dict[str, str] = {}
     for spelling in spellings:
         by_key.setdefault(entity_key(spelling), spelling)
-    found = known_entities(conn, by_key)
+    found = known_entities(conn, by_key, cache, given)
     new = sorted(key for key in by_key if key not in found)
     if not new:
         return found
@@ -115,6 +173,8 @@ def assign_entities(conn: Connection, spellings: Iterable[str]) -> dict[str, str
         found[key] = name
         rows.append({"key": key, "name": name})
     conn.execute(insert(e), rows)
+    if given is not None:
+        given.update((key, found[key]) for key in new)
     return found
 
 
@@ -186,8 +246,9 @@ class StoredDocument:
 class Facets:
     """Reads of facet feeds for serving and listing."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, names: EntityNames | None = None) -> None:
         self.db = db
+        self.names = names
 
     def get(self, name: str) -> FacetRow | None:
         """One facet feed, or None when no article ever had that entity or language."""
@@ -287,7 +348,7 @@ class Facets:
     def entity_feeds(self, keys: Iterable[str]) -> dict[str, str]:
         """Merge key → entity feed name, for the keys that have one."""
         with self.db.read() as conn:
-            return known_entities(conn, keys)
+            return known_entities(conn, keys, self.names)
 
     def tombstones(self, name: str, since: datetime) -> list[tuple[str, datetime]]:
         """Articles deleted from one feed at or after `since`: (slug, deleted_at), newest first."""

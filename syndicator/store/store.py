@@ -25,7 +25,7 @@ from syndicator.store.articles import Articles, Change
 from syndicator.store.db import Database
 from syndicator.store.deletions import Deletion
 from syndicator.store.embargoes import Embargoes
-from syndicator.store.facets import Facets
+from syndicator.store.facets import EntityNames, Facets
 from syndicator.store.feeds import Feeds
 from syndicator.store.outbox import Outbox
 from syndicator.store.polls import Polls
@@ -41,18 +41,24 @@ _FACETS_INDEXED = "facets_indexed"
 class Tx:
     """Writes that commit together: article state, watermark, events, quarantine."""
 
-    def __init__(self, conn: Connection, now: datetime, custom: Sequence[CustomFeed] = ()) -> None:
+    def __init__(
+        self,
+        conn: Connection,
+        now: datetime,
+        custom: Sequence[CustomFeed] = (),
+        names: EntityNames | None = None,
+    ) -> None:
         self.conn = conn
         self.now = now
         self.custom = custom
         #: Feed counts, dates and spellings, written once at the end (`finish`).
-        self.deltas = articles.FeedDeltas()
+        self.deltas = articles.FeedDeltas(entity_cache=names)
         #: Feeds to mark for rendering at the end (`finish`), each once.
         self.dirty: set[str] = set()
 
     def states(self, slugs: Sequence[str]) -> dict[str, StoredState]:
         """The stored state of the given slugs that exist."""
-        return articles.stored_states(self.conn, slugs, self.custom)
+        return articles.stored_states(self.conn, slugs, self.custom, self.deltas)
 
     def apply(self, changes: Sequence[Change], routes: Sequence[Route] = ()) -> set[str]:
         """Write articles, topics, events and their deliveries; return touched topics."""
@@ -114,7 +120,9 @@ class Store:
         self.polls = Polls(self.db)
         self.embargoes = Embargoes(self.db)
         self.processes = Processes(self.db)
-        self.facets = Facets(self.db)
+        #: Entity feed names read or given, shared by polls and builds.
+        self.entity_names = EntityNames()
+        self.facets = Facets(self.db, self.entity_names)
         #: The configured custom feeds: which articles each holds is kept
         #: with the articles (see `use_custom_feeds`).
         self.custom: tuple[CustomFeed, ...] = ()
@@ -178,6 +186,8 @@ class Store:
     def transaction(self, now: datetime) -> Iterator[Tx]:
         """A write transaction; everything in it commits together or not at all."""
         with self.db.write() as conn:
-            tx = Tx(conn, now, self.custom)
+            tx = Tx(conn, now, self.custom, self.entity_names)
             yield tx
             tx.finish()
+        # Committed: the names it gave are stored for good.
+        self.entity_names.remember(tx.deltas.given)
