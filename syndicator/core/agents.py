@@ -97,6 +97,7 @@ def _product(agent: str) -> str | None:
     if found is None:
         return None
     name = _NAME_CHARS.sub("-", found.group(1).lower()).strip("-.")[:_NAME_MAX]
-    if not name or name == "mozilla":
+    # A name starts with a letter: "(compatible; 3 subscribers)" names nobody.
+    if not name or not name[0].isalpha() or name == "mozilla":
         return None
     return name

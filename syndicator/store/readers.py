@@ -182,11 +182,12 @@ class Readers:
                     .group_by(tr.c.path)
                 )
             }
-            direct: dict[str, int] = dict(
-                conn.execute(
+            direct: dict[str, int] = {
+                path: int(n)
+                for path, n in conn.execute(
                     select(v.c.path, func.count()).where(v.c.day >= since).group_by(v.c.path)
-                ).tuples()
-            )
+                )
+            }
             subscribers: dict[str, dict[str, int]] = {}
             for path, source, total in conn.execute(
                 select(sub.c.path, sub.c.source, func.sum(sub.c.subscribers))
@@ -223,13 +224,14 @@ class Readers:
                     )
                 )
             }
-            direct: dict[str, int] = dict(
-                conn.execute(
+            direct: dict[str, int] = {
+                day: int(n)
+                for day, n in conn.execute(
                     select(v.c.day, func.count())
                     .where(v.c.day >= first.isoformat(), v.c.path == path)
                     .group_by(v.c.day)
-                ).tuples()
-            )
+                )
+            }
         result = []
         for offset in range(days):
             day = first + timedelta(days=offset)
