@@ -90,7 +90,10 @@ def test_salt_rotates_daily_and_old_salts_go(stores: tuple[Store, Store], clock:
     assert [day for day, _ in second["salts"]] == [(DAY0 + timedelta(days=1)).isoformat()]
     assert first["salts"][0][1] != second["salts"][0][1]
     visits = second["visits"]
-    assert [day for day, _, _ in visits] == [DAY0.isoformat(), (DAY0 + timedelta(days=1)).isoformat()]
+    assert [day for day, _, _ in visits] == [
+        DAY0.isoformat(),
+        (DAY0 + timedelta(days=1)).isoformat(),
+    ]
     # The same reader on two days: two unrelated hashes, one reader each day.
     assert visits[0][2] != visits[1][2] and len(visits[0][2]) == 16
     assert [row[3] for row in store.readers.daily(path, 2)] == [1, 1]
