@@ -44,7 +44,8 @@ AGGREGATORS = [
     ),
     ("BazQux/2.4 (+https://bazqux.com/fetcher; 2 subscribers)", "bazqux", "", 2),
     (
-        "Feed Wrangler/1.0 (1 subscriber; feed-id=394524; http://feedwrangler.net; Allow like Gecko)",
+        "Feed Wrangler/1.0 (1 subscriber; feed-id=394524; http://feedwrangler.net; "
+        "Allow like Gecko)",
         "feedwrangler",
         "394524",
         1,
