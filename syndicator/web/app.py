@@ -6,7 +6,8 @@ request headers and two ``send`` calls with header lists built when the
 Document was built. Routing order: feed documents, extra routes, ``/healthz``,
 ``/metrics``, else 404. Nothing here touches the filesystem, so a path that is
 not an exact key of the DocumentSet (``..``, encoded slashes, NUL, ...) can only
-ever 404.
+ever 404. An optional observer is told of every document answered (200 or
+304, never a 404) after its response is sent: reader analytics count there.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from syndicator.analytics.recorder import Recorder
+from syndicator.retention import Pruner
 from syndicator.store import schema as t
 from syndicator.store.readers import FeedUsage
 from syndicator.store.store import Store
@@ -157,3 +158,19 @@ def _rows(store: Store) -> dict[str, list[tuple[str, ...]]]:
             select(t.reader_visits).order_by(t.reader_visits.c.day, t.reader_visits.c.reader)
         )
         return {"salts": [tuple(r) for r in salts], "visits": [tuple(r) for r in visits]}
+
+
+def test_the_retention_pass_prunes_reader_rows(stores: tuple[Store, Store], clock: Clock) -> None:
+    store = stores[0]
+    recorder = Recorder(store.readers, clock=clock)
+    for offset in (0, 5):
+        clock.now = T0 + timedelta(days=offset)
+        recorder.observe("/feeds/all.rss", 200, FIREFOX, "192.0.2.1")
+        recorder.observe("/feeds/all.rss", 200, FEEDLY % (offset + 1, str(offset).encode()), "x")
+        assert recorder.flush()
+    report = Pruner(store, days=2, pause=0).run(clock.now)
+    # Day 0's traffic and reader row, and the figure last announced on day 0.
+    assert report.reader_rows >= 1
+    assert store.readers.daily("/feeds/all.rss", 6)[0][1:] == (0, 0, 0)
+    usage = store.readers.traffic(date(2000, 1, 1))["/feeds/all.rss"]
+    assert (usage.requests, usage.direct_readers, usage.subscribers) == (2, 1, {"feedly": 6})
