@@ -11,8 +11,10 @@ uvicorn worker with the production settings of ``make_server``, once per HTTP
 stack available (h11 + asyncio always; httptools + uvloop when importable);
 nginx runs one worker process with ``bench/nginx.conf.template``. Scenarios: a
 200 with the identity body, a 200 with gzip (nginx: ``gzip_static``), and a 304
-for ``If-None-Match`` with each server's own ETag. Figures go to
-``bench/out/http.json``.
+for ``If-None-Match`` with each server's own ETag. With ``--readers``, each
+stack also runs with the reader analytics observer (a `Recorder` flushing to a
+SQLite file every few seconds), to show what counting readers costs. Figures go
+to ``bench/out/http.json``.
 """
 
 from __future__ import annotations
@@ -90,14 +92,29 @@ def make_feed(entries: int = 50) -> bytes:
     ).encode()
 
 
-def serve(port: int, feed_file: Path, http: str, loop: str) -> None:
-    """Subprocess mode: serve the feed with the daemon's app until SIGTERM."""
+def serve(port: int, feed_file: Path, http: str, loop: str, readers: Path | None = None) -> None:
+    """Subprocess mode: serve the feed with the daemon's app until SIGTERM (with
+    `readers`, a SQLite file, counting readers as the daemon does)."""
     sys.path.insert(0, str(ROOT))
+    from syndicator.analytics import Recorder
+    from syndicator.store.store import Store
     from syndicator.web import Document, DocumentSet, create_app, make_server
 
     doc = Document.build(feed_file.read_bytes(), CONTENT_TYPE, LAST_MODIFIED)
-    app = create_app(DocumentSet({FEED_PATH: doc}), health=lambda: (True, {}))
+    recorder = None
+    if readers is not None:
+        store = Store(f"sqlite:///{readers}")
+        store.migrate()
+        recorder = Recorder(store.readers, clock=lambda: datetime.now(UTC))
+        recorder.start()
+    app = create_app(
+        DocumentSet({FEED_PATH: doc}),
+        health=lambda: (True, {}),
+        observer=None if recorder is None else recorder.observe,
+    )
     make_server(app, "127.0.0.1", port, http=http, loop=loop, handle_signals=True).run()
+    if recorder is not None:
+        recorder.stop()
 
 
 def _free_port() -> int:
@@ -203,6 +220,14 @@ def run(args: argparse.Namespace) -> int:
                 cmd = [sys.executable, __file__, "--serve", str(port), "--feed", str(feed_file)]
                 proc = subprocess.Popen([*cmd, "--http", http, "--loop", loop])
                 servers[f"syndicator ({http}+{loop})"] = (port, proc)
+                if args.readers:
+                    port = _free_port()
+                    db = tmp / f"readers-{http}.db"
+                    cmd = [sys.executable, __file__, "--serve", str(port), "--feed", str(feed_file)]
+                    proc = subprocess.Popen(
+                        [*cmd, "--http", http, "--loop", loop, "--readers-db", str(db)]
+                    )
+                    servers[f"syndicator ({http}+{loop}) readers"] = (port, proc)
             for port, proc in servers.values():
                 _wait_listening(port, proc)
             results = _measure(servers, args)
@@ -283,13 +308,17 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--entries", type=int, default=50)
     parser.add_argument("--out", default=str(ROOT / "bench" / "out" / "http.json"))
+    parser.add_argument(
+        "--readers", action="store_true", help="also run each stack with reader analytics"
+    )
+    parser.add_argument("--readers-db", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--serve", type=int, metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument("--feed", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--http", default="auto", help=argparse.SUPPRESS)
     parser.add_argument("--loop", default="auto", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve is not None:
-        serve(args.serve, args.feed, args.http, args.loop)
+        serve(args.serve, args.feed, args.http, args.loop, args.readers_db)
         return 0
     return run(args)
 

@@ -34,6 +34,7 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from syndicator.analytics import Recorder, SubscriberCollector
 from syndicator.build import Builder
 from syndicator.build.directory import DirectoryDocuments
 from syndicator.build.ondemand import FacetDocuments
@@ -216,6 +217,9 @@ class Daemon:
         # the database when documents are shared (PostgreSQL).
         builder.keep_bodies = coordination.shares_documents
         self.pruner = Pruner(store, settings.retention.days)
+        #: Reader analytics: counted by the app's observer, flushed on a thread.
+        self.readers = Recorder(store.readers, clock=clock)
+        self.metrics.registry.register(SubscriberCollector(store.readers, clock))
         self.heartbeat = Heartbeat(
             store,
             self.identity,
@@ -496,12 +500,14 @@ class Daemon:
         )
         self.scheduler.start()
         self.push.start()
+        self.readers.start()
 
     def stop(self, timeout: float = SHUTDOWN_GRACE_SECONDS) -> Shutdown:
         """Stop scheduling; wait up to `timeout` for the job in flight."""
         self.scheduler.shutdown(wait=False)
         self.push.stop()
         self.pruner.stop()  # its transaction in flight commits; no further one starts
+        self.readers.stop()  # the server has stopped answering: this flush is the last
         self.coordination.stop()
         if not self._job_lock.acquire(timeout=timeout):
             # Keep the role: another process must not build beside this poll.
@@ -545,6 +551,7 @@ class Daemon:
             link_headers=self.websub.link_header,
             lifespan=self.lifespan,
             loader=_Loader(self),
+            observer=self.readers.observe,
         )
 
 

@@ -16,6 +16,10 @@ waits at most one batch. Pending and failed deliveries, and the events they
 hold, are never touched; a crash between two batches leaves what the next run
 finishes.
 
+The reader analytics (`store.readers`) go the same way: the traffic and
+distinct readers of days before the window, the aggregators' figures not
+announced within it, and the salts of ended days.
+
 Quarantine entries and poll history need no pass of their own: an entry is
 deleted when its file is read again or its record sent again (a resolved one is
 gone at once), and `polls` keeps its last 1,000 rows.
@@ -28,7 +32,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from syndicator.store.store import Store
@@ -48,6 +52,8 @@ class PruneReport:
     attempts: int = 0
     events: int = 0
     pages_released: int = 0
+    #: Rows of the reader analytics deleted (the most of one kind per transaction, summed).
+    reader_rows: int = 0
     batches: int = 0
     longest_batch_seconds: float = 0.0
     #: The longest transaction of each kind ("deliveries", "events", "vacuum"): where
@@ -57,7 +63,7 @@ class PruneReport:
     @property
     def rows(self) -> int:
         """Rows deleted from every table together."""
-        return self.deliveries + self.attempts + self.events
+        return self.deliveries + self.attempts + self.events + self.reader_rows
 
 
 class _Size:
@@ -105,15 +111,20 @@ class Pruner:
         self.window = timedelta(days=days)
         self.pause = pause
         self._limits = (batch, vacuum_pages, target)
-        self._deliveries, self._events, self._pages = self._sizes()
+        self._deliveries, self._events, self._pages, self._readers = self._sizes()
         self._stopping = threading.Event()
 
-    def _sizes(self) -> tuple[_Size, _Size, _Size]:
+    def _sizes(self) -> tuple[_Size, _Size, _Size, _Size]:
         """Fresh sizes for a run (each starts small again: a minute later the pages
         it needs may have left every cache); one per kind, as a delivery, an event
         and a page cost different times."""
         batch, vacuum_pages, target = self._limits
-        return _Size(batch, target), _Size(batch, target), _Size(vacuum_pages, target, 16)
+        return (
+            _Size(batch, target),
+            _Size(batch, target),
+            _Size(vacuum_pages, target, 16),
+            _Size(batch, target),
+        )
 
     def stop(self) -> None:
         """End the run in progress after its current transaction (and any later run)."""
@@ -122,7 +133,7 @@ class Pruner:
     def run(self, now: datetime) -> PruneReport:
         """Prune everything older than the window before `now`, batch after batch."""
         report = PruneReport()
-        self._deliveries, self._events, self._pages = self._sizes()
+        self._deliveries, self._events, self._pages, self._readers = self._sizes()
         before = now - self.window
         outbox = self.store.outbox
         while self._go_on(report):
@@ -144,21 +155,34 @@ class Pruner:
             after = step.last_id
             if step.finished:
                 break
+        self._prune_readers(report, before, now)
         self._release_pages(report)
         if report.rows:
             kinds = ", ".join(f"{k} {v * 1000:.1f}" for k, v in report.longest_by_kind.items())
             log.info(
-                "retention: pruned %d deliveries, %d attempts, %d events in %d transactions "
-                "(longest %.1f ms: %s); %d free pages released",
+                "retention: pruned %d deliveries, %d attempts, %d events, %d reader rows "
+                "in %d transactions (longest %.1f ms: %s); %d free pages released",
                 report.deliveries,
                 report.attempts,
                 report.events,
+                report.reader_rows,
                 report.batches,
                 report.longest_batch_seconds * 1000,
                 kinds,
                 report.pages_released,
             )
         return report
+
+    def _prune_readers(self, report: PruneReport, before: datetime, now: datetime) -> None:
+        first_kept, today = before.astimezone(UTC).date(), now.astimezone(UTC).date()
+        while self._go_on(report):
+            size = self._readers.now
+            deleted = self._timed(
+                report, "readers", self._readers, self.store.readers.prune, first_kept, today, size
+            )
+            report.reader_rows += deleted
+            if deleted < size:
+                break
 
     def _release_pages(self, report: PruneReport) -> None:
         free = start = self.store.free_pages(0)

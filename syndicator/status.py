@@ -6,6 +6,7 @@ from typing import Any
 
 import orjson
 
+from syndicator.analytics.report import feeds_report, format_readers
 from syndicator.config import Settings
 from syndicator.coordination.presence import is_running
 from syndicator.core.times import format_time
@@ -78,6 +79,8 @@ def collect_status(settings: Settings, store: Store) -> dict[str, Any]:
             "oldest_delivery": None if oldest is None else format_time(oldest),
             "retention_days": settings.retention.days,
         },
+        # Reader analytics per document path (today, UTC): docs/analytics.md.
+        "feeds": feeds_report(store.readers, now),
     }
     return report
 
@@ -134,6 +137,7 @@ def format_status(report: dict[str, Any]) -> str:
         + f"; oldest delivery {database['oldest_delivery'] or '-'}"
         + f" (kept {database['retention_days']:g} days once finished)"
     )
+    lines.extend(format_readers(report.get("feeds", {})))
     quarantine = report["quarantine"]
     lines.append(f"quarantined: {len(quarantine)}")
     for item in quarantine:

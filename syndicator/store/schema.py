@@ -31,6 +31,10 @@ __all__ = [
     "processes",
     "published",
     "quarantine",
+    "reader_salts",
+    "reader_subscribers",
+    "reader_traffic",
+    "reader_visits",
     "sources",
     "topics",
     "websub_subscriptions",
@@ -280,6 +284,37 @@ processes = Table(
     Column("stopped_at", Text),
 )
 
+# Reader analytics: requests and 304s per day and path, the distinct direct
+# readers per day and path (salted hashes; the salt of a day is deleted once it
+# ends), and the latest subscriber figure each aggregator announced per feed.
+reader_salts = Table(
+    "reader_salts", metadata, Column("day", Text, primary_key=True), Column("salt", Text)
+)
+reader_traffic = Table(
+    "reader_traffic",
+    metadata,
+    Column("day", Text, primary_key=True),
+    Column("path", Text, primary_key=True),
+    Column("requests", BigInteger),
+    Column("not_modified", BigInteger),
+)
+reader_visits = Table(
+    "reader_visits",
+    metadata,
+    Column("day", Text, primary_key=True),
+    Column("path", Text, primary_key=True),
+    Column("reader", Text, primary_key=True),
+)
+reader_subscribers = Table(
+    "reader_subscribers",
+    metadata,
+    Column("path", Text, primary_key=True),
+    Column("source", Text, primary_key=True),
+    Column("feed_id", Text, primary_key=True),
+    Column("subscribers", BigInteger),
+    Column("seen_at", Text),
+)
+
 # `{serial}` becomes the dialect's auto-incrementing primary key, `{blob}` its byte string.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
@@ -490,5 +525,29 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # Article lifecycle: how many articles each poll deleted (status shows
         # it beside the other counts; polls before this one deleted none).
         "ALTER TABLE polls ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0",
+    ),
+    (
+        # Reader analytics: daily traffic and distinct direct readers per
+        # document path, aggregators' subscriber figures, the day's salt.
+        "CREATE TABLE reader_salts (day TEXT PRIMARY KEY, salt TEXT NOT NULL)",
+        """CREATE TABLE reader_traffic (
+            day TEXT NOT NULL,
+            path TEXT NOT NULL,
+            requests BIGINT NOT NULL,
+            not_modified BIGINT NOT NULL,
+            PRIMARY KEY (day, path))""",
+        """CREATE TABLE reader_visits (
+            day TEXT NOT NULL,
+            path TEXT NOT NULL,
+            reader TEXT NOT NULL,
+            PRIMARY KEY (day, path, reader))""",
+        """CREATE TABLE reader_subscribers (
+            path TEXT NOT NULL,
+            source TEXT NOT NULL,
+            feed_id TEXT NOT NULL,
+            subscribers BIGINT NOT NULL,
+            seen_at TEXT NOT NULL,
+            PRIMARY KEY (path, source, feed_id))""",
+        "CREATE INDEX reader_subscribers_seen ON reader_subscribers (seen_at)",
     ),
 )

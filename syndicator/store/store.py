@@ -1,7 +1,7 @@
 """`Store`: one deployment's state, a table-group object per concern; `Tx` for a poll.
 
 Each table group (`articles` with its `embargoes`, `outbox`, `feeds`, `websub`,
-`polls`, `processes`, `facets`) is the only writer of its tables. A poll's writes span
+`polls`, `processes`, `facets`, `readers`) is the only writer of its tables. A poll's writes span
 several of them and must commit
 together (the transactional outbox, SPEC §3): `Store.transaction` yields a `Tx`
 that runs their connection-level functions inside one transaction.
@@ -30,6 +30,7 @@ from syndicator.store.feeds import Feeds
 from syndicator.store.outbox import Outbox
 from syndicator.store.polls import Polls
 from syndicator.store.processes import Processes
+from syndicator.store.readers import Readers
 from syndicator.store.websub import Subscriptions
 
 __all__ = ["Store", "Tx"]
@@ -123,6 +124,7 @@ class Store:
         #: Entity feed names read or given, shared by polls and builds.
         self.entity_names = EntityNames()
         self.facets = Facets(self.db, self.entity_names)
+        self.readers = Readers(self.db)
         #: The configured custom feeds: which articles each holds is kept
         #: with the articles (see `use_custom_feeds`).
         self.custom: tuple[CustomFeed, ...] = ()

@@ -6,7 +6,8 @@ request headers and two ``send`` calls with header lists built when the
 Document was built. Routing order: feed documents, extra routes, ``/healthz``,
 ``/metrics``, else 404. Nothing here touches the filesystem, so a path that is
 not an exact key of the DocumentSet (``..``, encoded slashes, NUL, ...) can only
-ever 404.
+ever 404. An optional observer is told of every document answered (200 or
+304, never a 404) after its response is sent: reader analytics count there.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ __all__ = [
     "Lifespan",
     "LinkHeaders",
     "MetricsExporter",
+    "Observer",
     "create_app",
 ]
 
@@ -46,6 +48,9 @@ HealthCheck = Callable[[], tuple[bool, dict[str, Any]]]
 MetricsExporter = Callable[[], tuple[bytes, str]]
 LinkHeaders = Callable[[str], str | None]
 Lifespan = Callable[[Any], AbstractAsyncContextManager[Any]]
+#: Told of every document answered: (path, status, User-Agent bytes, client
+#: address). Called on the event loop, so it must be O(1) and do no I/O.
+Observer = Callable[[str, int, bytes, str], None]
 
 Response = tuple[int, Iterable[tuple[bytes, bytes]], bytes]
 
@@ -212,6 +217,7 @@ class _App:
         "_link",
         "_loader",
         "_metrics",
+        "_observer",
     )
 
     def __init__(
@@ -223,8 +229,10 @@ class _App:
         link_headers: LinkHeaders | None,
         lifespan: Lifespan | None,
         loader: DocumentLoader | None = None,
+        observer: Observer | None = None,
     ) -> None:
         self._docs = documents
+        self._observer = observer
         self._loader = loader
         self._inflight: dict[str, asyncio.Future[Document | None]] = {}
         self._health = health
@@ -261,6 +269,8 @@ class _App:
             status, headers, body = self._respond(scope, path, doc)
             await send({"type": "http.response.start", "status": status, "headers": headers})
             await send({"type": "http.response.body", "body": body})
+            if self._observer is not None:
+                _observe(self._observer, scope, path, status)
         elif kind == "lifespan":
             await self._run_lifespan(scope, receive, send)
         elif kind == "websocket":
@@ -300,6 +310,8 @@ class _App:
         status, headers, body = response
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+        if self._observer is not None and status != 404:
+            _observe(self._observer, scope, path, status)
 
     async def _load(
         self, loader: DocumentLoader, scope: Scope, path: str, known: Document | None
@@ -407,6 +419,20 @@ class _App:
         await send({"type": "lifespan.shutdown.complete"})
 
 
+def _observe(observer: Observer, scope: Scope, path: str, status: int) -> None:
+    """Tell the observer of one answered document; its failure never reaches the reader."""
+    agent = b""
+    for name, value in scope["headers"]:
+        if name == b"user-agent":
+            agent = value
+            break
+    client = scope.get("client")
+    try:
+        observer(path, status, agent, client[0] if client else "")
+    except Exception:
+        logger.exception("request observer failed for %s", path)
+
+
 def _dynamic(content_type: bytes, body: bytes) -> RawHeaders:
     return (
         (b"content-type", content_type),
@@ -445,7 +471,9 @@ def create_app(
     link_headers: LinkHeaders | None = None,
     lifespan: Lifespan | None = None,
     loader: DocumentLoader | None = None,
+    observer: Observer | None = None,
 ) -> ASGIApp:
     """Build the ASGI app serving ``documents`` (and what ``loader`` renders on
-    demand) plus health, metrics and extra routes."""
-    return _App(documents, health, metrics, extra_routes, link_headers, lifespan, loader)
+    demand) plus health, metrics and extra routes; ``observer`` is told of each
+    document answered."""
+    return _App(documents, health, metrics, extra_routes, link_headers, lifespan, loader, observer)
