@@ -295,6 +295,7 @@ def _backup(settings: Settings, target: Path, force: bool) -> int:
 
 
 def _export(settings: Settings, facets: bool) -> int:
+    from syndicator.build.directory import DirectoryDocuments
     from syndicator.build.ondemand import FacetDocuments
     from syndicator.wiring import make_builder, open_store, utc_now
 
@@ -312,8 +313,17 @@ def _export(settings: Settings, facets: bool) -> int:
                 hub_urls=builder.hub_urls(),
                 ttl_minutes=builder.ttl_minutes(),
             )
+            directory = DirectoryDocuments(
+                settings,
+                store,
+                utc_now,
+                documents.cache,
+                builder.templates,
+                fingerprint=builder.fingerprint(),
+            )
             try:
-                line += f", {documents.export(builder.output)} facet files written"
+                written = documents.export(builder.output) + directory.export(builder.output)
+                line += f", {written} facet and entity directory files written"
             finally:
                 documents.close()
         _print(f"{line} to {settings.feeds.output_dir}")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 
+from syndicator.build.output import OutputDir
 from syndicator.build.reuse import sha256
 from syndicator.config import Settings
 from syndicator.core.urls import ENTITY_KIND
@@ -114,6 +115,15 @@ class DirectoryDocuments:
             compresslevel=_GZIP_LEVEL,
             digest=digest,
         )
+
+    def export(self, output: OutputDir) -> int:
+        """Write the directory's pages and OPML file into `output`, for a
+        static copy of the site; return how many files were written."""
+        pending = [
+            (path.lstrip("/") + ("index.html" if path.endswith("/") else ""), self.render(path))
+            for path in (_INDEX, *_PAGES, _OPML)
+        ]
+        return output.write_many(pending)
 
     def render(self, path: str) -> bytes:
         """The bytes of one directory document, from the store."""

@@ -7,9 +7,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from lxml import etree
 
 from syndicator.build.ondemand import FacetDocuments
 from syndicator.cli import main
+from syndicator.render.directory import INITIALS
 from syndicator.wiring import make_builder, open_store, utc_now
 from tests.deployment import Deployment
 from tests.feedcheck import assert_valid_atom
@@ -35,8 +37,17 @@ def test_export_writes_facet_feeds_only_when_asked(
     assert not (deployment.output / "feeds" / "entities").exists()
 
     assert main(["--config", str(deployment.config), "export", "--facets"]) == 0
-    # arm, societe-generale, lang/de and lang/en, three formats each.
-    assert "12 facet files written" in capsys.readouterr().out
+    # arm, societe-generale, lang/de and lang/en, three formats each; the
+    # directory's index, letter pages and OPML file.
+    pages = 1 + len(INITIALS) + 1
+    assert f"{12 + pages} facet and entity directory files written" in capsys.readouterr().out
+    index = (deployment.output / "entities" / "index.html").read_text(encoding="utf-8")
+    assert "a.html" in index and "s.html" in index
+    letter = (deployment.output / "entities" / "s.html").read_text(encoding="utf-8")
+    assert "Société Générale" in letter and "societe-generale" in letter
+    opml = etree.fromstring((deployment.output / "feeds" / "entities.opml").read_bytes())
+    titles = {o.get("text") for o in opml.iter("outline")}
+    assert {"Test Desk: ARM", "Test Desk: Société Générale"} <= titles
     exported = deployment.output / "feeds" / "entities" / "arm.atom"
     assert_valid_atom(exported.read_bytes())
     settings = deployment.settings()
