@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 SCHEMA_VERSION = len(MIGRATIONS)
 _SERIAL = {"sqlite": "INTEGER PRIMARY KEY AUTOINCREMENT", "postgresql": "BIGSERIAL PRIMARY KEY"}
 _BLOB = {"sqlite": "BLOB", "postgresql": "BYTEA"}
+# A table that is all key: SQLite keeps it as one B-tree, not a table and an index.
+_WITHOUT_ROWID = {"sqlite": " WITHOUT ROWID", "postgresql": ""}
 _INCREMENTAL = 2  # PRAGMA auto_vacuum value
 
 
@@ -225,7 +227,7 @@ def once(engine: Engine, key: str, step: Callable[[Connection], object]) -> bool
 def migrate(engine: Engine) -> int:
     """Apply pending migrations, each in its own transaction; return the version."""
     dialect = "sqlite" if engine.dialect.name == "sqlite" else "postgresql"
-    serial, blob = _SERIAL[dialect], _BLOB[dialect]
+    serial, blob, keyed = _SERIAL[dialect], _BLOB[dialect], _WITHOUT_ROWID[dialect]
     while True:
         with engine.connect().execution_options(immediate=True) as conn, conn.begin():
             if engine.dialect.name == "postgresql":
@@ -240,7 +242,8 @@ def migrate(engine: Engine) -> int:
             if version == SCHEMA_VERSION:
                 return version
             for statement in MIGRATIONS[version]:
-                conn.exec_driver_sql(statement.replace("{serial}", serial).replace("{blob}", blob))
+                sql = statement.replace("{serial}", serial).replace("{blob}", blob)
+                conn.exec_driver_sql(sql.replace("{without_rowid}", keyed))
             new = str(version + 1)
             if version == 0:
                 conn.execute(meta.insert().values(key="schema_version", value=new))

@@ -122,19 +122,22 @@ def known_entities(
     """Merge key → entity feed name, for the keys already given a slug.
 
     With a `cache`, only the keys it does not hold are looked up, and what is
-    read joins it unless the transaction gave that name (`uncommitted`).
+    read joins it; names the transaction gave (`uncommitted`) are answered
+    from there and join the cache only once it commits.
     """
     e = t.entities
     wanted = set(keys)
     found, missing = cache.split(wanted) if cache is not None else ({}, list(wanted))
+    if uncommitted:
+        found.update((key, uncommitted[key]) for key in missing if key in uncommitted)
+        missing = [key for key in missing if key not in uncommitted]
     read: dict[str, str] = {}
     for chunk in chunked(sorted(missing)):
         rows = conn.execute(select(e.c.key, e.c.name).where(e.c.key.in_(chunk)))
         read.update((row[0], row[1]) for row in rows)
     found.update(read)
     if cache is not None and read:
-        fresh = uncommitted or {}
-        cache.remember({key: name for key, name in read.items() if key not in fresh})
+        cache.remember(read)
     return found
 
 

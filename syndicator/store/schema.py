@@ -550,4 +550,20 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (path, source, feed_id))""",
         "CREATE INDEX reader_subscribers_seen ON reader_subscribers (seen_at)",
     ),
+    (
+        # Feed membership, about a dozen rows per article with facets: one
+        # B-tree on SQLite instead of a table and its key index, and no
+        # foreign key to check on every insert (article rows are never
+        # deleted, only emptied: SPEC §3b). Half the cost of an import's writes.
+        """CREATE TABLE article_topics_keyed (
+            topic TEXT NOT NULL,
+            slug TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (topic, slug)){without_rowid}""",
+        """INSERT INTO article_topics_keyed (topic, slug, updated_at)
+            SELECT topic, slug, updated_at FROM article_topics ORDER BY topic, slug""",
+        "DROP TABLE article_topics",
+        "ALTER TABLE article_topics_keyed RENAME TO article_topics",
+        "CREATE INDEX article_topics_recent ON article_topics (topic, updated_at DESC, slug)",
+    ),
 )

@@ -100,7 +100,7 @@ def test_migration_counts_an_existing_database(
     assert ("articles", "deleted_at") in columns and ("polls", "deleted") in columns
     with pipeline.store.db.engine.begin() as conn:
         for name in tables:
-            conn.exec_driver_sql(f"DROP TABLE {name}")
+            conn.exec_driver_sql(f"DROP TABLE IF EXISTS {name}")
         # The indexes and columns later migrations added to older tables.
         for name in indexes:
             conn.exec_driver_sql(f"DROP INDEX IF EXISTS {name}")
