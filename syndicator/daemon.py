@@ -38,7 +38,8 @@ from syndicator.build import Builder
 from syndicator.build.directory import DirectoryDocuments
 from syndicator.build.ondemand import FacetDocuments
 from syndicator.build.reuse import sha256
-from syndicator.config import Settings, ping_secrets
+from syndicator.config import Settings, console_token, ping_secrets
+from syndicator.console import Console, FeedTraffic
 from syndicator.coordination import Coordination, Hooks, for_store
 from syndicator.coordination.base import process_identity
 from syndicator.coordination.presence import Heartbeat
@@ -165,6 +166,8 @@ class Daemon:
         *,
         clock: Callable[[], datetime] = utc_now,
         ping_secrets: Sequence[bytes] = (),
+        console_token: str | None = None,
+        feed_traffic: FeedTraffic | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -226,6 +229,19 @@ class Daemon:
         #: Every "poll now" (file change, source ping, `syndicator poll`, SIGHUP)
         #: and the scheduled safety-net poll go through its trigger.
         self.push = Push(settings, store, self.poll_and_build, ping_secrets)
+        #: The operator console at /console/, when a token turns it on.
+        self.console = (
+            None
+            if console_token is None
+            else Console(
+                settings,
+                store,
+                console_token,
+                wake=self._deliveries_due,
+                traffic=feed_traffic,
+                clock=clock,
+            )
+        )
         self.scheduler = BackgroundScheduler(
             executors={
                 "default": ThreadPoolExecutor(max_workers=1),
@@ -423,6 +439,11 @@ class Daemon:
             with contextlib.suppress(JobLookupError, SchedulerNotRunningError):
                 self.scheduler.modify_job(JOB_ID, next_run_time=self.clock())
 
+    def _deliveries_due(self) -> None:
+        """Deliveries were made due by hand (console): wake every process's worker."""
+        self.worker.wake()
+        self.coordination.events_committed()
+
     # -- health ---------------------------------------------------------------
 
     def health(self) -> tuple[bool, dict[str, Any]]:
@@ -545,6 +566,7 @@ class Daemon:
             link_headers=self.websub.link_header,
             lifespan=self.lifespan,
             loader=_Loader(self),
+            mounts=None if self.console is None else {self.console.prefix: self.console},
         )
 
 
@@ -618,7 +640,13 @@ def run_daemon(settings: Settings) -> int:
         read_published=builder.read_published,
     )
     daemon = Daemon(
-        settings, store, poller, builder, coordination, ping_secrets=ping_secrets(settings.source)
+        settings,
+        store,
+        poller,
+        builder,
+        coordination,
+        ping_secrets=ping_secrets(settings.source),
+        console_token=console_token(settings.console),
     )
     # uvicorn runs the lifespan, which stops the daemon, and keeps nothing it
     # returns: `Daemon.stopped` carries the outcome out, whether serving ended

@@ -491,4 +491,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # it beside the other counts; polls before this one deleted none).
         "ALTER TABLE polls ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0",
     ),
+    (
+        # Operator console: endpoint success rates, latency percentiles and the
+        # deliveries-per-minute chart read the attempts of the last day by time.
+        "CREATE INDEX attempts_time ON attempts (attempted_at)",
+    ),
 )
