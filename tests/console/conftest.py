@@ -35,10 +35,10 @@ def csrf_of(html: str) -> str:
 class ConsoleHarness:
     """The console app, its store and a client; `login()` gives the client a session."""
 
-    def __init__(self, tmp_path: Path, **console: Any) -> None:
+    def __init__(self, tmp_path: Path, base_url: str = "http://127.0.0.1", **console: Any) -> None:
         self.settings = Settings.model_validate(
             {
-                "site": {"title": "Desk", "base_url": "http://testserver"},
+                "site": {"title": "Desk", "base_url": base_url},
                 "database": {"url": f"sqlite:///{tmp_path / 'state.db'}"},
                 "webhooks": [
                     {"name": "crm", "url": "https://crm.example/hook", "secret": SECRET},
@@ -78,9 +78,7 @@ class ConsoleHarness:
     def login(self, token: str = TOKEN) -> Any:
         """Fetch the login form and post `token` with its CSRF token."""
         form = self.client.get("/console/login")
-        return self.client.post(
-            "/console/login", data={"token": token, "csrf": csrf_of(form.text)}
-        )
+        return self.client.post("/console/login", data={"token": token, "csrf": csrf_of(form.text)})
 
     def csrf(self, page: str = "/console/") -> str:
         """The CSRF token of the forms on a page (the session's)."""
