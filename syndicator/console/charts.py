@@ -76,10 +76,11 @@ class _Frame:
         parts = []
         for fraction in (0.0, 0.5, 1.0):
             y = self.y(self.top * fraction)
+            label = _number(self.top * fraction) + (f" {unit}" if fraction == 1.0 else "")
             parts.append(
                 f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>'
                 f'<text class="tick" x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">'
-                f"{escape(_number(self.top * fraction))}</text>"
+                f"{escape(label.strip())}</text>"
             )
         hours = max(1, round(self.span / 3600 / 4))
         tick = self.start.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
@@ -92,10 +93,6 @@ class _Frame:
                     f'y="{HEIGHT - 8}" text-anchor="middle">{tick:%H:%M}</text>'
                 )
             tick += timedelta(hours=1)
-        parts.append(
-            f'<text class="tick unit" x="{LEFT - 6}" y="{TOP - 2}" text-anchor="end">'
-            f"{escape(unit)}</text>"
-        )
         return parts
 
 

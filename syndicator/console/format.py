@@ -19,10 +19,15 @@ NOTICES = {
 }
 
 
-def when(value: datetime | None) -> str:
-    """A time in UTC, to the second."""
+def when(value: datetime | str | None) -> str:
+    """A time (or an RFC 3339 text) in UTC, to the second."""
     if value is None:
         return "–"
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 

@@ -24,7 +24,7 @@ __all__ = ["ConsoleData", "FeedTraffic", "FeedUsage", "PAGE_SIZE"]
 #: Deliveries per page of the deliveries view.
 PAGE_SIZE = 50
 #: Polls the timeline lists (the chart shows every poll of the last 24 h still kept).
-TIMELINE_POLLS = 40
+TIMELINE_POLLS = 20
 #: Feeds the feeds view lists at most (the biggest topics first).
 MAX_FEEDS = 500
 FORMATS = ("rss", "atom", "json")
