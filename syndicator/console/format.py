@@ -25,10 +25,12 @@ def when(value: datetime | str | None) -> str:
         return "–"
     if isinstance(value, str):
         try:
-            value = datetime.fromisoformat(value)
+            parsed = datetime.fromisoformat(value)
         except ValueError:
             return value
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    else:
+        parsed = value
+    return parsed.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def ago(value: datetime | None, now: datetime | None = None) -> str:

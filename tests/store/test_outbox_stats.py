@@ -125,7 +125,7 @@ def test_a_manual_pause_keeps_deliveries_queued_until_resumed(outbox: Outbox) ->
     assert outbox.pause("crm", T0) is False  # already paused
     claimed = outbox.claim("w", T0, ["crm", "search"], 10, LEASE)
     assert {c.endpoint for c in claimed} == {"search"}
-    [crm] = [e for e in outbox.endpoint_states(["crm"])]
+    [crm] = outbox.endpoint_states(["crm"])
     assert crm["state"] == "paused" and crm["paused_at"] is not None
     assert outbox.counts()["pending"] == 4  # nothing dropped
     assert outbox.resume("crm", T0) is True
