@@ -38,7 +38,8 @@ from syndicator.build import Builder
 from syndicator.build.directory import DirectoryDocuments
 from syndicator.build.ondemand import FacetDocuments
 from syndicator.build.reuse import sha256
-from syndicator.config import Settings, console_token, ping_secrets
+from syndicator.config import Settings, ping_secrets
+from syndicator.config import console_token as configured_console_token
 from syndicator.console import Console, FeedTraffic
 from syndicator.coordination import Coordination, Hooks, for_store
 from syndicator.coordination.base import process_identity
@@ -646,7 +647,7 @@ def run_daemon(settings: Settings) -> int:
         builder,
         coordination,
         ping_secrets=ping_secrets(settings.source),
-        console_token=console_token(settings.console),
+        console_token=configured_console_token(settings.console),
     )
     # uvicorn runs the lifespan, which stops the daemon, and keeps nothing it
     # returns: `Daemon.stopped` carries the outcome out, whether serving ended

@@ -65,7 +65,8 @@ class Actions:
 
     def _known_endpoint(self, form: Form) -> str:
         name = form.get("endpoint", "")
-        known = [h.name for h in self.settings.webhooks] + self.store.outbox.endpoint_names()
+        known = [h.name for h in self.settings.webhooks]
+        known += self.store.outbox.stats.recorded_endpoints()
         if name not in known:
             raise ActionError(f"No webhook endpoint is named {name!r}.", 404)
         return name

@@ -133,7 +133,7 @@ class ConsoleData:
         now = self.clock()
         outbox = self.store.outbox
         configured = [hook.name for hook in self.settings.webhooks]
-        names = list(dict.fromkeys(configured + outbox.endpoint_names()))
+        names = self.endpoint_names()
         hour = outbox.stats.endpoint_figures(now - HOUR)
         day = outbox.stats.endpoint_figures(now - DAY)
         rows = []
@@ -151,6 +151,12 @@ class ConsoleData:
                 }
             )
         return {"endpoints": rows, **self.delivery_charts(now)}
+
+    def endpoint_names(self) -> list[str]:
+        """The configured endpoints, then any other one attempts were recorded for."""
+        configured = [hook.name for hook in self.settings.webhooks]
+        recorded = self.store.outbox.stats.recorded_endpoints()
+        return list(dict.fromkeys(configured + recorded))
 
     def delivery_charts(self, now: datetime) -> dict[str, str]:
         """Attempts per minute and latency per hour over the last 24 hours."""
@@ -208,9 +214,7 @@ class ConsoleData:
         return {
             "deliveries": rows,
             "next_before": rows[-1]["id"] if more else None,
-            "endpoint_names": list(
-                dict.fromkeys([h.name for h in self.settings.webhooks] + outbox.endpoint_names())
-            ),
+            "endpoint_names": self.endpoint_names(),
             "statuses": STATUSES,
         }
 

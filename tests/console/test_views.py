@@ -6,6 +6,7 @@ import logging
 import re
 from collections.abc import Mapping
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from lxml import html as lxml_html
@@ -208,11 +209,9 @@ class Traffic:
         return {"/feeds/all.rss": FeedUsage(200, 150, {"Feedly": 40, "Inoreader": 2}, 17)}
 
 
-def test_feeds_show_counts_sizes_and_traffic_when_recorded(tmp_path: object) -> None:
-    from pathlib import Path
-
+def test_feeds_show_counts_sizes_and_traffic_when_recorded(tmp_path: Path) -> None:
     for traffic in (None, Traffic()):
-        made = ConsoleHarness(Path(str(tmp_path)) / str(traffic is None), traffic=traffic)
+        made = ConsoleHarness(tmp_path / str(traffic is None), traffic=traffic)
         try:
             made.login()
             doc = page(made, "/console/feeds")

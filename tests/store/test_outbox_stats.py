@@ -63,6 +63,7 @@ def test_rates_and_percentiles_per_endpoint_and_window(outbox: Outbox) -> None:
     ]
     outbox.record(outcomes, pause_after=1000, now=T0)
 
+    assert outbox.stats.recorded_endpoints() == ["crm", "search"]
     hour = outbox.stats.endpoint_figures(T0 - timedelta(hours=1))
     assert set(hour) == {"crm"}
     figures = hour["crm"]

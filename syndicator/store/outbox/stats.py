@@ -162,6 +162,16 @@ class OutboxStats:
             rows = conn.execute(query).all()
         return [LatencyBucket(h, int(n), int(p50), int(p99)) for h, n, p50, p99 in rows]
 
+    def recorded_endpoints(self) -> list[str]:
+        """Every endpoint with a health row (one attempt made it), sorted.
+
+        The small `endpoints` table, where `Outbox.endpoint_names` reads every
+        delivery: the console asks on each page.
+        """
+        ep = t.endpoints
+        with self.db.read() as conn:
+            return list(conn.execute(select(ep.c.name).order_by(ep.c.name)).scalars())
+
     def attempts_of(self, delivery_id: int, limit: int = 100) -> list[AttemptRow]:
         """The latest `limit` attempts of one delivery, newest first."""
         a = t.attempts
