@@ -11,11 +11,12 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from syndicator import __version__
+from syndicator.core.since import SINCE_FORMS, parse_since
 from syndicator.errors import ConfigError, SourceUnavailable, SyndicatorError
 from syndicator.models import DELIVERY_STATUSES
 
@@ -119,30 +120,15 @@ def _add_websub_parser(commands: Any) -> None:
     which.add_argument("--callback", help="every subscription of this callback URL")
 
 
-_SINCE = "an RFC 3339 time (2026-06-01T10:00:00Z) or a duration ago (90s, 30m, 2h, 7d, 1w)"
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
+_SINCE = SINCE_FORMS
 
 
 def _since(value: str) -> datetime:
     """An RFC 3339 time, or that long before now."""
-    text = value.strip()
-    unit = _UNITS.get(text[-1:].lower())
-    if unit is not None:
-        try:
-            amount = float(text[:-1])
-        except ValueError:
-            amount = -1.0
-        if 0 <= amount < 1e7:  # a finite, non-negative duration
-            try:
-                return datetime.now(UTC) - timedelta(seconds=amount * unit)
-            except OverflowError:
-                raise argparse.ArgumentTypeError(f"{value!r}: too far back") from None
-    from syndicator.core.records import parse_datetime
-
     try:
-        return parse_datetime(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r}: expected {_SINCE}") from None
+        return parse_since(value, datetime.now(UTC))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _print(text: str) -> None:
@@ -151,6 +137,27 @@ def _print(text: str) -> None:
 
 def _error(text: str) -> None:
     sys.stderr.write(f"syndicator: {text}\n")
+
+
+def _console_warnings(settings: Settings) -> list[str]:
+    """What check-config says of `[console]`: a token_env naming nothing, a short token."""
+    from syndicator.config import console_token
+
+    var = settings.console.token_env
+    if var is None:
+        return []
+    token = console_token(settings.console)
+    if token is None:
+        return [
+            f"console.token_env: environment variable {var} is unset or empty; "
+            "the console at /console/ is off"
+        ]
+    if len(token) < 16:
+        return [
+            f"console.token_env: the token in {var} is short ({len(token)} characters); "
+            "use at least 16 random characters"
+        ]
+    return []
 
 
 def _check_config(settings: Settings, path: str) -> int:
@@ -171,6 +178,8 @@ def _check_config(settings: Settings, path: str) -> int:
         _error(f"{path}: {exc}")
         return EXIT_USAGE
     for warning in private_network_warnings(settings.webhooks, settings.delivery):
+        sys.stderr.write(f"warning: {warning}\n")
+    for warning in _console_warnings(settings):
         sys.stderr.write(f"warning: {warning}\n")
     _print(f"{path}: ok")
     _print(f"  source: {settings.source.kind} {settings.source.url or settings.source.path}")

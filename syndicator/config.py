@@ -37,6 +37,7 @@ from syndicator.errors import ConfigError
 
 __all__ = [
     "DEFAULT_CONFIG_PATH",
+    "ConsoleSettings",
     "CustomFeedSettings",
     "DatabaseSettings",
     "DeliverySettings",
@@ -49,6 +50,7 @@ __all__ = [
     "SourceSettings",
     "WebSubSettings",
     "WebhookSettings",
+    "console_token",
     "load_settings",
     "ping_secrets",
 ]
@@ -322,6 +324,23 @@ class RetentionSettings(_Section):
     )
 
 
+class ConsoleSettings(_Section):
+    """The operator console at `/console/` (off unless `token_env` names a set variable)."""
+
+    token_env: str | None = Field(
+        default=None,
+        min_length=1,
+        description=(
+            "Environment variable holding the console's login token: when it is set and "
+            "not empty, the operator console answers at `/console/` (see "
+            "[console.md](console.md)); unset, `/console/` is a `404`. Sessions are signed "
+            "with a key derived from the token, so every process of a deployment accepts "
+            "them and changing the token logs everyone out. Use a long random value "
+            "(`python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
+        ),
+    )
+
+
 class DatabaseSettings(_Section):
     """Where state lives."""
 
@@ -353,6 +372,7 @@ class Settings(_Section):
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     websub: WebSubSettings = Field(default_factory=WebSubSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     webhooks: tuple[WebhookSettings, ...] = ()
@@ -444,6 +464,15 @@ def ping_secrets(
     if source.ping_secret_env is None:
         return ()
     return _decode_ping_secrets(source.ping_secret_env, os.environ if environ is None else environ)
+
+
+def console_token(console: ConsoleSettings, environ: Mapping[str, str] | None = None) -> str | None:
+    """The console's login token; None (the console is off) when `token_env` is unset
+    or names a variable that is unset or empty."""
+    if console.token_env is None:
+        return None
+    value = (os.environ if environ is None else environ).get(console.token_env, "").strip()
+    return value or None
 
 
 def _resolve_secrets(data: dict[str, Any], environ: Mapping[str, str], required: bool) -> None:

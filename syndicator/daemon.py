@@ -40,6 +40,8 @@ from syndicator.build.directory import DirectoryDocuments
 from syndicator.build.ondemand import FacetDocuments
 from syndicator.build.reuse import sha256
 from syndicator.config import Settings, ping_secrets
+from syndicator.config import console_token as configured_console_token
+from syndicator.console import Console, FeedTraffic, StoreTraffic
 from syndicator.coordination import Coordination, Hooks, for_store
 from syndicator.coordination.base import process_identity
 from syndicator.coordination.presence import Heartbeat
@@ -166,6 +168,8 @@ class Daemon:
         *,
         clock: Callable[[], datetime] = utc_now,
         ping_secrets: Sequence[bytes] = (),
+        console_token: str | None = None,
+        feed_traffic: FeedTraffic | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -230,6 +234,20 @@ class Daemon:
         #: Every "poll now" (file change, source ping, `syndicator poll`, SIGHUP)
         #: and the scheduled safety-net poll go through its trigger.
         self.push = Push(settings, store, self.poll_and_build, ping_secrets)
+        #: The operator console at /console/, when a token turns it on.
+        self.console = (
+            None
+            if console_token is None
+            else Console(
+                settings,
+                store,
+                console_token,
+                wake=self._deliveries_due,
+                # Reader analytics from the store unless a test gives its own.
+                traffic=feed_traffic or StoreTraffic(store, clock),
+                clock=clock,
+            )
+        )
         self.scheduler = BackgroundScheduler(
             executors={
                 "default": ThreadPoolExecutor(max_workers=1),
@@ -427,6 +445,11 @@ class Daemon:
             with contextlib.suppress(JobLookupError, SchedulerNotRunningError):
                 self.scheduler.modify_job(JOB_ID, next_run_time=self.clock())
 
+    def _deliveries_due(self) -> None:
+        """Deliveries were made due by hand (console): wake every process's worker."""
+        self.worker.wake()
+        self.coordination.events_committed()
+
     # -- health ---------------------------------------------------------------
 
     def health(self) -> tuple[bool, dict[str, Any]]:
@@ -552,6 +575,7 @@ class Daemon:
             lifespan=self.lifespan,
             loader=_Loader(self),
             observer=self.readers.observe,
+            mounts=None if self.console is None else {self.console.prefix: self.console},
         )
 
 
@@ -625,7 +649,13 @@ def run_daemon(settings: Settings) -> int:
         read_published=builder.read_published,
     )
     daemon = Daemon(
-        settings, store, poller, builder, coordination, ping_secrets=ping_secrets(settings.source)
+        settings,
+        store,
+        poller,
+        builder,
+        coordination,
+        ping_secrets=ping_secrets(settings.source),
+        console_token=configured_console_token(settings.console),
     )
     # uvicorn runs the lifespan, which stops the daemon, and keeps nothing it
     # returns: `Daemon.stopped` carries the outcome out, whether serving ended

@@ -24,7 +24,7 @@ from syndicator.errors import ConfigError
 from syndicator.store import Outbox, Store
 from syndicator.wiring import open_store, utc_now
 
-__all__ = ["deliver_pending", "deliveries_command", "webhooks_command"]
+__all__ = ["configured_endpoint", "deliver_pending", "deliveries_command", "webhooks_command"]
 
 Clock = Callable[[], datetime]
 Out = Callable[[str], None]
@@ -49,7 +49,8 @@ def deliver_pending(settings: Settings, store: Store, clock: Clock) -> int:
     return asyncio.run(drain())
 
 
-def _endpoint(settings: Settings, name: str) -> WebhookSettings:
+def configured_endpoint(settings: Settings, name: str) -> WebhookSettings:
+    """The endpoint named `name` in the config, or a `ConfigError` listing those known."""
     for hook in settings.webhooks:
         if hook.name == name:
             return hook
@@ -148,7 +149,7 @@ def deliveries_command(settings: Settings, args: argparse.Namespace, out: Out) -
             deliver_pending(settings, store, clock)
             return _report(outbox, found, out)
         if args.action == "replay":
-            hook = _endpoint(settings, args.endpoint)
+            hook = configured_endpoint(settings, args.endpoint)
             ids = outbox.replay(hook.route(), args.since, clock())
             out(f"{len(ids)} deliveries queued for {hook.name}")
             if ids:
@@ -168,7 +169,7 @@ def _report(outbox: Outbox, ids: list[int], out: Out) -> int:
 
 def webhooks_command(settings: Settings, args: argparse.Namespace, out: Out) -> int:
     """`webhooks test NAME | resume NAME`."""
-    hook = _endpoint(settings, args.name)
+    hook = configured_endpoint(settings, args.name)
     if args.action == "resume":
         store = open_store(settings)
         try:

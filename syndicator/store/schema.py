@@ -566,4 +566,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE article_topics_keyed RENAME TO article_topics",
         "CREATE INDEX article_topics_recent ON article_topics (topic, updated_at DESC, slug)",
     ),
+    (
+        # Operator console: endpoint success rates, latency percentiles and the
+        # deliveries-per-minute chart read the attempts of the last day by time.
+        "CREATE INDEX attempts_time ON attempts (attempted_at)",
+    ),
 )

@@ -3,11 +3,13 @@
 Raw ASGI rather than a framework: the feed route is the hot path and must stay
 within a small factor of nginx, so it is one dict lookup, one pass over the
 request headers and two ``send`` calls with header lists built when the
-Document was built. Routing order: feed documents, extra routes, ``/healthz``,
-``/metrics``, else 404. Nothing here touches the filesystem, so a path that is
-not an exact key of the DocumentSet (``..``, encoded slashes, NUL, ...) can only
-ever 404. An optional observer is told of every document answered (200 or
-304, never a 404) after its response is sent: reader analytics count there.
+Document was built. Routing order: feed documents, extra routes, mounted apps
+(every path under a prefix, e.g. the console's ``/console/``; the prefix without
+its slash redirects to it), ``/healthz``, ``/metrics``, else 404. Nothing here
+touches the filesystem, so a path that is not an exact key of the DocumentSet
+(``..``, encoded slashes, NUL, ...) can only ever 404. An optional observer is
+told of every document answered (200 or 304, never a 404) after its response is
+sent: reader analytics count there.
 """
 
 from __future__ import annotations
@@ -217,6 +219,7 @@ class _App:
         "_link",
         "_loader",
         "_metrics",
+        "_mounts",
         "_observer",
     )
 
@@ -230,9 +233,11 @@ class _App:
         lifespan: Lifespan | None,
         loader: DocumentLoader | None = None,
         observer: Observer | None = None,
+        mounts: Mapping[str, ASGIApp] | None = None,
     ) -> None:
         self._docs = documents
         self._observer = observer
+        self._mounts = tuple((_prefix(p), app) for p, app in (mounts or {}).items())
         self._loader = loader
         self._inflight: dict[str, asyncio.Future[Document | None]] = {}
         self._health = health
@@ -361,8 +366,15 @@ class _App:
         if extra is not None:
             await _guarded(extra, scope, receive, send)
             return
+        for prefix, app in self._mounts:
+            if path.startswith(prefix):
+                await _guarded(app, scope, receive, send)
+                return
         response: Response
-        if path == "/healthz":
+        if any(path == prefix[:-1] for prefix, _ in self._mounts):
+            # 308: the method and body survive the redirect.
+            response = _plain(308, "Permanent Redirect\n", (b"location", f"{path}/".encode()))
+        elif path == "/healthz":
             response = self._answer(scope, self._healthz)
         elif path == "/metrics" and self._metrics is not None:
             response = self._answer(scope, self._export_metrics)
@@ -462,6 +474,12 @@ async def _guarded(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> 
             await send({"type": "http.response.body", "body": body})
 
 
+def _prefix(path: str) -> str:
+    if not path.startswith("/") or not path.endswith("/") or len(path) < 3:
+        raise ValueError(f"a mount prefix is /name/, not {path!r}")
+    return path
+
+
 def create_app(
     documents: DocumentSet,
     *,
@@ -472,8 +490,12 @@ def create_app(
     lifespan: Lifespan | None = None,
     loader: DocumentLoader | None = None,
     observer: Observer | None = None,
+    mounts: Mapping[str, ASGIApp] | None = None,
 ) -> ASGIApp:
     """Build the ASGI app serving ``documents`` (and what ``loader`` renders on
-    demand) plus health, metrics and extra routes; ``observer`` is told of each
+    demand) plus health, metrics, extra routes (exact paths) and ``mounts`` (every
+    path under a ``/prefix/``, passed on unchanged); ``observer`` is told of each
     document answered."""
-    return _App(documents, health, metrics, extra_routes, link_headers, lifespan, loader, observer)
+    return _App(
+        documents, health, metrics, extra_routes, link_headers, lifespan, loader, observer, mounts
+    )

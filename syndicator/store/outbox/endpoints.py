@@ -23,7 +23,7 @@ from syndicator.store.db import chunked
 if TYPE_CHECKING:
     from syndicator.store.outbox.queue import Outcome
 
-__all__ = ["apply_outcomes", "endpoint_states", "lift_pause"]
+__all__ = ["apply_outcomes", "endpoint_states", "lift_pause", "set_pause"]
 
 # NULL keeps the stored value: a batch without a success leaves last_success_at, and
 # only a batch that pauses the endpoint writes state and paused_at, so a `webhooks
@@ -142,6 +142,7 @@ def endpoint_states(conn: Connection, names: Sequence[str]) -> list[dict[str, An
                 "consecutive_failures": row.consecutive_failures if row else 0,
                 "last_success_at": row.last_success_at if row else None,
                 "last_failure_at": row.last_failure_at if row else None,
+                "paused_at": row.paused_at if row else None,
             }
         )
     return states
@@ -154,5 +155,20 @@ def lift_pause(conn: Connection, endpoint: str) -> bool:
         update(ep)
         .where(ep.c.name == endpoint, ep.c.state == "paused")
         .values(state="active", consecutive_failures=0, paused_at=None)
+    )
+    return bool(done.rowcount)
+
+
+def set_pause(conn: Connection, dialect: str, endpoint: str, stamp: str) -> bool:
+    """Pause an endpoint by hand (its row made if missing); False when already paused.
+
+    The failure count is kept: it says why deliveries failed before the pause.
+    """
+    ep = t.endpoints
+    _endpoint_health(conn, dialect, [endpoint])  # creates the row, locks it on PostgreSQL
+    done = conn.execute(
+        update(ep)
+        .where(ep.c.name == endpoint, ep.c.state == "active")
+        .values(state="paused", paused_at=stamp)
     )
     return bool(done.rowcount)

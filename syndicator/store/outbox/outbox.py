@@ -14,9 +14,10 @@ from syndicator.core.times import db_time
 from syndicator.store import schema as t
 from syndicator.store.db import Database, count_rows, parse_time
 from syndicator.store.outbox import queue, retention
-from syndicator.store.outbox.endpoints import endpoint_states, lift_pause
+from syndicator.store.outbox.endpoints import endpoint_states, lift_pause, set_pause
 from syndicator.store.outbox.queue import OPEN, STATUSES, Claimed, Outcome, new_delivery
 from syndicator.store.outbox.retention import EventsPruned
+from syndicator.store.outbox.stats import OutboxStats
 
 __all__ = ["Outbox"]
 
@@ -26,6 +27,8 @@ class Outbox:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        #: Read-only figures (rates, latency, per-minute counts) for the console.
+        self.stats = OutboxStats(db)
 
     # -- the worker's side -----------------------------------------------------------
 
@@ -166,6 +169,12 @@ class Outbox:
         with self.db.read() as conn:
             return endpoint_states(conn, names)
 
+    def pause(self, endpoint: str, now: datetime) -> bool:
+        """Pause an endpoint by hand: its deliveries stay queued until `resume`;
+        False when it was paused already."""
+        with self.db.write() as conn:
+            return set_pause(conn, self.db.dialect, endpoint, db_time(now))
+
     def resume(self, endpoint: str, now: datetime) -> bool:
         """Lift an endpoint's pause; its queued deliveries become due at once."""
         d = t.deliveries
@@ -186,10 +195,12 @@ class Outbox:
         *,
         endpoint: str | None = None,
         since: datetime | None = None,
+        before_id: int | None = None,
     ) -> list[dict[str, Any]]:
         """Deliveries, newest first, in the shape of `deliveries list --json`.
 
-        Filters: a status, an endpoint, created at or after `since`, these ids.
+        Filters: a status, an endpoint, created at or after `since`, these ids,
+        ids below `before_id` (the next page of a listing).
         Times are stored text (`db_time`); `next_attempt_at` only while another
         attempt is to come.
         """
@@ -210,6 +221,8 @@ class Outbox:
             query = query.where(d.c.created_at >= db_time(since))
         if ids is not None:
             query = query.where(d.c.id.in_(list(ids)))
+        if before_id is not None:
+            query = query.where(d.c.id < before_id)
         with self.db.read() as conn:
             rows = conn.execute(query).all()
         return [
