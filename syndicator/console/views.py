@@ -6,6 +6,8 @@ charts come back as SVG text (`syndicator.console.charts`).
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -25,6 +27,8 @@ __all__ = ["PAGE_SIZE", "ConsoleData", "FeedTraffic", "FeedUsage", "StoreTraffic
 PAGE_SIZE = 50
 #: Polls the timeline lists (the chart shows every poll of the last 24 h still kept).
 TIMELINE_POLLS = 20
+#: Seconds the last day's endpoint figures and delivery charts are reused.
+DAY_FIGURES_SECONDS = 30.0
 #: Feeds the feeds view lists at most (the biggest topics first).
 MAX_FEEDS = 500
 FORMATS = ("rss", "atom", "json")
@@ -71,6 +75,23 @@ class ConsoleData:
         self.store = store
         self.clock = clock
         self.traffic = traffic
+        # The day's figures read every attempt of 24 hours (seconds on a busy
+        # site): computed at most once per `DAY_FIGURES_SECONDS` and shared.
+        self._day: tuple[float, dict[str, Any]] | None = None
+        self._day_lock = threading.Lock()
+
+    def _day_figures(self, now: datetime) -> dict[str, Any]:
+        """The last day's endpoint figures and charts, recomputed when stale."""
+        with self._day_lock:
+            cached = self._day
+            if cached is not None and time.monotonic() - cached[0] < DAY_FIGURES_SECONDS:
+                return cached[1]
+            figures = {
+                "day": self.store.outbox.stats.endpoint_figures(now - DAY),
+                **self.delivery_charts(now),
+            }
+            self._day = (time.monotonic(), figures)
+            return figures
 
     # -- health ------------------------------------------------------------------
 
@@ -136,7 +157,8 @@ class ConsoleData:
         configured = [hook.name for hook in self.settings.webhooks]
         names = self.endpoint_names()
         hour = outbox.stats.endpoint_figures(now - HOUR)
-        day = outbox.stats.endpoint_figures(now - DAY)
+        day_figures = self._day_figures(now)
+        day = day_figures["day"]
         rows = []
         for state in outbox.endpoint_states(names):
             name = state["name"]
@@ -151,7 +173,8 @@ class ConsoleData:
                     "day": day.get(name),
                 }
             )
-        return {"endpoints": rows, **self.delivery_charts(now)}
+        charts = {key: value for key, value in day_figures.items() if key != "day"}
+        return {"endpoints": rows, **charts}
 
     def endpoint_names(self) -> list[str]:
         """The configured endpoints, then any other one attempts were recorded for."""

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from lxml import html as lxml_html
 
-from syndicator.console import FeedUsage
+from syndicator.console import FeedUsage, views
 from syndicator.core.retry import AttemptOutcome
 from syndicator.models import Quarantined
 from syndicator.store import Outcome
@@ -112,6 +112,40 @@ def test_endpoints_show_state_rates_latency_and_charts(harness: ConsoleHarness) 
         ("failed", "2"),
     ]
     assert bars[0].getparent() is bars[1].getparent()
+
+
+def test_the_days_figures_are_reused_for_a_while_the_hour_is_not(
+    harness: ConsoleHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fail_and_succeed(harness)
+    harness.login()
+    page(harness, "/console/endpoints")
+    # One more failed attempt: the last hour shows it at once, the day's
+    # figures (read over every attempt of 24 hours) on their next refresh.
+    extra = add_deliveries(harness.store.outbox, ["crm"], 1, at=NOW - timedelta(minutes=10))[-1]
+    failed = Outcome(
+        extra,
+        "crm",
+        NOW - timedelta(minutes=5),
+        AttemptOutcome.RETRY,
+        503,
+        "HTTP 503",
+        "",
+        0.3,
+        NOW,
+    )
+    harness.store.outbox.record([failed], pause_after=50, now=NOW)
+    cells = [
+        text(c)
+        for c in css(page(harness, "/console/endpoints").get_element_by_id("endpoint-crm"), "td")
+    ]
+    assert cells[3] == "40.0 %" and cells[6] == "50.0 %"
+    monkeypatch.setattr(views, "DAY_FIGURES_SECONDS", 0.0)
+    cells = [
+        text(c)
+        for c in css(page(harness, "/console/endpoints").get_element_by_id("endpoint-crm"), "td")
+    ]
+    assert cells[3] == "40.0 %" and cells[6] == "40.0 %"
 
 
 def test_pause_and_resume_from_the_buttons(
