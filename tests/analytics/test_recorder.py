@@ -13,20 +13,13 @@ from syndicator.retention import Pruner
 from syndicator.store import schema as t
 from syndicator.store.readers import FeedUsage
 from syndicator.store.store import Store
+from tests.clock import Clock
 
 T0 = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 DAY0 = T0.date()
 FEEDLY = b"Feedly/1.0 (+http://www.feedly.com/fetcher.html; %d subscribers; feed-id=%s)"
 FIREFOX = b"Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
 NEWSBOAT = b"Newsboat/2.36 (Linux x86_64)"
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture

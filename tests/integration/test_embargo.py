@@ -17,6 +17,7 @@ from syndicator.core.times import db_time
 from syndicator.ingest import Poller
 from syndicator.store.store import Store
 from syndicator.wiring import make_source, open_store
+from tests.clock import Clock
 from tests.deployment import Deployment
 
 Make = Callable[..., dict[str, Any]]
@@ -24,16 +25,6 @@ Make = Callable[..., dict[str, Any]]
 NOW = datetime(2026, 6, 10, tzinfo=UTC)
 LATER = NOW + timedelta(hours=12)  # the embargo instant
 SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-
-
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @dataclass

@@ -20,20 +20,11 @@ from syndicator.ingest import Poller
 from syndicator.models import Published
 from syndicator.store.store import Store
 from syndicator.wiring import make_source, open_store
+from tests.clock import Clock
 from tests.cycle import Cycle
 from tests.deployment import Deployment
 
 T0 = datetime(2026, 6, 1, 12, 0, 0, 250_000, tzinfo=UTC)
-
-
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture

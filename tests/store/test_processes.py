@@ -9,18 +9,11 @@ from datetime import UTC, datetime, timedelta
 from syndicator.coordination.presence import GONE_AFTER_SECONDS, Heartbeat, is_running
 from syndicator.status import collect_status
 from syndicator.wiring import open_store
+from tests.clock import Clock
 from tests.deployment import Deployment
 
 T0 = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 ELSEWHERE = "another-host"
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def test_heartbeat_and_clean_stop(deployment: Deployment) -> None:
