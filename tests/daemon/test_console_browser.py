@@ -16,6 +16,9 @@ from pathlib import Path
 
 from selenium import webdriver
 from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
 
 from syndicator.core.retry import AttemptOutcome
 from syndicator.store import Outcome, Store
@@ -33,6 +36,14 @@ from tests.delivery.rows import add_deliveries
 Start = Callable[..., DaemonProcess]
 TOKEN = "b7Jx-console-token-for-the-browser-test"
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+
+def _click_and_load(chrome: webdriver.Chrome, element: WebElement) -> None:
+    """Click, and wait for the page it leads to (a link or a form post replaces
+    the document; reading the URL at once may still see the old one)."""
+    page = chrome.find_element(By.TAG_NAME, "html")
+    element.click()
+    WebDriverWait(chrome, 15).until(expected_conditions.staleness_of(page))
 
 
 def _site(root: Path, crm: Receiver, search: Receiver) -> Site:
@@ -131,7 +142,7 @@ def test_console_in_a_browser(
         chrome.get(base)
         assert chrome.current_url == f"{base}login"
         chrome.find_element(By.ID, "token").send_keys(TOKEN)
-        chrome.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+        _click_and_load(chrome, chrome.find_element(By.CSS_SELECTOR, "form button[type=submit]"))
         assert chrome.current_url == base
         assert chrome.find_element(By.TAG_NAME, "h1").text == "Health"
         _full_page_screenshot(chrome, *DESKTOP, "console-health.png")
@@ -151,7 +162,7 @@ def test_console_in_a_browser(
         chrome.get(f"{base}deliveries?endpoint=crm&status=failed")
         links = chrome.find_elements(By.CSS_SELECTOR, "table.deliveries tbody td.num a")
         assert len(links) == 6
-        links[0].click()
+        _click_and_load(chrome, links[0])
         delivery_url = chrome.current_url
         delivery_id = delivery_url.rsplit("/", 1)[1]
         attempt = chrome.find_element(By.CSS_SELECTOR, "table.attempts tbody tr")
@@ -162,7 +173,7 @@ def test_console_in_a_browser(
 
         # The receiver is back; the retry button sends the same delivery again.
         crm.default = Reply(status=204)
-        chrome.find_element(By.XPATH, "//button[text()='Retry now']").click()
+        _click_and_load(chrome, chrome.find_element(By.XPATH, "//button[text()='Retry now']"))
         assert chrome.current_url == f"{delivery_url}?done=retried"
         assert "queued again" in chrome.find_element(By.CLASS_NAME, "notice").text
 
@@ -185,7 +196,7 @@ def test_console_in_a_browser(
         chrome.execute_script(
             "document.querySelectorAll('input[name=csrf]').forEach(i => i.remove())"
         )
-        chrome.find_element(By.XPATH, "//button[text()='Retry now']").click()
+        _click_and_load(chrome, chrome.find_element(By.XPATH, "//button[text()='Retry now']"))
         assert chrome.find_element(By.CLASS_NAME, "error").text == "The form was not valid."
         assert len([r for r in crm.requests if r.headers["webhook-id"] == webhook_id]) == 2
         daemon.wait_until(
