@@ -10,7 +10,7 @@ from pathlib import Path
 import feedparser
 import pytest
 
-from tests.daemon.conftest import DaemonProcess, child_env, nodes, record, wait_for
+from tests.daemon.conftest import DaemonProcess, Site, child_env, nodes, record, wait_for
 from tests.postgres import Cluster
 
 #: Longer than the test: each daemon's builder polls once, at start.
@@ -25,13 +25,10 @@ def pair(tmp_path: Path, postgres: Cluster) -> Iterator[tuple[list[DaemonProcess
         yield procs, url
 
 
-def test_once_is_served_by_every_process(pair: tuple[list[DaemonProcess], str]) -> None:
-    procs, url = pair
-    first = procs[0].site
-    first.write_records("a.jsonl", [record("alpha", topics=("energy",))])
-    # Neither daemon polls again: the new records arrive through `once` alone.
+def run_once(site: Site, url: str) -> None:
+    """`syndicator once` for `site` against the shared database at `url`."""
     done = subprocess.run(
-        [sys.executable, "-m", "syndicator", "--config", str(first.config), "once"],
+        [sys.executable, "-m", "syndicator", "--config", str(site.config), "once"],
         env=child_env(SYNDICATOR_DATABASE__URL=url),
         capture_output=True,
         text=True,
@@ -39,6 +36,14 @@ def test_once_is_served_by_every_process(pair: tuple[list[DaemonProcess], str]) 
         check=False,
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_once_is_served_by_every_process(pair: tuple[list[DaemonProcess], str]) -> None:
+    procs, url = pair
+    first = procs[0].site
+    first.write_records("a.jsonl", [record("alpha", topics=("energy",))])
+    # Neither daemon polls again: the new records arrive through `once` alone.
+    run_once(first, url)
 
     def served_everywhere() -> set[tuple[bytes, str, str]] | None:
         seen = set()
@@ -62,15 +67,7 @@ def test_facet_feeds_are_the_same_everywhere(pair: tuple[list[DaemonProcess], st
     first = procs[0].site
 
     def once() -> None:
-        done = subprocess.run(
-            [sys.executable, "-m", "syndicator", "--config", str(first.config), "once"],
-            env=child_env(SYNDICATOR_DATABASE__URL=url),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr
+        run_once(first, url)
 
     first.write_records("a.jsonl", [record("alpha", entities=["Fusion Co"], lang="de")])
     once()
