@@ -290,8 +290,6 @@ class Daemon:
             log.exception("poll crashed")
             self._poll_failed(started, f"internal error: {type(exc).__name__}")
             return
-        self.consecutive_failures = 0
-        self.metrics.consecutive_poll_failures.set(0)
         self.metrics.polls.labels("ok").inc()
         self.metrics.count_changes(changes)
         self.last_poll = {
@@ -299,6 +297,10 @@ class Daemon:
             "outcome": "ok",
             "counts": changes.as_dict(),
         }
+        # Last: /healthz decides on this count, and what it shows beside it
+        # (the last poll, the metrics) must already say the same.
+        self.consecutive_failures = 0
+        self.metrics.consecutive_poll_failures.set(0)
         if changes.changed:
             self.worker.wake()
             self.coordination.events_committed()
@@ -312,10 +314,10 @@ class Daemon:
             self._build()
 
     def _poll_failed(self, started: datetime, error: str) -> None:
-        self.consecutive_failures += 1
-        self.metrics.consecutive_poll_failures.set(self.consecutive_failures)
         self.metrics.polls.labels("failed").inc()
         self.last_poll = {"time": format_time(started), "outcome": "failed", "error": error}
+        self.consecutive_failures += 1  # last, as on success
+        self.metrics.consecutive_poll_failures.set(self.consecutive_failures)
 
     def _build(self) -> None:
         try:
@@ -454,12 +456,15 @@ class Daemon:
 
     def health(self) -> tuple[bool, dict[str, Any]]:
         """Healthy while the database answers and polls are not failing in a row."""
+        # Read once: the poll thread may reset it while the database is pinged,
+        # and the answer must not say "ok" beside a failure count of 3.
+        failures = self.consecutive_failures
         body: dict[str, Any] = {
             "status": "ok",
             "process": self.identity,
             "role": "builder" if self.coordination.is_builder else "standby",
             "last_poll": self.last_poll,
-            "consecutive_poll_failures": self.consecutive_failures,
+            "consecutive_poll_failures": failures,
             "documents": len(self.documents),
         }
         try:
@@ -468,7 +473,7 @@ class Daemon:
         except StoreError:
             body["database"] = "unreachable"
             body["status"] = "unhealthy"
-        if self.consecutive_failures >= UNHEALTHY_AFTER:
+        if failures >= UNHEALTHY_AFTER:
             body["status"] = "unhealthy"
         return body["status"] == "ok", body
 
