@@ -65,7 +65,7 @@ from syndicator.web.documents import (
     stand_in,
     without_body,
 )
-from syndicator.web.server import make_server, request_shutdown
+from syndicator.web.server import make_server, request_shutdown, run_loop
 from syndicator.websub import WebSub
 from syndicator.wiring import make_builder, make_poller, open_store, utc_now
 
@@ -666,7 +666,7 @@ def run_daemon(settings: Settings) -> int:
     # returns: `Daemon.stopped` carries the outcome out, whether serving ended
     # normally or with an error (a failed start-up stops the daemon too).
     try:
-        asyncio.run(_serve(daemon, sock))
+        run_loop(_serve(daemon, sock))
     finally:
         sock.close()
         stopped = daemon.stopped

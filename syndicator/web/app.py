@@ -91,6 +91,10 @@ _ETAG_RE = re.compile(r'(?:W/)?"([^"]*)"')
 _AE_CACHE: dict[bytes, bool] = {}
 _AE_CACHE_MAX = 512
 _AE_CACHEABLE_LEN = 256
+# Link fields by path: the same for a path for the life of the process (base
+# URL and hubs are fixed), and worth keeping off the hot path.
+_LINKS_MAX = 4096
+_NO_LINK: Any = object()
 
 
 def _plain(status: int, text: str, *extra: tuple[bytes, bytes]) -> Response:
@@ -217,6 +221,7 @@ class _App:
         "_inflight",
         "_lifespan",
         "_link",
+        "_links",
         "_loader",
         "_metrics",
         "_mounts",
@@ -244,6 +249,7 @@ class _App:
         self._metrics = metrics
         self._extra = dict(extra_routes or {})
         self._link = link_headers
+        self._links: dict[str, tuple[bytes, bytes] | None] = {}
         self._lifespan = lifespan
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -256,9 +262,10 @@ class _App:
                 doc = self._docs.get(path)
             loader = self._loader
             if loader is not None:
-                if doc is None and loader.wants(path):
+                if doc is None:
+                    # Only wanted paths enter the cache: a hit needs no parsing.
                     doc = loader.cache.get(path)
-                    if doc is None:
+                    if doc is None and loader.wants(path):
                         await self._on_demand(loader, scope, send, path, None)
                         return
                 elif doc is not None and doc.lazy:
@@ -285,7 +292,9 @@ class _App:
     def _respond(self, scope: Scope, path: str, doc: Document) -> Response:
         try:
             status, headers, body = _feed_response(scope["method"], scope["headers"], doc)
-            if self._link is not None and status != 405:
+            # Not on a 304: it must carry only what refreshes a cached response
+            # (RFC 9110 §15.4.5), and discovery reads the 200 a reader stored.
+            if self._link is not None and status == 200:
                 headers = self._with_link(headers, path)
         except Exception:
             logger.exception("error serving %s", path)
@@ -349,15 +358,24 @@ class _App:
     def _with_link(
         self, headers: Iterable[tuple[bytes, bytes]], path: str
     ) -> Iterable[tuple[bytes, bytes]]:
+        field = self._links.get(path, _NO_LINK)
+        if field is _NO_LINK:
+            field = self._link_field(path)
+            if len(self._links) >= _LINKS_MAX:
+                self._links.clear()
+            self._links[path] = field
+        return headers if field is None else (*headers, field)
+
+    def _link_field(self, path: str) -> tuple[bytes, bytes] | None:
         assert self._link is not None
         link = self._link(path)
         if link is None:
-            return headers
+            return None
         if "\r" in link or "\n" in link:
             # A newline would let the value start a header of its own.
             logger.warning("dropping Link header with a line break for %s", path)
-            return headers
-        return (*headers, (b"link", link.encode("latin-1")))
+            return None
+        return (b"link", link.encode("latin-1"))
 
     async def _other(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Everything that is not a document: extra routes, health, metrics, 404."""

@@ -18,13 +18,15 @@ import asyncio
 import contextlib
 import threading
 import time
-from collections.abc import Generator
-from typing import Any
+from collections.abc import Callable, Coroutine, Generator
+from typing import Any, TypeVar
 
 import uvicorn
 from starlette.types import ASGIApp
 
-__all__ = ["ServerThread", "bound_port", "make_server", "request_shutdown"]
+__all__ = ["ServerThread", "bound_port", "make_server", "request_shutdown", "run_loop"]
+
+T = TypeVar("T")
 
 # Defaults sized for a feed server: many small, cacheable GETs from readers.
 LIMIT_CONCURRENCY = 1000  # past this, uvicorn answers 503 instead of queueing
@@ -125,6 +127,25 @@ def make_server(
         ws="none",
     )
     return uvicorn.Server(config) if handle_signals else _NoSignalServer(config)
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
+def run_loop(main: Coroutine[Any, Any, T]) -> T:
+    """Run `main` to completion on uvloop when installed, else asyncio's own loop.
+
+    ``asyncio.run`` always makes asyncio's loop: uvicorn picks uvloop only when
+    it creates the loop itself (``Server.run``), not in ``serve()`` under a loop
+    the caller made. On uvloop a cached feed's 304 costs about half the CPU.
+    """
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        return runner.run(main)
 
 
 def request_shutdown(server: uvicorn.Server) -> None:
