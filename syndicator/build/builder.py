@@ -109,6 +109,17 @@ class Builder:
         )
         return hashlib.sha256(blob).hexdigest()
 
+    def entry_fingerprint(self) -> str:
+        """What, besides an entry's data, shapes its bytes: the renderer, its
+        libraries and the site's URL (entity scheme and feed links), nothing of
+        the feed around it. Manifests carry it: a feed file's entries are
+        reused whenever it matches, in a full build too (a new title or TTL
+        renders every feed's shell again, not its fifty entries)."""
+        blob = orjson.dumps(
+            [__version__, RENDER_FORMAT, _library_versions(), self.settings.site.base_url]
+        )
+        return hashlib.sha256(blob).hexdigest()
+
     def _tombstone_window(self) -> timedelta:
         return timedelta(days=self.settings.feeds.tombstone_days)
 
@@ -214,12 +225,13 @@ class Builder:
             language=site.language,
             hub_urls=self.hub_urls(),
             max_entries=self.settings.feeds.max_entries,
-            fingerprint=self.fingerprint(),
+            entry_fingerprint=self.entry_fingerprint(),
             tombstone_window=self._tombstone_window(),
             ttl_minutes=self.ttl_minutes(),
         )
-        # A full build renders every entry from the store, trusting no earlier file.
-        manifests = None if full else self.store.feeds.manifests(topics)
+        # A full build renders every feed, still reusing the entries of files
+        # that are exactly what their manifests say, under this entry fingerprint.
+        manifests = self.store.feeds.manifests(topics)
         run = FeedRun(
             self.store,
             self.output,

@@ -71,7 +71,8 @@ class RunSettings:
     language: str | None
     hub_urls: tuple[str, ...]
     max_entries: int
-    fingerprint: str
+    #: `Builder.entry_fingerprint`: the manifests' key to reusable entries.
+    entry_fingerprint: str
     #: How long a deleted article is listed in Atom feeds (`feeds.tombstone_days`).
     tombstone_window: timedelta = timedelta(days=7)
     ttl_minutes: int | None = None
@@ -112,7 +113,7 @@ class FeedRun:
         self.keep = keep
         #: With `keep`: the documents with their bytes, or their validators alone.
         self.bodies = bodies
-        #: None for a full build: every entry from the store, no earlier file trusted.
+        #: None: every entry from the store, no earlier file trusted.
         self.manifests = manifests
         self.result = BuildResult()
         self._html: dict[tuple[str, str], str] = {}  # bodies rendered since the last flush
@@ -166,12 +167,12 @@ class FeedRun:
     def _read_ahead(self, topics: list[str], index: int) -> None:
         if self.manifests is not None and index < len(topics):
             self._ahead[index] = self._pool.submit(
-                reusable, self.output, topics[index], self.manifests, self.config.fingerprint
+                reusable, self.output, topics[index], self.manifests, self.config.entry_fingerprint
             )
 
     def _prefetch(self, window: list[str]) -> None:
         assert self.manifests is not None
-        slugs = missing_slugs(window, self._keys, self.manifests, self.config.fingerprint)
+        slugs = missing_slugs(window, self._keys, self.manifests, self.config.entry_fingerprint)
         self._articles = self.store.articles.articles_by_slug(slugs)
 
     # -- writing --------------------------------------------------------------
@@ -206,7 +207,7 @@ class FeedRun:
         # entry's key fixes its fragment under one render fingerprint. The
         # documents' states go in the same transaction: a serving process that
         # sees them finds their files already in place.
-        fingerprint = self.config.fingerprint
+        fingerprint = self.config.entry_fingerprint
         manifests = [
             FeedManifest(c.topic, c.fmt, c.keys, len(doc.body), digest, fingerprint)
             for (doc, c), digest in zip(docs, digests, strict=True)

@@ -202,18 +202,38 @@ def test_manifest_of_another_renderer_is_ignored(
     assert_feeds_match_store(deployment, pipeline)
 
 
-def test_render_settings_change_renders_everything(
+def test_new_title_renders_every_feed_around_its_reused_entries(
     deployment: Deployment, seeded: Cycle, run_pipeline: Run
 ) -> None:
     deployment.config.write_text(
         deployment.config.read_text().replace('title = "Test Desk"', 'title = "Other Desk"')
     )
     pipeline, result = build_fresh(run_pipeline)
-    assert result.reused_entries == 0 and len(result.topics) == 4
+    # Every feed's bytes change (its title), none of its entries' do.
+    assert len(result.topics) == 4 and result.written >= 3 * 4
+    entries = sum(len(m.entries) for m in seeded.store.feeds.manifests(["all", *TOPICS]).values())
+    assert result.reused_entries == entries > 0
     assert_feeds_match_store(deployment, pipeline)
     assert {m.fingerprint for m in pipeline.store.feeds.manifests(["all", *TOPICS]).values()} == {
-        pipeline.builder.fingerprint()
+        pipeline.builder.entry_fingerprint()
     }
+
+
+def test_new_base_url_renders_every_entry_again(
+    deployment: Deployment, seeded: Cycle, run_pipeline: Run
+) -> None:
+    # The site's URL is in entries (entity category schemes, JSON Feed links):
+    # no fragment written under the old one may be reused.
+    before = seeded.builder.entry_fingerprint()
+    deployment.config.write_text(
+        deployment.config.read_text().replace(
+            'base_url = "http://127.0.0.1:8080"', 'base_url = "http://127.0.0.1:8081"'
+        )
+    )
+    pipeline, result = build_fresh(run_pipeline)
+    assert pipeline.builder.entry_fingerprint() != before
+    assert result.reused_entries == 0 and len(result.topics) == 4
+    assert_feeds_match_store(deployment, pipeline)
 
 
 def test_crash_between_file_write_and_manifest_write(
@@ -255,13 +275,15 @@ def test_crash_between_file_write_and_manifest_write(
     assert_feeds_match_store(deployment, pipeline)
 
 
-def test_full_build_renders_everything_and_refreshes_manifests(
+def test_full_build_renders_every_feed_from_reused_entries(
     deployment: Deployment, seeded: Cycle, run_pipeline: Run
 ) -> None:
     before = seeded.store.feeds.manifests(["all", *TOPICS])
     pipeline = run_pipeline()
     result = pipeline.build(full=True)
-    assert result.reused_entries == 0 and result.written == 0
+    # Every feed rendered again, from the same entries: no byte differs.
+    entries = sum(len(m.entries) for m in before.values())
+    assert result.reused_entries == entries and result.written == 0
     assert pipeline.store.feeds.manifests(["all", *TOPICS]) == before
     assert_feeds_match_store(deployment, pipeline)
 
