@@ -13,7 +13,10 @@ Steps:
   the edit; this also settles the start-up output check), then
   ``--drop FILE`` is copied into the source folder and one poll and build are
   timed, from poll start to feeds written.
-- ``rebuild``: ``Builder.build(full=True)``, every feed from the store.
+- ``rebuild``: the site's title changed (as a user changes it), so the build
+  renders every feed: new shells around the entries of the current files.
+- ``rerender``: the site's URL changed, which every entry holds: every feed
+  and every entry rendered from the store (what a new renderer also costs).
 
 ``--profile OUT`` wraps the timed part in cProfile and writes the stats there.
 """
@@ -38,7 +41,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from syndicator.build import Builder, BuildResult  # noqa: E402
-from syndicator.config import load_settings  # noqa: E402
+from syndicator.config import Settings, load_settings  # noqa: E402
 from syndicator.core.urls import FEED_FORMATS  # noqa: E402
 from syndicator.ingest import Poller  # noqa: E402
 from syndicator.wiring import make_builder, make_poller, open_store  # noqa: E402
@@ -205,15 +208,26 @@ def _incremental(
 
 
 def _rebuild(builder: Builder, profile: Path | None) -> dict[str, Any]:
-    built, seconds = _timed(profile, lambda: _build(builder, full=True))
+    # The changed setting makes the build full by itself (its fingerprint).
+    built, seconds = _timed(profile, lambda: _build(builder))
     return {**_build_figures(built), "seconds": seconds}
+
+
+def _changed_site(settings: Settings, step: str) -> Settings:
+    """The settings a user changed before a `rebuild` (title) or `rerender` (URL)."""
+    site = settings.site
+    if step == "rebuild":
+        site = site.model_copy(update={"title": f"{site.title} (renamed)"})
+    elif step == "rerender":
+        site = site.model_copy(update={"base_url": f"{site.base_url}/moved"})
+    return settings.model_copy(update={"site": site})
 
 
 def run_step(step: str, workdir: Path, drop: Path | None, profile: Path | None) -> dict[str, Any]:
     """Run one step in this process and return its figures."""
     started = time.perf_counter()
     sampler = _TreeRss()
-    settings = load_settings(workdir / CONFIG_NAME, environ={})
+    settings = _changed_site(load_settings(workdir / CONFIG_NAME, environ={}), step)
     store = open_store(settings)
     try:
         poller, builder = make_poller(settings, store), make_builder(settings, store)
@@ -223,7 +237,7 @@ def run_step(step: str, workdir: Path, drop: Path | None, profile: Path | None) 
             if drop is None:
                 raise SystemExit("incremental needs --drop FILE")
             figures = _incremental(poller, builder, drop, profile)
-        elif step == "rebuild":
+        elif step in ("rebuild", "rerender"):
             figures = _rebuild(builder, profile)
         else:
             raise SystemExit(f"unknown step {step!r}")
@@ -243,7 +257,7 @@ def run_step(step: str, workdir: Path, drop: Path | None, profile: Path | None) 
 def main() -> int:
     """Command-line entry point of the subprocess."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("step", choices=("cold", "incremental", "rebuild"))
+    parser.add_argument("step", choices=("cold", "incremental", "rebuild", "rerender"))
     parser.add_argument("workdir", type=Path)
     parser.add_argument("--drop", type=Path)
     parser.add_argument("--profile", type=Path)
