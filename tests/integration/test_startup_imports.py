@@ -32,6 +32,7 @@ HEAVY = (
     "httpcore",
     "feedgen",
     "lxml",
+    "jinja2",
     "syndicator.render.feeds",
     "syndicator.delivery.worker",
     "syndicator.delivery.sender",
@@ -51,7 +52,7 @@ NEVER_ON_SQLITE = {
     "syndicator.websub.service",
     "syndicator.console",
 }
-RENDERING = {"feedgen", "lxml", "syndicator.render.feeds"}
+RENDERING = {"feedgen", "lxml", "jinja2", "syndicator.render.feeds"}
 
 # Runs the command in-process, then prints what it loaded as the last line.
 PROBE = """
