@@ -27,7 +27,7 @@ import socket
 import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
@@ -41,7 +41,6 @@ from syndicator.build.ondemand import FacetDocuments
 from syndicator.build.reuse import sha256
 from syndicator.config import Settings, ping_secrets
 from syndicator.config import console_token as configured_console_token
-from syndicator.console import Console, FeedTraffic, StoreTraffic
 from syndicator.coordination import Coordination, Hooks, for_store
 from syndicator.coordination.base import process_identity
 from syndicator.coordination.presence import Heartbeat
@@ -66,8 +65,11 @@ from syndicator.web.documents import (
     without_body,
 )
 from syndicator.web.server import make_server, request_shutdown, run_loop
-from syndicator.websub import WebSub
+from syndicator.websub.service import WebSub
 from syndicator.wiring import make_builder, make_poller, open_store, utc_now
+
+if TYPE_CHECKING:
+    from syndicator.console import Console, FeedTraffic
 
 __all__ = ["Daemon", "Shutdown", "run_daemon"]
 
@@ -235,10 +237,12 @@ class Daemon:
         #: and the scheduled safety-net poll go through its trigger.
         self.push = Push(settings, store, self.poll_and_build, ping_secrets)
         #: The operator console at /console/, when a token turns it on.
-        self.console = (
-            None
-            if console_token is None
-            else Console(
+        self.console: Console | None = None
+        if console_token is not None:
+            # Imported here: a daemon without a console never loads its views.
+            from syndicator.console import Console, StoreTraffic
+
+            self.console = Console(
                 settings,
                 store,
                 console_token,
@@ -247,7 +251,6 @@ class Daemon:
                 traffic=feed_traffic or StoreTraffic(store, clock),
                 clock=clock,
             )
-        )
         self.scheduler = BackgroundScheduler(
             executors={
                 "default": ThreadPoolExecutor(max_workers=1),

@@ -13,7 +13,6 @@ from syndicator.errors import ConfigError
 from syndicator.ingest import Poller, Progress
 from syndicator.ports import ArticleSource
 from syndicator.sources.folder import FolderSource
-from syndicator.sources.http_api import HttpSource
 from syndicator.store.store import Store
 
 __all__ = ["make_builder", "make_poller", "make_source", "open_store", "utc_now"]
@@ -31,6 +30,9 @@ def make_source(settings: Settings, environ: Mapping[str, str] | None = None) ->
     if settings.source.kind == "dir":
         return FolderSource(settings.source.path, name="dir", limits=settings.source.limits)
     if settings.source.kind == "http":
+        # Imported here: a `dir` source never loads httpx.
+        from syndicator.sources.http_api import HttpSource
+
         return HttpSource(settings.source, os.environ if environ is None else environ)
     raise ConfigError(f"source.kind: {settings.source.kind!r} is not available in this build")
 

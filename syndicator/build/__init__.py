@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 from syndicator.build.builder import Builder
-from syndicator.build.run import BuildResult
+from syndicator.build.result import BuildResult
 
 __all__ = ["BuildResult", "Builder"]

@@ -21,24 +21,21 @@ import orjson
 
 from syndicator import __version__
 from syndicator.build.output import OutputDir
-from syndicator.build.reuse import sha256
-from syndicator.build.run import BuildResult, FeedRun, RunSettings
+from syndicator.build.result import BuildResult
 from syndicator.config import Settings
 from syndicator.core.urls import ENTITY_KIND, FEED_FORMATS, LANG_KIND, feed_path, split_feed_name
 from syndicator.models import ALL_TOPIC, Published
 from syndicator.ports import Clock
 from syndicator.processes import default_processes, process_pool
 from syndicator.render.cache import RenderCache
-from syndicator.render.feeds import (
+from syndicator.render.common import (
     CONTENT_TYPES,
     INDEX_PATH,
     OPML_PATH,
     RENDER_FORMAT,
     TopicSummary,
-    render_index,
-    render_topic_opml,
 )
-from syndicator.render.index import FacetSummary, FrontArticle, SiteTemplates
+from syndicator.render.index import FacetSummary, FrontArticle, SiteTemplates, render_index
 from syndicator.render.xsl import FEED_XSL, FEED_XSL_PATH, XSL_CONTENT_TYPE
 from syndicator.store import PublishedState, Store, TopicRow
 
@@ -218,6 +215,10 @@ class Builder:
         extra: Callable[[], list[Published]] = list,
     ) -> BuildResult:
         """Render and write the feeds of `topics`, and the documents `extra` gives."""
+        # Imported on first use: feedgen and lxml load only when a build renders
+        # something, not in a `once` or a start-up that finds nothing to do.
+        from syndicator.build.run import FeedRun, RunSettings
+
         site = self.settings.site
         config = RunSettings(
             site_title=site.title,
@@ -318,6 +319,9 @@ class Builder:
         return all(self.output.exists(feed_path(topic, fmt)) for fmt in FEED_FORMATS)
 
     def _render_listings(self, rows: list[TopicRow]) -> list[Published]:
+        # Imported with the rest of the rendering (see `render`).
+        from syndicator.render.opml import render_topic_opml
+
         # An emptied topic keeps its (empty) feed but leaves the index and
         # the OPML (SPEC §4); "all" is always listed.
         summaries = [
@@ -394,7 +398,7 @@ class Builder:
         """The document `state` describes, from the output folder; None when the
         file is missing or holds other bytes (a newer build is writing it)."""
         body = self.output.read(state.path)
-        if body is None or sha256(body) != state.sha256:
+        if body is None or hashlib.sha256(body).hexdigest() != state.sha256:
             return None
         return Published(state.path, body, state.content_type, state.last_modified)
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from syndicator.build.ondemand import entity_pairs
 from syndicator.build.output import OutputDir
+from syndicator.build.result import BuildResult
 from syndicator.build.reuse import Manifests, Reusable, missing_slugs, reusable, sha256
 from syndicator.core.entities import entity_key
 from syndicator.core.urls import FEED_FORMATS, feed_path
@@ -38,28 +39,6 @@ _TRIM_EACH_BATCH_FROM = 200
 
 #: A stored article row: the article, its cached HTML body, its content hash.
 _Row = tuple[Article, str | None, str]
-
-
-@dataclass(slots=True)
-class BuildResult:
-    """What a build rendered and wrote."""
-
-    topics: list[str] = field(default_factory=list)
-    documents: list[Published] = field(default_factory=list)
-    #: Facet feeds whose data changed: documents rendered on demand are stale.
-    facets: list[str] = field(default_factory=list)
-    rendered: int = 0
-    written: int = 0
-    #: Entries whose bytes were taken from the previous file instead of rendered.
-    reused_entries: int = 0
-
-    def merge(self, other: BuildResult) -> None:
-        """Add what another process rendered of the same build."""
-        self.topics.extend(other.topics)
-        self.documents.extend(other.documents)
-        self.rendered += other.rendered
-        self.written += other.written
-        self.reused_entries += other.reused_entries
 
 
 @dataclass(frozen=True, slots=True)

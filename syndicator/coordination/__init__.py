@@ -1,7 +1,8 @@
 """How `syndicator run` processes share a database: one strategy per deployment.
 
 `Solo` for SQLite (one process per file), `Cluster` for PostgreSQL (any number
-of processes); `for_store` chooses once, at wiring time.
+of processes, in `coordination.cluster`); `for_store` chooses once, at wiring
+time, and loads psycopg only for the cluster.
 """
 
 from __future__ import annotations
@@ -14,14 +15,12 @@ from syndicator.coordination.base import (
     Hooks,
     process_identity,
 )
-from syndicator.coordination.cluster import Cluster
 from syndicator.coordination.solo import Solo
 from syndicator.models import Published
 from syndicator.store.feeds import PublishedState
 from syndicator.store.store import Store
 
 __all__ = [
-    "Cluster",
     "Coordination",
     "Hooks",
     "Solo",
@@ -40,6 +39,9 @@ def for_store(
 ) -> Coordination:
     """The strategy for `store`: a cluster on PostgreSQL, a single process on SQLite."""
     if store.dialect == "postgresql":
+        # Imported here: psycopg (and the cluster's threads) only on PostgreSQL.
+        from syndicator.coordination.cluster import Cluster
+
         return Cluster(store, identity, clock=clock)
     return Solo(
         store,

@@ -17,9 +17,6 @@ from syndicator.config import Settings, WebhookSettings
 from syndicator.core.retry import AttemptOutcome
 from syndicator.core.signing import new_message_id
 from syndicator.core.times import format_time
-from syndicator.delivery.preflight import refusal_hint
-from syndicator.delivery.sender import Sender
-from syndicator.delivery.worker import DeliveryWorker, endpoint_target
 from syndicator.errors import ConfigError
 from syndicator.store import Outbox, Store
 from syndicator.wiring import open_store, utc_now
@@ -38,6 +35,9 @@ def deliver_pending(settings: Settings, store: Store, clock: Clock) -> int:
     """Attempt what is due now, waiting at most ``delivery.once_wait_seconds``."""
     if not settings.webhooks:
         return 0
+    # The worker, httpx and the SSRF guard load only when there is somewhere to send.
+    from syndicator.delivery.worker import DeliveryWorker
+
     worker = DeliveryWorker(settings, store.outbox, owner=_owner(), clock=clock)
 
     async def drain() -> int:
@@ -178,6 +178,11 @@ def webhooks_command(settings: Settings, args: argparse.Namespace, out: Out) -> 
             store.close()
         out(f"{hook.name}: {'resumed' if resumed else 'was not paused'}")
         return 0
+    # Only a test send needs the HTTP stack; `resume` answers without it.
+    from syndicator.delivery.preflight import refusal_hint
+    from syndicator.delivery.sender import Sender
+    from syndicator.delivery.worker import endpoint_target
+
     target = endpoint_target(hook, settings.delivery)
     now = utc_now()
     body = orjson.dumps(

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from urllib.parse import urlsplit
 
 from syndicator.config import DeliverySettings, WebhookSettings
-from syndicator.delivery.guard import address_problem
+from syndicator.delivery.addresses import address_problem
 
 __all__ = ["Resolve", "private_destination", "private_network_warnings", "refusal_hint"]
 

@@ -2,9 +2,10 @@
 
 The built-in templates live in `render/templates/`; `[site] template_dir` may
 hold an `index.html` that replaces the front page's (the context is listed
-in docs/feeds.md). Templates are compiled, and tried on a small sample, when
-the `SiteTemplates` is made (at start-up), so a broken one is a clear error
-naming its file and line before anything is built. Rendering reads no
+in docs/feeds.md). The operator's templates are compiled, and tried on a small
+sample, when the `SiteTemplates` is made (at start-up), so a broken one is a
+clear error naming its file and line before anything is built; the built-in
+ones, and Jinja2 itself, load when a first page is rendered. Rendering reads no
 clock: the same data gives the same bytes.
 """
 
@@ -16,9 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-import jinja2
+from typing import TYPE_CHECKING, Any
 
 from syndicator.errors import ConfigError, RenderError
 from syndicator.models import ALL_TOPIC
@@ -34,6 +33,9 @@ from syndicator.render.common import (
     xml_text,
 )
 
+if TYPE_CHECKING:
+    import jinja2
+
 __all__ = [
     "ENTITIES_OPML_PATH",
     "ENTITY_DIRECTORY",
@@ -46,6 +48,8 @@ __all__ = [
 ]
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "templates"
+#: The page templates, in the built-in folder or the operator's.
+_PAGES = ("index.html", "entities.html", "letter.html")
 #: The entity directory's URL path (its letter pages are below it).
 ENTITY_DIRECTORY = "entities/"
 ENTITIES_OPML_PATH = "feeds/entities.opml"
@@ -147,39 +151,63 @@ class SiteTemplates:
     """The compiled templates of the site's HTML pages (front page, entity directory)."""
 
     def __init__(self, template_dir: Path | None = None) -> None:
-        search = [str(BUILTIN_DIR)]
+        search = [BUILTIN_DIR]
         if template_dir is not None:
             if not template_dir.is_dir():
                 raise ConfigError(f"site.template_dir: {template_dir} is not a folder")
-            search.insert(0, str(template_dir))
-        self.env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(search),
+            search.insert(0, template_dir)
+        self._search = search
+        self._templates: dict[str, jinja2.Template] | None = None
+        digest = hashlib.sha256()
+        for name in _PAGES:
+            # The file Jinja's loader will pick: the first folder that has it.
+            found = next((d / name for d in search if (d / name).is_file()), None)
+            if found is None:
+                raise ConfigError(f"template error in {name}: the template is missing")
+            digest.update(found.read_bytes())
+        #: Changes with any template's source: the pages are rendered again.
+        self.digest = digest.hexdigest()
+        if template_dir is not None:
+            # The operator's templates are compiled and tried now, so a broken one is
+            # a start-up error; the built-in ones (and Jinja2) wait for a first page.
+            self._compiled()
+
+    def _compiled(self) -> dict[str, jinja2.Template]:
+        if self._templates is not None:
+            return self._templates
+        import jinja2
+
+        env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader([str(d) for d in self._search]),
             autoescape=True,
             undefined=jinja2.StrictUndefined,
             keep_trailing_newline=True,
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        digest = hashlib.sha256()
-        self.templates: dict[str, jinja2.Template] = {}
-        for name in ("index.html", "entities.html", "letter.html"):
+        templates: dict[str, jinja2.Template] = {}
+        for name in _PAGES:
             try:
-                template = self.env.get_template(name)
+                templates[name] = env.get_template(name)
             except jinja2.TemplateError as exc:
                 raise ConfigError(f"template error in {_where(exc)}: {exc}") from exc
-            self.templates[name] = template
-            digest.update(Path(template.filename or name).read_bytes())
-        #: Changes with any template's source: the pages are rendered again.
-        self.digest = digest.hexdigest()
+        # Two threads may compile at once; either result is the same, and the
+        # sample render below runs once the dict is in place.
+        self._templates = templates
         try:  # StrictUndefined errors only show when rendering: try a sample now
             _sample(self)
         except RenderError as exc:
+            self._templates = None
             raise ConfigError(str(exc)) from exc
+        return templates
 
     def render(self, name: str, context: dict[str, Any]) -> bytes:
         """Render template `name`; a failure is a `RenderError` naming file and line."""
+        template = self._compiled()[name]
+        import jinja2  # loaded by `_compiled`: a dictionary lookup
+
         try:
-            text = self.templates[name].render(context)
+            text = template.render(context)
         except jinja2.TemplateError as exc:
             raise RenderError(f"template error in {_where(exc)}: {exc}") from exc
         return text.encode("utf-8")

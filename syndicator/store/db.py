@@ -31,7 +31,7 @@ from syndicator.store.database import (
     use_incremental_vacuum,
 )
 
-__all__ = ["Bulk", "Database", "chunked", "count_rows", "parse_time"]
+__all__ = ["Bulk", "Database", "chunked", "count_rows", "dialect_insert", "parse_time"]
 
 _CHUNK = 500  # bound on bind parameters per IN (...) query
 
@@ -47,6 +47,18 @@ def chunked(items: Sequence[_T]) -> Iterator[Sequence[_T]]:
 def parse_time(value: str | None) -> datetime | None:
     """A stored time (`db_time` text) as a datetime; None stays None."""
     return None if value is None else datetime.fromisoformat(value)
+
+
+def dialect_insert(dialect: str) -> Any:
+    """The `insert` construct of `dialect` (the one with ``on_conflict_do_…``)."""
+    # Imported on use: a SQLite process never loads the PostgreSQL dialect (30 ms).
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert
 
 
 def count_rows(conn: Connection, table: FromClause) -> int:

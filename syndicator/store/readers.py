@@ -17,12 +17,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, select, tuple_
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from syndicator.core.times import db_time
 from syndicator.store import schema as t
-from syndicator.store.db import Database
+from syndicator.store.db import Database, dialect_insert
 
 __all__ = ["SUBSCRIBER_DAYS", "FeedUsage", "ReaderBatch", "Readers"]
 
@@ -70,7 +68,7 @@ class ReaderBatch:
 
 
 def _insert(conn: Connection) -> Any:
-    return pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    return dialect_insert(conn.dialect.name)
 
 
 def _utc_now() -> datetime:

@@ -6,10 +6,9 @@ guarded client and the retrying queue shared by pushes and pings), ``verifier``
 distribution), ``publisher`` (pings to external hubs), ``service`` (wiring for the
 daemon) and ``commands`` (CLI and status). The durable state, subscriptions and
 pending verifications, is ``syndicator.store.websub``.
+
+The package imports none of them: ``status`` and ``websub list`` read the store
+without loading the hub's HTTP client (httpx); the daemon imports ``service``.
 """
 
 from __future__ import annotations
-
-from syndicator.websub.service import WebSub
-
-__all__ = ["WebSub"]

@@ -21,26 +21,31 @@ import logging
 import random
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from starlette.types import ASGIApp
 
 from syndicator.config import Settings
-from syndicator.delivery.guard import Resolver
 from syndicator.errors import StoreError
 from syndicator.metrics import Metrics
 from syndicator.models import Published
 from syndicator.store.store import Store
-from syndicator.store.websub import Subscription
+from syndicator.store.websub import Subscription, Subscriptions
 from syndicator.web.documents import DocumentSet
-from syndicator.websub.distributor import Distributor
-from syndicator.websub.hub import HubApp
 from syndicator.websub.metrics import WebSubMetrics
-from syndicator.websub.outbound import RetryQueue, make_client
-from syndicator.websub.publisher import Publisher
 from syndicator.websub.topics import TopicMap
-from syndicator.websub.verifier import Verifier
+
+if TYPE_CHECKING:
+    import httpx
+
+    from syndicator.delivery.guard import Resolver
+    from syndicator.websub.distributor import Distributor
+    from syndicator.websub.hub import HubApp
+    from syndicator.websub.outbound import RetryQueue
+    from syndicator.websub.publisher import Publisher
+    from syndicator.websub.verifier import Verifier
 
 __all__ = ["WebSub"]
 
@@ -67,7 +72,7 @@ class WebSub:
         on_demand: Callable[[str], bool] | None = None,
         read_body: Callable[[str], bytes | None] | None = None,
     ) -> None:
-        websub, delivery = settings.websub, settings.delivery
+        websub = settings.websub
         #: Whether a path not in `documents` is a feed rendered on demand (facets).
         self.on_demand = on_demand
         #: Reads a published document's bytes (relative path) when a build kept none.
@@ -81,51 +86,43 @@ class WebSub:
         self.topics = TopicMap(settings.site.base_url, hubs, self._served)
         self.subscriptions = store.websub
         self.metrics = WebSubMetrics(metrics.registry)
-        self.client = make_client(
-            allow_private_network=delivery.allow_private_network,
-            timeout_seconds=delivery.timeout_seconds,
-            max_connections=delivery.max_concurrency,
-            resolver=resolver,
-        )
-        self.queue = RetryQueue(
-            delivery.retry_schedule, concurrency=delivery.max_concurrency, rng=rng
-        )
-        timeout = delivery.timeout_seconds
-        self.verifier = Verifier(
-            self.subscriptions,
-            self.client,
-            timeout_seconds=timeout,
-            clock=clock,
-            metrics=self.metrics,
-        )
-        self.hub = HubApp(
-            settings=websub,
-            topics=self.topics,
-            subscriptions=self.subscriptions,
-            verifier=self.verifier,
-            allow_private_network=delivery.allow_private_network,
-            clock=clock,
-            metrics=self.metrics,
-            resolver=resolver,
-        )
-        self.distributor = Distributor(
-            self.subscriptions,
-            self.client,
-            self.queue,
-            hub_url=self.hub_url,
-            timeout_seconds=timeout,
-            clock=clock,
-            metrics=self.metrics,
-        )
-        self.publisher = Publisher(
-            websub.external_hubs,
-            self.client,
-            self.queue,
-            timeout_seconds=timeout,
-            metrics=self.metrics,
+        # The hub's client, queue and workers exist only when WebSub is on: a
+        # daemon without it loads no httpx client or TLS context for them.
+        self._parts = (
+            _Parts.make(
+                settings,
+                self.subscriptions,
+                self.topics,
+                clock,
+                self.metrics,
+                resolver,
+                rng,
+            )
+            if websub.enabled
+            else None
         )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._sweeper: asyncio.Task[None] | None = None
+
+    @property
+    def hub(self) -> HubApp:
+        """The hub endpoint (WebSub enabled only)."""
+        return self._on().hub
+
+    @property
+    def queue(self) -> RetryQueue:
+        """The retrying queue of pushes and pings (WebSub enabled only)."""
+        return self._on().queue
+
+    @property
+    def verifier(self) -> Verifier:
+        """The verification of intent (WebSub enabled only)."""
+        return self._on().verifier
+
+    def _on(self) -> _Parts:
+        if self._parts is None:
+            raise RuntimeError("WebSub is not enabled")
+        return self._parts
 
     def _served(self, path: str) -> bool:
         if self.documents.get(path) is not None:
@@ -146,7 +143,7 @@ class WebSub:
 
     def routes(self) -> dict[str, ASGIApp]:
         """Extra routes for the app: the hub endpoint when WebSub is enabled."""
-        return {self.hub_path: self.hub} if self.enabled else {}
+        return {} if self._parts is None else {self.hub_path: self._parts.hub}
 
     def link_header(self, path: str) -> str | None:
         """The ``Link`` header of a served path: ``rel="hub"`` (when enabled) and ``rel="self"``."""
@@ -156,7 +153,7 @@ class WebSub:
         """Push and ping the feeds a build changed; call from the build thread *before*
         the documents are served, since "changed" means "differs from what is served"."""
         loop = self._loop
-        if not self.enabled or loop is None:
+        if self._parts is None or loop is None:
             return
         changed: list[tuple[str, Published]] = []
         for doc in documents:
@@ -193,16 +190,17 @@ class WebSub:
     def _dispatch(
         self, changed: list[tuple[str, Published]], subscribers: dict[str, list[Subscription]]
     ) -> None:
+        parts = self._on()
         for url, doc in changed:
-            self.distributor.distribute(url, doc, subscribers.get(url, []))
-        self.publisher.changed([url for url, _ in changed])
+            parts.distributor.distribute(url, doc, subscribers.get(url, []))
+        parts.publisher.changed([url for url, _ in changed])
 
     # -- lifecycle -----------------------------------------------------------------
 
     async def start(self) -> None:
         """Bind to the running loop and start the sweep (before the first build)."""
         self._loop = asyncio.get_running_loop()
-        if self.enabled:
+        if self._parts is not None:
             self._sweeper = asyncio.create_task(self._sweep_forever())
 
     async def aclose(self) -> None:
@@ -211,9 +209,8 @@ class WebSub:
         if self._sweeper is not None:
             self._sweeper.cancel()
             await asyncio.gather(self._sweeper, return_exceptions=True)
-        await self.verifier.aclose()
-        await self.queue.aclose()
-        await self.client.aclose()
+        if self._parts is not None:
+            await self._parts.aclose()
 
     async def sweep(self) -> None:
         """Record ended leases, refresh the gauge, resume abandoned verifications."""
@@ -233,6 +230,79 @@ class WebSub:
             except StoreError as exc:
                 log.warning("websub sweep failed: %s", exc)
             await asyncio.sleep(SWEEP_SECONDS)
+
+
+@dataclass(frozen=True, slots=True)
+class _Parts:
+    """What an enabled WebSub runs: its client, queue, verifier, hub, distributor, publisher."""
+
+    client: httpx.AsyncClient
+    queue: RetryQueue
+    verifier: Verifier
+    hub: HubApp
+    distributor: Distributor
+    publisher: Publisher
+
+    @classmethod
+    def make(
+        cls,
+        settings: Settings,
+        subscriptions: Subscriptions,
+        topics: TopicMap,
+        clock: Callable[[], datetime],
+        metrics: WebSubMetrics,
+        resolver: Resolver | None,
+        rng: random.Random | None,
+    ) -> _Parts:
+        """Build them (and import httpx and the hub's modules, only now)."""
+        from syndicator.websub.distributor import Distributor
+        from syndicator.websub.hub import HubApp
+        from syndicator.websub.outbound import RetryQueue, make_client
+        from syndicator.websub.publisher import Publisher
+        from syndicator.websub.verifier import Verifier
+
+        websub, delivery = settings.websub, settings.delivery
+        timeout = delivery.timeout_seconds
+        client = make_client(
+            allow_private_network=delivery.allow_private_network,
+            timeout_seconds=timeout,
+            max_connections=delivery.max_concurrency,
+            resolver=resolver,
+        )
+        queue = RetryQueue(delivery.retry_schedule, concurrency=delivery.max_concurrency, rng=rng)
+        verifier = Verifier(
+            subscriptions, client, timeout_seconds=timeout, clock=clock, metrics=metrics
+        )
+        hub = HubApp(
+            settings=websub,
+            topics=topics,
+            subscriptions=subscriptions,
+            verifier=verifier,
+            allow_private_network=delivery.allow_private_network,
+            clock=clock,
+            metrics=metrics,
+            resolver=resolver,
+        )
+        hub_url = f"{settings.site.base_url}{websub.hub_path}"
+        distributor = Distributor(
+            subscriptions,
+            client,
+            queue,
+            hub_url=hub_url,
+            timeout_seconds=timeout,
+            clock=clock,
+            metrics=metrics,
+        )
+        publisher = Publisher(
+            websub.external_hubs, client, queue, timeout_seconds=timeout, metrics=metrics
+        )
+        return cls(client, queue, verifier, hub, distributor, publisher)
+
+    async def aclose(self) -> None:
+        """Stop verifications, pushes and pings; close the connections."""
+        await self.verifier.aclose()
+        await self.queue.aclose()
+        await self.client.aclose()
 
 
 def _digest(body: bytes) -> str:

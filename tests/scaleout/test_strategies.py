@@ -8,7 +8,8 @@ from pathlib import Path
 
 import orjson
 
-from syndicator.coordination import Cluster, Hooks, Solo
+from syndicator.coordination import Hooks, Solo
+from syndicator.coordination.cluster import Cluster
 from syndicator.errors import StoreError
 from syndicator.models import Published
 from syndicator.store.store import Store

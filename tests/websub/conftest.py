@@ -30,7 +30,7 @@ from syndicator.metrics import Metrics
 from syndicator.models import Published
 from syndicator.store.store import Store
 from syndicator.web.documents import Document, DocumentSet
-from syndicator.websub import WebSub
+from syndicator.websub.service import WebSub
 from tests.websub.subscriber import Subscriber
 
 ROOT = Path(__file__).resolve().parents[2]

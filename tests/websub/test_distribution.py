@@ -18,7 +18,7 @@ from syndicator.models import Published
 from syndicator.store.store import Store
 from syndicator.store.websub import Subscription
 from syndicator.web.documents import DocumentSet
-from syndicator.websub import WebSub
+from syndicator.websub.service import WebSub
 from tests.websub.conftest import BASE, feed_doc, make_settings, make_websub, serve
 from tests.websub.subscriber import Subscriber
 
@@ -69,7 +69,8 @@ def build(websub: WebSub, *docs: Published) -> None:
         try:
             await asyncio.to_thread(websub.published, list(docs))
             await asyncio.sleep(0)  # let the loop run the hand-over
-            await websub.queue.join()
+            if websub.enabled:  # a disabled service has no queue
+                await websub.queue.join()
         finally:
             await websub.aclose()
 
@@ -201,4 +202,6 @@ def test_disabled_service_stays_out_of_the_way(
     assert websub.routes() == {}
     assert websub.link_header("/feeds/energy.atom") == f'<{TOPIC}>; rel="self"'
     assert websub.link_header("/feeds.opml") is None
+    with pytest.raises(RuntimeError, match="not enabled"):
+        websub.hub  # noqa: B018 - no hub, client or queue was made
     build(websub, NEW)  # nothing to send, nothing to fail

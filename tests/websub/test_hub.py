@@ -16,7 +16,7 @@ import pytest
 
 from syndicator.store.store import Store
 from syndicator.web.documents import DocumentSet
-from syndicator.websub import WebSub
+from syndicator.websub.service import WebSub
 from tests.websub.conftest import BASE, feed_doc, make_settings, make_websub, serve
 from tests.websub.subscriber import Subscriber
 

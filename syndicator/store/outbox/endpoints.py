@@ -12,13 +12,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Integer, Text, bindparam, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from syndicator.core.retry import AttemptOutcome
 from syndicator.core.times import db_time
 from syndicator.store import schema as t
-from syndicator.store.db import chunked
+from syndicator.store.db import chunked, dialect_insert
 
 if TYPE_CHECKING:
     from syndicator.store.outbox.queue import Outcome
@@ -118,9 +116,8 @@ def _endpoint_health(conn: Connection, dialect: str, names: list[str]) -> dict[s
         health.update(read(chunk))
     missing = [name for name in names if name not in health]
     if missing:
-        make_insert = pg_insert if postgres else sqlite_insert
         conn.execute(
-            make_insert(ep).on_conflict_do_nothing(index_elements=[ep.c.name]),
+            dialect_insert(dialect)(ep).on_conflict_do_nothing(index_elements=[ep.c.name]),
             [{"name": n, "state": "active", "consecutive_failures": 0} for n in missing],
         )
         for chunk in chunked(missing):
