@@ -96,11 +96,11 @@ class Corpus:
         return data
 
 
-def topic_names(rng: random.Random) -> list[str]:
-    """500 distinct, safe topic slugs; index 0 is the most popular."""
+def topic_names(rng: random.Random, count: int = TOPICS) -> list[str]:
+    """`count` distinct, safe topic slugs; index 0 is the most popular."""
     names: list[str] = []
     seen: set[str] = set()
-    while len(names) < TOPICS:
+    while len(names) < count:
         name = f"{rng.choice(_ADJECTIVES)}-{rng.choice(_WORDS)}"
         if len(names) % 3 == 2:
             name = f"{name}-{rng.choice(_WORDS)}"
@@ -226,15 +226,18 @@ def _record(
     }
 
 
-def generate(root: Path, size: int, seed: int = DEFAULT_SEED, files: int = FILES) -> Corpus:
-    """Write a corpus of `size` records under `root` (replacing what is there)."""
+def generate(
+    root: Path, size: int, seed: int = DEFAULT_SEED, files: int = FILES, topic_count: int = TOPICS
+) -> Corpus:
+    """Write a corpus of `size` records over `topic_count` topics under `root`
+    (replacing what is there)."""
     if size < EDITS:
         raise ValueError(f"size must be at least {EDITS}")
     tmp = root.with_name(f".{root.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     (tmp / "records").mkdir(parents=True)
     rng = random.Random(seed)
-    names = topic_names(rng)
+    names = topic_names(rng, topic_count)
     text = _Text(rng)
     topics = _Topics(rng, names)
     # Which records the edits touch: half among the newest, half anywhere.
@@ -271,7 +274,7 @@ def generate(root: Path, size: int, seed: int = DEFAULT_SEED, files: int = FILES
         "version": CORPUS_VERSION,
         "size": size,
         "seed": seed,
-        "topics": TOPICS,
+        "topics": topic_count,
         "files": files,
         "bytes": total_bytes,
         "edits": EDITS,
@@ -311,14 +314,18 @@ def _write_edits(
     return moved
 
 
-def ensure_corpus(base: Path, size: int, seed: int = DEFAULT_SEED) -> tuple[Corpus, bool]:
-    """The cached corpus for (size, seed) under `base`, generated if missing; (corpus, made)."""
-    root = base / f"corpus-{size}-s{seed}-v{CORPUS_VERSION}"
+def ensure_corpus(
+    base: Path, size: int, seed: int = DEFAULT_SEED, *, files: int = FILES, topics: int = TOPICS
+) -> tuple[Corpus, bool]:
+    """The cached corpus for (size, seed) under `base`, generated if missing; (corpus, made).
+    Another file or topic count is another corpus, in a folder of its own."""
+    shape = "" if (files, topics) == (FILES, TOPICS) else f"-f{files}-t{topics}"
+    root = base / f"corpus-{size}-s{seed}{shape}-v{CORPUS_VERSION}"
     corpus = Corpus(root, size, seed)
     if (root / "manifest.json").is_file():
         return corpus, False
     root.parent.mkdir(parents=True, exist_ok=True)
-    return generate(root, size, seed), True
+    return generate(root, size, seed, files, topics), True
 
 
 def main() -> int:

@@ -172,6 +172,10 @@ class SiteTemplates:
             # a start-up error; the built-in ones (and Jinja2) wait for a first page.
             self._compiled()
 
+    def load(self) -> None:
+        """Compile (and try) the templates now rather than at the first page."""
+        self._compiled()
+
     def _compiled(self) -> dict[str, jinja2.Template]:
         if self._templates is not None:
             return self._templates
