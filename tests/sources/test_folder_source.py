@@ -81,6 +81,11 @@ def test_appended_jsonl_is_read_from_the_last_offset(tmp_path: Path) -> None:
     items, second = read(source, first.cursor)
     assert [(i.line, i.data["slug"]) for i in items] == [(3, "3")]
     assert second.forget == [(str(path), 3)]
+    # The checksum carried on from the checked prefix holds for the next one.
+    with path.open("a") as handle:
+        handle.write('{"slug": "4"}\n')
+    items, _ = read(source, second.cursor)
+    assert [(i.line, i.data["slug"]) for i in items] == [(4, "4")]
 
 
 def test_rewritten_file_is_read_whole(tmp_path: Path) -> None:
@@ -91,6 +96,28 @@ def test_rewritten_file_is_read_whole(tmp_path: Path) -> None:
     path.write_text('{"slug": "X"}\n{"slug": "2"}\n{"slug": "3"}\n')
     items, _ = read(source, first.cursor)
     assert [i.data["slug"] for i in items] == ["X", "2", "3"]
+
+
+@pytest.mark.parametrize("appended", ["", '{"slug": "c", "updated_at": "2026-01-03"}\n'])
+def test_same_length_edit_in_place_is_read_whole(tmp_path: Path, appended: str) -> None:
+    # An exporter that rewrites the file in place (same inode) with a new
+    # `updated_at` for one record keeps its length and every byte near its end.
+    path = tmp_path / "a.jsonl"
+    lines = [
+        '{"slug": "a", "updated_at": "2026-01-01"}\n',
+        '{"slug": "b", "updated_at": "2026-01-01", "title": "%s"}\n' % ("words " * 40),
+    ]
+    path.write_text("".join(lines))
+    source = FolderSource(tmp_path)
+    _, first = read(source)
+    with path.open("r+") as handle:  # same inode, same bytes at the old end
+        handle.write(lines[0].replace("01-01", "01-02") + lines[1] + appended)
+    items, _ = read(source, first.cursor)
+    assert [(i.data["slug"], i.data["updated_at"]) for i in items][:2] == [
+        ("a", "2026-01-02"),
+        ("b", "2026-01-01"),
+    ]
+    assert len(items) == 2 + bool(appended)
 
 
 def test_half_written_last_line_is_read_again(tmp_path: Path) -> None:
