@@ -89,9 +89,11 @@ def _naive(source: Path, out: Path) -> dict[str, Any]:
     return data
 
 
-def measure(size: int, topics: int, runs: int, work: Path) -> dict[str, Any]:
-    """The figures of one corpus shape, each the median of `runs`."""
-    corpus, made = ensure_corpus(ROOT / "bench" / "out", size, DEFAULT_SEED, files=1, topics=topics)
+def measure(
+    size: int, topics: int, runs: int, work: Path, corpora: Path = ROOT / "bench" / "out"
+) -> dict[str, Any]:
+    """The figures of one corpus shape (cached under `corpora`), each the median of `runs`."""
+    corpus, made = ensure_corpus(corpora, size, DEFAULT_SEED, files=1, topics=topics)
     _say(f"corpus: {size:,} records, {topics} topics in one file ({'made' if made else 'cached'})")
     cold: list[dict[str, float]] = []
     noop: list[dict[str, float]] = []

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from bench import corpus as corpus_mod
+from bench import once as bench_once
 from bench import run as bench_run
 
 SIZE = 200
@@ -61,6 +62,11 @@ def test_pipeline_benchmarks_run(tmp_path: Path) -> None:
     # Edits may move articles into topics the first import had not seen.
     rebuilt = results["rebuild"]["syndicator"]["feeds_rendered"]
     assert rebuilt >= cold["syndicator"]["feeds_rendered"]
+    # A new title renders every feed around the entries its file holds; a new
+    # site URL, which entries hold too, renders every entry again.
+    assert results["rebuild"]["syndicator"]["entries_reused"] > 0
+    assert results["rebuild"]["every_entry"]["entries_reused"] == 0
+    assert results["rebuild"]["every_entry"]["feeds_rendered"] == rebuilt
     assert any(line.startswith("2 incremental poll") for line in results["table"])
 
 
@@ -77,3 +83,12 @@ def test_webhook_benchmark_runs(tmp_path: Path) -> None:
     assert len(hooks["rounds"]["durable"]) == len(hooks["rounds"]["aiohttp"]) == 3
     assert hooks["durable"]["rate"] == sorted(hooks["rounds"]["durable"])[1]
     assert all(lat["deliveries"] == lat["expected"] for lat in hooks["latency"].values())
+
+
+def test_once_benchmark_runs(tmp_path: Path) -> None:
+    results = bench_once.measure(SIZE, 10, 1, tmp_path / "work", corpora=tmp_path / "corpora")
+    manifest = json.loads(next((tmp_path / "corpora").glob("*/manifest.json")).read_text())
+    assert (manifest["size"], manifest["topics"], manifest["files"]) == (SIZE, 10, 1)
+    assert results["cold"]["records_per_s"] > 0 and results["edits_ratio"] > 0
+    assert results["naive_poll"]["seconds"] > 0
+    assert any("100-edit `once`" in line for line in bench_once.table(results))
