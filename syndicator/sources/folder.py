@@ -69,32 +69,25 @@ class _Seen:
             return None
 
 
-def _signature(path: Path, offset: int, known: str = "") -> str:
-    """A checksum of the file's first `offset` bytes: all of them, since a file
+def _signature(crc: int, length: int) -> str:
+    return f"crc32:{crc:08x}:{length}"
+
+
+def _prefix_crc(path: Path, offset: int) -> int:
+    """CRC-32 of the file's first `offset` bytes: all of them, since a file
     rewritten in place with same-length edits (a new `updated_at` is one) and
-    a line added keeps every byte near the old end. CRC-32 reads the page
-    cache at gigabytes a second; parsing the file again would cost far more.
-    `known`, the signature of a shorter prefix, spares reading that prefix."""
-    crc, start = _parse_signature(known) or (0, 0)
-    left = offset - start
+    a line added keeps every byte near the old end. It reads the page cache at
+    gigabytes a second; parsing the file again would cost far more."""
+    crc = 0
+    left = offset
     with path.open("rb") as handle:
-        handle.seek(start)
         while left > 0:
             block = handle.read(min(left, _SIGNATURE_BLOCK))
             if not block:
                 break
             crc = zlib.crc32(block, crc)
             left -= len(block)
-    return f"crc32:{crc:08x}:{offset}"
-
-
-def _parse_signature(signature: str) -> tuple[int, int] | None:
-    """(CRC, length) of a signature made by `_signature`, else None."""
-    kind, _, rest = signature.partition(":")
-    crc, _, length = rest.partition(":")
-    if kind != "crc32" or not crc or not length.isdigit():
-        return None
-    return int(crc, 16), int(length)
+    return crc
 
 
 class FolderSource:
@@ -156,9 +149,10 @@ class FolderSource:
         if st.st_ino != seen.ino or st.st_size < seen.offset or seen.offset == 0:
             return None
         try:
-            return seen.offset if _signature(path, seen.offset) == seen.signature else None
+            same = _signature(_prefix_crc(path, seen.offset), seen.offset) == seen.signature
         except OSError:
             return None
+        return seen.offset if same else None
 
     def _chunks(
         self,
@@ -174,8 +168,11 @@ class FolderSource:
             offset = self._tail_offset(path, st, seen)
             start_line = (seen.lines if seen and offset is not None else 0) + 1
             out.forget(origin, start_line if offset is not None else 0)
+            # The CRC of the bytes read so far, carried on as the reader goes: a
+            # tail read starts from the checked prefix's (its stored signature).
+            checksum = [int(seen.signature.split(":")[1], 16) if seen and offset else 0]
             if name.endswith(".jsonl"):
-                reader = self._read_jsonl(path, origin, offset or 0, start_line, out)
+                reader = self._read_jsonl(path, origin, offset or 0, start_line, out, checksum)
             else:
                 reader = self._read_json(path, origin, out)
             bounded = self._bounded(reader, origin)
@@ -194,10 +191,7 @@ class FolderSource:
                 st.st_ctime_ns,
                 consumed,
                 lines,
-                # The prefix read before was just checked: carry its checksum on.
-                _signature(path, consumed, seen.signature if seen and offset else "")
-                if consumed
-                else "",
+                _signature(checksum[0], consumed) if consumed else "",
             ).to_json()
         yield out.take(cursor)
 
@@ -222,7 +216,13 @@ class FolderSource:
                 )
 
     def _read_jsonl(
-        self, path: Path, origin: str, offset: int, line_no: int, out: Chunker
+        self,
+        path: Path,
+        origin: str,
+        offset: int,
+        line_no: int,
+        out: Chunker,
+        checksum: list[int],
     ) -> _Reader:
         try:
             handle = path.open("rb")
@@ -250,6 +250,7 @@ class FolderSource:
                         return consumed, line_no - 1
                     yield item
                 consumed += len(raw)
+                checksum[0] = zlib.crc32(raw, checksum[0])
                 line_no += 1
         return consumed, line_no - 1
 
