@@ -54,8 +54,14 @@ CONFIG_NAME = "syndicator.toml"
 DROPPED_NAME = "zz-incremental.jsonl"
 
 
-def write_config(workdir: Path, source: Path, webhooks: list[dict[str, Any]] | None = None) -> Path:
-    """Write a config for a benchmark run in `workdir`; return its path."""
+def write_config(
+    workdir: Path,
+    source: Path,
+    webhooks: list[dict[str, Any]] | None = None,
+    content: str = "full",
+) -> Path:
+    """Write a config for a benchmark run in `workdir` (entries with `content`,
+    `full` or `summary`); return its path."""
     workdir.mkdir(parents=True, exist_ok=True)
     lines = [
         "[site]",
@@ -67,6 +73,7 @@ def write_config(workdir: Path, source: Path, webhooks: list[dict[str, Any]] | N
         "[feeds]",
         f"output_dir = {json.dumps(str(workdir / 'public'))}",
         "max_entries = 50",
+        f"content = {json.dumps(content)}",
         "[database]",
         f"url = {json.dumps('sqlite:///' + str(workdir / 'syndicator.db'))}",
         "[log]",

@@ -94,13 +94,13 @@ def _link_tree(files: list[Path], dest: Path) -> None:
 
 
 def _pipeline(
-    corpus: Corpus, work: Path, only: set[str], profile: bool, out_dir: Path
+    corpus: Corpus, work: Path, only: set[str], profile: bool, out_dir: Path, content: str
 ) -> dict[str, Any]:
     out: dict[str, Any] = {}
     product = work / "product"
     source = product / "source"
     _link_tree(corpus.files, source)
-    write_config(product, source)
+    write_config(product, source, content=content)
     _say("cold import: syndicator ...")
     cold = _child("product.py", "cold", str(product))
     out["cold"] = {"syndicator": cold, "records_per_s": corpus.size / cold["seconds"]}
@@ -489,7 +489,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     if only & {"cold", "incremental", "rebuild"}:
-        results.update(_pipeline(corpus, work, only, args.profile, out_dir))
+        results["feeds_content"] = args.content
+        results.update(_pipeline(corpus, work, only, args.profile, out_dir, args.content))
     if "http" in only:
         results["http"] = _http(args.http_seconds, out_dir)
     if "webhooks" in only:
@@ -542,6 +543,12 @@ def main(argv: list[str] | None = None) -> int:
         "--work-dir", type=Path, default=BENCH / "out", help="corpus cache and scratch space"
     )
     parser.add_argument("--keep", action="store_true", help="keep bench/out/work-N afterwards")
+    parser.add_argument(
+        "--content",
+        choices=("full", "summary"),
+        default="full",
+        help="`[feeds] content` of the product's pipeline (the naive one renders bodies)",
+    )
     args = parser.parse_args(argv)
     results = run(args)
     table = _table(results)

@@ -28,7 +28,7 @@ from pydantic import (
 )
 
 from syndicator.config_errors import Origins, describe, key_path
-from syndicator.core.custom import CustomFeed, CustomFeedSettings
+from syndicator.core.custom import ContentMode, CustomFeed, CustomFeedSettings
 from syndicator.core.records import RecordLimits
 from syndicator.core.retry import DEFAULT_RETRY_SCHEDULE
 from syndicator.core.routing import EntityFilter, LanguageFilter, Route
@@ -177,6 +177,15 @@ class FeedSettings(_Section):
             "How long an Atom feed lists an article deleted from it as an RFC 6721 "
             "`<at:deleted-entry>` (fractions allowed; 0 lists none). A feed lists at most "
             "`feeds.max_entries` of them, the newest. RSS and JSON Feed just drop the entry"
+        ),
+    )
+    content: ContentMode = Field(
+        default="full",
+        description=(
+            "What entries of topic, entity and language feeds carry: `full`, the body "
+            "rendered to HTML beside the summary; `summary`, the summary alone (feeds a "
+            "tenth the size, for readers that open the article's page). Custom feeds "
+            "choose their own"
         ),
     )
     #: Feeds of the articles chosen by topics, entities and language (`[[feeds.custom]]`).

@@ -99,6 +99,7 @@ class Builder:
                 # Templates shape only the HTML pages (their digest is kept apart).
                 s.site.model_dump(exclude={"template_dir"}),
                 s.feeds.max_entries,
+                s.feeds.content,
                 s.feeds.tombstone_days,
                 s.websub.model_dump(),
                 self.ttl_minutes(),
@@ -108,12 +109,19 @@ class Builder:
 
     def entry_fingerprint(self) -> str:
         """What, besides an entry's data, shapes its bytes: the renderer, its
-        libraries and the site's URL (entity scheme and feed links), nothing of
+        libraries, the site's URL (entity scheme and feed links) and whether
+        entries carry bodies (`feeds.content`), nothing of
         the feed around it. Manifests carry it: a feed file's entries are
         reused whenever it matches, in a full build too (a new title or TTL
         renders every feed's shell again, not its fifty entries)."""
         blob = orjson.dumps(
-            [__version__, RENDER_FORMAT, _library_versions(), self.settings.site.base_url]
+            [
+                __version__,
+                RENDER_FORMAT,
+                _library_versions(),
+                self.settings.site.base_url,
+                self.settings.feeds.content,
+            ]
         )
         return hashlib.sha256(blob).hexdigest()
 
@@ -226,6 +234,7 @@ class Builder:
             language=site.language,
             hub_urls=self.hub_urls(),
             max_entries=self.settings.feeds.max_entries,
+            summary_only=self.settings.feeds.content == "summary",
             entry_fingerprint=self.entry_fingerprint(),
             tombstone_window=self._tombstone_window(),
             ttl_minutes=self.ttl_minutes(),

@@ -35,7 +35,7 @@ from syndicator.render.html import render_markdown
 from syndicator.store import Store, StoredDocument
 from syndicator.web.documents import Document, DocumentCache, cache_control, stand_in
 
-__all__ = ["FacetDocuments", "entity_pairs"]
+__all__ = ["FacetDocuments", "entity_pairs", "summary_entry"]
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,14 @@ _PREFIX = "/feeds/"
 _GZIP_LEVEL = 6
 #: Entry fragments of on-demand renders kept in memory (bytes).
 _RENDER_CACHE_BYTES = 16 * 1024 * 1024
+
+
+def summary_entry(
+    article: Article, digest: str, entities: tuple[tuple[str, str], ...]
+) -> RenderedArticle:
+    """The entry of a feed whose entries carry the summary alone: no body, and a
+    cache key of its own, never the full entry's."""
+    return RenderedArticle(replace(article, body_md=None), None, f"{digest}-summary", entities)
 
 
 def entity_pairs(article: Article, feeds_by_key: dict[str, str]) -> tuple[tuple[str, str], ...]:
@@ -162,7 +170,8 @@ class FacetDocuments:
         site = self.settings.site
         custom = self.custom.get(split_feed_name(name)[1]) if name.startswith("custom/") else None
         limit = self.settings.feeds.max_entries if custom is None else custom.max_entries
-        summary = custom is not None and custom.content == "summary"
+        content = self.settings.feeds.content if custom is None else custom.content
+        summary = content == "summary"
         rows = self.store.articles.feed_entries(name, limit)
         keys = {entity_key(e) for article, _, _ in rows for e in article.entities}
         feeds_by_key = self.store.facets.entity_feeds(keys)
@@ -170,15 +179,7 @@ class FacetDocuments:
         entries: list[RenderedArticle | bytes] = []
         for article, html, digest in rows:
             if summary:
-                # No body: a fragment of its own, never the full entry's.
-                entries.append(
-                    RenderedArticle(
-                        replace(article, body_md=None),
-                        None,
-                        f"{digest}-summary",
-                        entity_pairs(article, feeds_by_key),
-                    )
-                )
+                entries.append(summary_entry(article, digest, entity_pairs(article, feeds_by_key)))
                 continue
             if html is None and article.body_md:
                 html = render_markdown(article.body_md)

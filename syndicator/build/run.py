@@ -14,7 +14,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from syndicator.build.ondemand import entity_pairs
+from syndicator.build.ondemand import entity_pairs, summary_entry
 from syndicator.build.output import OutputDir
 from syndicator.build.result import BuildResult
 from syndicator.build.reuse import Manifests, Reusable, missing_slugs, reusable, sha256
@@ -52,6 +52,8 @@ class RunSettings:
     max_entries: int
     #: `Builder.entry_fingerprint`: the manifests' key to reusable entries.
     entry_fingerprint: str
+    #: `feeds.content = "summary"`: entries carry the summary, no body.
+    summary_only: bool = False
     #: How long a deleted article is listed in Atom feeds (`feeds.tombstone_days`).
     tombstone_window: timedelta = timedelta(days=7)
     ttl_minutes: int | None = None
@@ -258,12 +260,15 @@ class FeedRun:
         return out
 
     def _rendered(self, article: Article, html: str | None, digest: str) -> RenderedArticle:
+        pairs = entity_pairs(article, self._entity_feeds)
+        if self.config.summary_only:
+            return summary_entry(article, digest, pairs)
         if html is None and article.body_md:
             key = (article.slug, digest)
             html = self._html.get(key)
             if html is None:
                 html = self._html[key] = render_markdown(article.body_md)
-        return RenderedArticle(article, html, digest, entity_pairs(article, self._entity_feeds))
+        return RenderedArticle(article, html, digest, pairs)
 
     def _know_entities(self, articles: Iterable[Article]) -> None:
         """Read the feed names of the articles' entities not looked up yet, at once."""
