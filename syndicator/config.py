@@ -183,8 +183,8 @@ class FeedSettings(_Section):
         default="full",
         description=(
             "What entries of topic, entity and language feeds carry: `full`, the body "
-            "rendered to HTML beside the summary; `summary`, the summary alone (feeds a "
-            "tenth the size, for readers that open the article's page). Custom feeds "
+            "rendered to HTML beside the summary; `summary`, the summary alone (feeds about "
+            "a sixth the size, for readers that open the article's page). Custom feeds "
             "choose their own"
         ),
     )
