@@ -262,10 +262,9 @@ class _App:
                 doc = self._docs.get(path)
             loader = self._loader
             if loader is not None:
-                if doc is None:
-                    # Only wanted paths enter the cache: a hit needs no parsing.
+                if doc is None and loader.wants(path):
                     doc = loader.cache.get(path)
-                    if doc is None and loader.wants(path):
+                    if doc is None:
                         await self._on_demand(loader, scope, send, path, None)
                         return
                 elif doc is not None and doc.lazy:
