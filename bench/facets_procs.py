@@ -25,7 +25,15 @@ import httpx
 
 from bench.product import process_tree, rss_kb
 
-__all__ = ["DaemonProc", "RssSampler", "disk_usage", "run_once", "summary", "tree_rss_mb"]
+__all__ = [
+    "DaemonProc",
+    "RssSampler",
+    "disk_usage",
+    "run_once",
+    "summary",
+    "tree_rss_mb",
+    "user_env",
+]
 
 CONFIG_NAME = "syndicator.toml"
 
@@ -60,7 +68,7 @@ def write_config(workdir: Path, source: Path, *, port: int, title: str = "Newsro
     return path
 
 
-def _env() -> dict[str, str]:
+def user_env() -> dict[str, str]:
     # The outer environment must not override the benchmark's config.
     return {k: v for k, v in os.environ.items() if not k.startswith("SYNDICATOR_")}
 
@@ -115,7 +123,7 @@ def run_once(config: Path, timeout: float = 3600.0) -> dict[str, Any]:
     proc = subprocess.Popen(
         cmd,
         cwd=config.parent,
-        env=_env(),
+        env=user_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -186,7 +194,7 @@ class DaemonProc:
         self.started_wall = time.time()
         self.started = time.perf_counter()
         self.proc = subprocess.Popen(
-            cmd, cwd=self.config.parent, env=_env(), stdout=self._log, stderr=self._log
+            cmd, cwd=self.config.parent, env=user_env(), stdout=self._log, stderr=self._log
         )
 
     @property

@@ -38,6 +38,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.corpus import DEFAULT_SEED, ensure_corpus  # noqa: E402
+from bench.facets_procs import user_env  # noqa: E402
 from bench.product import DROPPED_NAME, write_config  # noqa: E402
 
 OUT = ROOT / "bench" / "out" / "once.json"
@@ -47,10 +48,6 @@ STEP_TIMEOUT = 1800
 def _say(text: str = "") -> None:
     sys.stdout.write(text + "\n")
     sys.stdout.flush()
-
-
-def _env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("SYNDICATOR_")}
 
 
 def _once(config: Path) -> dict[str, float]:
@@ -67,7 +64,7 @@ def _once(config: Path) -> dict[str, float]:
         check=True,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        env=_env(),
+        env=user_env(),
         timeout=STEP_TIMEOUT,
         cwd=ROOT,
     )

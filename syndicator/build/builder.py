@@ -89,17 +89,13 @@ class Builder:
     def fingerprint(self) -> str:
         """What, besides the data, shapes the rendered bytes."""
         s = self.settings
-        # The libraries too: a build reuses entry bytes an earlier one wrote,
-        # which must be what this renderer would write.
         blob = orjson.dumps(
             [
-                __version__,
-                RENDER_FORMAT,
-                _library_versions(),
+                # The renderer, its libraries and what shapes the entries.
+                self.entry_fingerprint(),
                 # Templates shape only the HTML pages (their digest is kept apart).
                 s.site.model_dump(exclude={"template_dir"}),
                 s.feeds.max_entries,
-                s.feeds.content,
                 s.feeds.tombstone_days,
                 s.websub.model_dump(),
                 self.ttl_minutes(),
@@ -109,8 +105,9 @@ class Builder:
 
     def entry_fingerprint(self) -> str:
         """What, besides an entry's data, shapes its bytes: the renderer, its
-        libraries, the site's URL (entity scheme and feed links) and whether
-        entries carry bodies (`feeds.content`), nothing of
+        libraries (a build reuses entry bytes an earlier one wrote, which must be
+        what this renderer would write), the site's URL (entity scheme and feed
+        links) and whether entries carry bodies (`feeds.content`), nothing of
         the feed around it. Manifests carry it: a feed file's entries are
         reused whenever it matches, in a full build too (a new title or TTL
         renders every feed's shell again, not its fifty entries)."""
