@@ -273,7 +273,8 @@ class FeedRun:
     def _know_entities(self, articles: Iterable[Article]) -> None:
         """Read the feed names of the articles' entities not looked up yet, at once."""
         known = self._entity_feeds
-        wanted = {entity_key(e) for a in articles for e in a.entities} - known.keys()
+        # Not `set - known.keys()`: that walks every key known so far, per feed.
+        wanted = {key for a in articles for e in a.entities if (key := entity_key(e)) not in known}
         if wanted:
             found = self.store.facets.entity_feeds(wanted)
             known.update(found)

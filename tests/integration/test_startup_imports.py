@@ -39,6 +39,7 @@ HEAVY = (
     "syndicator.sources.http_api",
     "syndicator.websub.service",
     "syndicator.console",
+    "uvicorn",
 )
 #: What a command over a SQLite database with no endpoint and no WebSub never needs.
 NEVER_ON_SQLITE = {
@@ -51,6 +52,7 @@ NEVER_ON_SQLITE = {
     "syndicator.sources.http_api",
     "syndicator.websub.service",
     "syndicator.console",
+    "uvicorn",  # a build's on-demand part uses `web.documents`, not the server
 }
 RENDERING = {"feedgen", "lxml", "jinja2", "syndicator.render.feeds"}
 
