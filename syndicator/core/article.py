@@ -16,6 +16,7 @@ webhook leaves out are named here.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import typing
 import uuid
@@ -163,6 +164,8 @@ def article_version(article: Article, base_url: str) -> ArticleVersion:
     )
 
 
+# Asked once per entry and format, for the same few thousand articles in a row.
+@functools.lru_cache(maxsize=4096)
 def entry_id(slug: str) -> str:
     """The entry's permanent id, derived from the slug alone (SPEC §4)."""
     # Ingest already strips these characters from slugs, so for stored slugs
