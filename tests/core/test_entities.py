@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import sys
+import unicodedata
+
 import pytest
 
-from syndicator.core.entities import entity_key
+from syndicator.core.entities import entity_key, entity_problem
 
 
 @pytest.mark.parametrize(
@@ -30,3 +33,27 @@ def test_different_entities(a: str, b: str) -> None:
 
 def test_blank_names_have_an_empty_key() -> None:
     assert entity_key(" \t\n") == ""
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["a\x01b", "tab\there", "lone \ud800 surrogate", "unassigned \U000e0000", "del\x7f"],
+)
+def test_control_characters_are_a_problem(name: str) -> None:
+    assert entity_problem(name) == f"entity {name[:60]!r} holds control characters"
+
+
+@pytest.mark.parametrize(
+    "name", ["Nvidia", "Société Générale", "zero\u200djoiner", "no\u00a0break"]
+)
+def test_printable_and_format_characters_are_not(name: str) -> None:
+    assert entity_problem(name) is None
+
+
+def test_printable_text_never_holds_a_control_character() -> None:
+    # What the check's fast path relies on, for every code point.
+    assert not [
+        code
+        for code in range(sys.maxunicode + 1)
+        if chr(code).isprintable() and unicodedata.category(chr(code)) in ("Cc", "Cs", "Cn")
+    ]
