@@ -224,6 +224,8 @@ def spelling_delta(
 ) -> None:
     """Count each distinct entity of one article once, with `sign` (only the
     feeds in `known`, when given: those the stored version is in)."""
+    if not entities:
+        return
     seen: set[str] = set()
     within = None if known is None else set(known)
     for spelling in entities:
