@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,6 +15,7 @@ from syndicator.core.retry import AttemptOutcome
 from syndicator.core.times import db_time
 from syndicator.store import Outbox, Outcome, Store
 from syndicator.store import schema as t
+from syndicator.store.outbox import new_event_id, new_event_ids
 from tests.delivery.rows import T0, add_deliveries
 
 LEASE = timedelta(seconds=60)
@@ -211,3 +213,13 @@ def test_listing_filters_and_the_last_attempt(make_outbox: Any) -> None:
     assert [r["id"] for r in outbox.listing("dead", endpoint="a", since=T0)] == [old[0]]
     assert outbox.listing(endpoint="nobody") == []
     assert outbox.endpoint_names() == ["a", "b"]
+
+
+def test_event_ids_of_a_batch_are_unique_and_in_creation_order() -> None:
+    ids = new_event_ids(1000)
+    assert len(set(ids)) == 1000
+    assert ids == sorted(ids)
+    assert all(re.fullmatch(r"evt_[0-9a-f]{32}", event_id) for event_id in ids)
+    later = new_event_id()
+    assert later > ids[0] and later not in ids
+    assert new_event_ids(0) == []

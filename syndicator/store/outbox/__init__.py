@@ -21,6 +21,7 @@ from syndicator.store.outbox.queue import (
     hold_deliveries,
     new_delivery,
     new_event_id,
+    new_event_ids,
     withdraw_held,
 )
 
@@ -36,4 +37,5 @@ __all__ = [
     "withdraw_held",
     "new_delivery",
     "new_event_id",
+    "new_event_ids",
 ]
