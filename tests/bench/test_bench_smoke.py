@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 
 from bench import corpus as corpus_mod
+from bench import floor as bench_floor
 from bench import once as bench_once
 from bench import run as bench_run
 
@@ -92,3 +94,15 @@ def test_once_benchmark_runs(tmp_path: Path) -> None:
     assert results["cold"]["records_per_s"] > 0 and results["edits_ratio"] > 0
     assert results["naive_poll"]["seconds"] > 0
     assert any("100-edit `once`" in line for line in bench_once.table(results))
+
+
+def test_floor_benchmark_times_every_step(tmp_path: Path) -> None:
+    results = bench_floor.measure(SIZE, corpora=tmp_path / "corpora")
+    assert results["records"] == SIZE
+    steps = results["steps"]
+    assert len(steps) == 9 and all(seconds >= 0 for seconds in steps.values())
+    assert results["cpu_seconds"] == pytest.approx(sum(steps.values()))
+    assert results["max_records_per_s"] == pytest.approx(
+        SIZE / (results["cpu_seconds"] / results["cpus"])
+    )
+    assert any("perfectly parallel" in line for line in bench_floor.table(results))
