@@ -121,7 +121,7 @@ def test_wheel_holds_the_typed_package_and_no_tests(wheel: Path) -> None:
     entry_points = zipfile.ZipFile(wheel).read(
         f"syndicator-{__version__}.dist-info/entry_points.txt"
     )
-    assert b"syndicator = syndicator.cli:main" in entry_points
+    assert b"syndicator = syndicator.cli:console_main" in entry_points
 
 
 def _run(bin_dir: Path, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -180,3 +180,20 @@ def test_the_daemon_module_loads_neither_psycopg_nor_the_console(tmp_path: Path)
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "['uvicorn']"  # what it does serve with is there
+
+
+def test_the_command_skips_the_last_collection_and_keeps_its_exit_code(tmp_path: Path) -> None:
+    script = (
+        "import gc, sys\n"
+        "from syndicator.cli import console_main\n"
+        "sys.argv = ['syndicator', '--config', sys.argv[1], 'check-config']\n"
+        "code = console_main()\n"
+        "print(code, gc.get_freeze_count() > 0)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "missing.toml")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.stdout.split()[-2:] == ["2", "True"], done.stdout + done.stderr
