@@ -52,6 +52,7 @@ from syndicator.render.cache import RenderCache  # noqa: E402
 from syndicator.render.common import FeedInfo  # noqa: E402
 from syndicator.render.feeds import render_feed  # noqa: E402
 from syndicator.render.html import render_markdown  # noqa: E402
+from syndicator.store.postings import key_order  # noqa: E402
 
 OUT = ROOT / "bench" / "out" / "floor.json"
 ENTRIES = 50  # per feed, as `feeds.max_entries` by default
@@ -142,7 +143,7 @@ def measure(
         (str(r["slug"]), str(r["updated_at"]), line.decode())
         for r, line in zip(records, lines, strict=True)
     )
-    members = sorted(
+    members = key_order(
         (topic, a.slug, a.updated_at.isoformat()) for a in articles for topic in a.topics
     )
     with tempfile.TemporaryDirectory(prefix="syndicator-floor-") as tmp:
@@ -162,11 +163,10 @@ def measure(
             lambda: _insert(
                 Path(tmp) / "m.db",
                 [
-                    "CREATE TABLE article_topics (topic TEXT, slug TEXT, updated_at TEXT,"
-                    " PRIMARY KEY (topic, slug)) WITHOUT ROWID",
-                    "CREATE INDEX recent ON article_topics (topic, updated_at DESC, slug)",
+                    "CREATE TABLE article_topics (topic TEXT, updated_at TEXT, slug TEXT,"
+                    " PRIMARY KEY (topic, updated_at DESC, slug)) WITHOUT ROWID",
                 ],
-                "INSERT INTO article_topics VALUES (?, ?, ?)",
+                "INSERT INTO article_topics (topic, slug, updated_at) VALUES (?, ?, ?)",
                 members,
             ),
         )

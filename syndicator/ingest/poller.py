@@ -211,7 +211,9 @@ class Poller:
                 continue
             restores = stored is not None and stored.deleted
             old = stored or StoredState(version.updated_at, "", ())
-            pending.append(Change(kind, version, old.topics, restores, old.entities))
+            pending.append(
+                Change(kind, version, old.topics, restores, old.entities, old.updated_at)
+            )
             pending_slugs.add(version.slug)
             # What it is in after this write, for a later version in this chunk.
             states[version.slug] = _written_state(version)

@@ -56,6 +56,8 @@ class Change:
     restores: bool = False
     #: The stored version's entities as spelled (none when it is deleted).
     old_entities: tuple[str, ...] = ()
+    #: The stored version's `updated_at`: its membership rows are keyed by it.
+    old_updated_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +82,13 @@ _INSERT_ARTICLE = Bulk(
 _INSERT_ARTICLE_TOPIC = Bulk(
     insert(t.article_topics).values(
         topic=bindparam("b_topic"), slug=bindparam("b_slug"), updated_at=bindparam("b_at")
+    )
+)
+_DELETE_ARTICLE_TOPIC = Bulk(
+    delete(t.article_topics).where(
+        t.article_topics.c.topic == bindparam("b_topic"),
+        t.article_topics.c.updated_at == bindparam("b_at"),
+        t.article_topics.c.slug == bindparam("b_slug"),
     )
 )
 
@@ -296,9 +305,8 @@ def _apply_topics(
     counts in no topic and dates no feed until it is published.
     """
     touched: set[str] = set()
-    at = t.article_topics
     removed: list[dict[str, Any]] = []
-    upserts: list[dict[str, Any]] = []
+    added: list[dict[str, Any]] = []
     changed_topics: dict[str, str] = {}
     counts: Counter[str] = Counter()  # article_topics rows gained (+) or lost (-)
     known = {c.version.slug for c in changes if c.kind is not ChangeKind.CREATED}
@@ -310,11 +318,14 @@ def _apply_topics(
         slug = c.version.slug
         stamp = db_time(c.version.updated_at)
         old, new = set(c.old_topics), set(names)
-        for topic in old - new:
-            removed.append({"b_topic": topic, "b_slug": slug})
         if slug in known:
-            for topic in new:
-                upserts.append({"b_topic": topic, "b_slug": slug, "b_at": stamp})
+            # Rows are keyed by time: every old row goes, every new one comes.
+            if old:
+                if c.old_updated_at is None:
+                    raise ValueError(f"change of {slug!r} lacks its stored updated_at")
+                before = db_time(c.old_updated_at)
+                removed += ({"b_topic": f, "b_at": before, "b_slug": slug} for f in old)
+            added += ({"b_topic": f, "b_at": stamp, "b_slug": slug} for f in new)
         else:
             new_rows.extend((topic, slug, stamp) for topic in new)
         was_shown = c.kind is not ChangeKind.CREATED and slug not in was_held
@@ -330,18 +341,13 @@ def _apply_topics(
         if was_shown or shown:
             touched.add(ALL_TOPIC)
     if removed:
-        conn.execute(
-            delete(at).where(at.c.topic == bindparam("b_topic"), at.c.slug == bindparam("b_slug")),
-            removed,
-        )
-    if upserts:
-        # Delete-then-insert keeps one portable statement pair for both dialects.
-        conn.execute(
-            delete(at).where(at.c.topic == bindparam("b_topic"), at.c.slug == bindparam("b_slug")),
-            [{"b_topic": u["b_topic"], "b_slug": u["b_slug"]} for u in upserts],
-        )
-        upserts.sort(key=lambda row: (row["b_topic"], row["b_slug"]))
-        _INSERT_ARTICLE_TOPIC.run(conn, upserts)
+        _DELETE_ARTICLE_TOPIC.run(conn, removed)
+    if added:
+        # Key order (topic, newest first, slug), by stable sorts.
+        added.sort(key=lambda row: row["b_slug"])
+        added.sort(key=lambda row: row["b_at"], reverse=True)
+        added.sort(key=lambda row: row["b_topic"])
+        _INSERT_ARTICLE_TOPIC.run(conn, added)
     # A new slug has no rows yet: its rows wait to be written in key order.
     deltas.postings.add(conn, new_rows)
     deltas.add(changed_topics, counts)

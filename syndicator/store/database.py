@@ -34,6 +34,8 @@ _SERIAL = {"sqlite": "INTEGER PRIMARY KEY AUTOINCREMENT", "postgresql": "BIGSERI
 _BLOB = {"sqlite": "BLOB", "postgresql": "BYTEA"}
 # A table that is all key: SQLite keeps it as one B-tree, not a table and an index.
 _WITHOUT_ROWID = {"sqlite": " WITHOUT ROWID", "postgresql": ""}
+# A descending key column; PostgreSQL's primary keys have none (it scans back).
+_DESC = {"sqlite": " DESC", "postgresql": ""}
 _INCREMENTAL = 2  # PRAGMA auto_vacuum value
 
 
@@ -243,7 +245,8 @@ def migrate(engine: Engine) -> int:
                 return version
             for statement in MIGRATIONS[version]:
                 sql = statement.replace("{serial}", serial).replace("{blob}", blob)
-                conn.exec_driver_sql(sql.replace("{without_rowid}", keyed))
+                sql = sql.replace("{without_rowid}", keyed).replace("{desc}", _DESC[dialect])
+                conn.exec_driver_sql(sql)
             new = str(version + 1)
             if version == 0:
                 conn.execute(meta.insert().values(key="schema_version", value=new))

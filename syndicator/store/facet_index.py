@@ -12,14 +12,14 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, and_, delete, func, insert, select, update
 
 from syndicator.core.custom import CustomFeed
 from syndicator.core.entities import entity_key
 from syndicator.core.times import db_time
 from syndicator.core.urls import facet_name
 from syndicator.store import schema as t
-from syndicator.store.articles import _INSERT_ARTICLE_TOPIC, touch_topics
+from syndicator.store.articles import _DELETE_ARTICLE_TOPIC, _INSERT_ARTICLE_TOPIC, touch_topics
 from syndicator.store.facets import assign_entities, count_spellings, feed_names, spelling_delta
 
 __all__ = ["index_custom", "index_facets"]
@@ -48,7 +48,6 @@ def _live_records(conn: Connection) -> Iterator[list[tuple[str, str, dict[str, A
 def index_facets(conn: Connection) -> int:
     """Put every live article in its entity and language feeds (a database
     written before facet feeds existed); return how many articles were read."""
-    at = t.article_topics
     seen = 0
     for records in _live_records(conn):
         seen += len(records)
@@ -66,12 +65,7 @@ def index_facets(conn: Connection) -> int:
                 counts[feed] += 1
                 changed[feed] = max(stamp, changed.get(feed, ""))
         if members:
-            conn.execute(
-                delete(at).where(
-                    at.c.topic == bindparam("b_topic"), at.c.slug == bindparam("b_slug")
-                ),
-                [{"b_topic": m["b_topic"], "b_slug": m["b_slug"]} for m in members],
-            )
+            _DELETE_ARTICLE_TOPIC.run(conn, members)
             _INSERT_ARTICLE_TOPIC.run(conn, members)
         touch_topics(conn, changed, counts)
         count_spellings(conn, spellings)

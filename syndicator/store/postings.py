@@ -5,7 +5,8 @@ language), so an import writes ten `article_topics` rows per record. Written
 chunk by chunk, those rows land all over the table's B-trees: at 100k articles
 (over a million rows, more than the page cache holds) each insert re-read a
 page, and they took half the import. Rows of articles created in the
-transaction are kept here instead and inserted sorted by (topic, slug) when
+transaction are kept here instead and inserted in key order (topic, newest
+first, slug) when
 the transaction ends, or sooner when anything else is about to read or change
 membership; into an empty table that is an append.
 """
@@ -25,15 +26,17 @@ __all__ = ["Postings", "key_order"]
 # whatever the import's size.
 _HOLD = 250_000
 _SLUG = itemgetter(1)
+_STAMP = itemgetter(2)
 
 
 def key_order(rows: Iterable[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
-    """(topic, slug, updated_at) rows sorted by topic, then slug.
+    """(topic, slug, updated_at) rows in the table's key order: by topic,
+    then newest first, then slug.
 
-    Not `sorted(rows)`: most rows share their topic with many others (a
+    Not one sort of tuples: most rows share their topic with many others (a
     language, a frequent entity), and Python compares such tuples on its
     generic path; a million rows took 5.6 s. Grouped by topic, each group is
-    sorted by slug alone (unique within a topic), in 1.8 s.
+    sorted by slug, then (stably) by time alone.
     """
     groups: dict[str, list[tuple[str, str, str]]] = {}
     for row in rows:
@@ -45,6 +48,7 @@ def key_order(rows: Iterable[tuple[str, str, str]]) -> list[tuple[str, str, str]
     for topic in sorted(groups):
         group = groups[topic]
         group.sort(key=_SLUG)
+        group.sort(key=_STAMP, reverse=True)  # stable: equal times keep slug order
         ordered += group
     return ordered
 

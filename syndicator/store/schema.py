@@ -64,12 +64,14 @@ articles = Table(
     Column("deleted_at", Text),
     Column("deleted_reason", Text),
 )
+# Feed membership, keyed as feeds read it (newest first); a row's
+# `updated_at` is its article's, which is how a change finds its old rows.
 article_topics = Table(
     "article_topics",
     metadata,
     Column("topic", Text, primary_key=True),
+    Column("updated_at", Text, primary_key=True),
     Column("slug", Text, primary_key=True),
-    Column("updated_at", Text),
 )
 topics = Table(
     "topics",
@@ -570,5 +572,23 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # Operator console: endpoint success rates, latency percentiles and the
         # deliveries-per-minute chart read the attempts of the last day by time.
         "CREATE INDEX attempts_time ON attempts (attempted_at)",
+    ),
+    (
+        # Feed membership in one B-tree keyed as feeds read it, (topic,
+        # updated_at DESC, slug), instead of a (topic, slug) key and an index
+        # of the same rows: half the writes and the space. A change finds an
+        # article's rows by its stored updated_at, which every row carries
+        # (copied here from the article, so no older row can hide).
+        """CREATE TABLE article_topics_by_time (
+            topic TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            slug TEXT NOT NULL,
+            PRIMARY KEY (topic, updated_at{desc}, slug)){without_rowid}""",
+        """INSERT INTO article_topics_by_time (topic, updated_at, slug)
+            SELECT at.topic, a.updated_at, at.slug
+            FROM article_topics at JOIN articles a ON a.slug = at.slug
+            ORDER BY at.topic, a.updated_at DESC, at.slug""",
+        "DROP TABLE article_topics",
+        "ALTER TABLE article_topics_by_time RENAME TO article_topics",
     ),
 )

@@ -1,4 +1,4 @@
-"""Membership rows are written in the table's key order."""
+"""Membership rows are written in the table's key order: (topic, updated_at DESC, slug)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import random
 from syndicator.store.postings import key_order
 
 
-def test_key_order_is_the_order_of_topic_then_slug() -> None:
+def test_key_order_is_topic_then_newest_first_then_slug() -> None:
     rng = random.Random(7)
     # Topics that prefix one another, facet names, a few large groups and
     # non-ASCII slugs: the grouping must give exactly what sorting the tuples does.
@@ -19,6 +19,8 @@ def test_key_order_is_the_order_of_topic_then_slug() -> None:
         for slug in rng.sample(slugs, rng.randint(1, len(slugs)))
     ]
     rng.shuffle(rows)
-    assert key_order(rows) == sorted(rows)
-    assert key_order(iter(rows)) == sorted(rows)
+    # Few distinct times: many rows of a topic tie on time and go by slug.
+    expected = sorted(rows, key=lambda r: (r[0], [-ord(ch) for ch in r[2]], r[1]))
+    assert key_order(rows) == expected
+    assert key_order(iter(rows)) == expected
     assert key_order([]) == []

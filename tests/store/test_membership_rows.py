@@ -1,0 +1,185 @@
+"""Feed membership rows are keyed (topic, updated_at, slug), newest first.
+
+A change finds an article's old rows by its stored `updated_at`, so every
+row must carry its article's time, one row per feed, through edits, moves,
+embargoes, takedowns and restores, and after the migration to this shape.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import select
+
+from syndicator.store import schema as t
+from syndicator.store.database import SCHEMA_VERSION
+from tests.cycle import Cycle
+from tests.deployment import Deployment
+
+Make = Callable[..., dict[str, Any]]
+Run = Callable[[], Cycle]
+
+
+def rows(cycle: Cycle) -> list[tuple[str, str, str]]:
+    """Every membership row as (topic, slug, updated_at), in the table's key order."""
+    at = t.article_topics
+    with cycle.store.db.read() as conn:
+        found = conn.execute(select(at.c.topic, at.c.slug, at.c.updated_at)).all()
+    return [(r[0], r[1], r[2]) for r in found]
+
+
+def check_rows(cycle: Cycle) -> set[tuple[str, str]]:
+    """Assert each row carries its article's time and no feed holds an article
+    twice; return the (topic, slug) pairs."""
+    a = t.articles
+    with cycle.store.db.read() as conn:
+        stamps = {r[0]: r[1] for r in conn.execute(select(a.c.slug, a.c.updated_at))}
+    found = rows(cycle)
+    pairs = Counter((topic, slug) for topic, slug, _ in found)
+    assert [pair for pair, n in pairs.items() if n > 1] == []
+    assert [r for r in found if r[2] != stamps[r[1]]] == []
+    return set(pairs)
+
+
+def test_rows_follow_edits_moves_embargoes_takedowns_and_restores(
+    deployment: Deployment, run_pipeline: Run, make_record: Make
+) -> None:
+    deployment.write_jsonl(
+        "a.jsonl",
+        [
+            make_record("one", topics=["energy"], entities=["Nvidia"], lang="en"),
+            make_record("two", topics=["energy", "ai"], entities=["Arm"], lang="de"),
+            # Held until 2999: its rows are written, it counts nowhere yet.
+            make_record("held", topics=["ai"], published_at="2999-01-01T00:00:00+00:00"),
+        ],
+    )
+    cycle = run_pipeline()
+    cycle.poll()
+    assert check_rows(cycle) == {
+        ("energy", "one"),
+        ("entities/nvidia", "one"),
+        ("lang/en", "one"),
+        ("energy", "two"),
+        ("ai", "two"),
+        ("entities/arm", "two"),
+        ("lang/de", "two"),
+        ("ai", "held"),
+        ("lang/en", "held"),
+    }
+    deployment.write_jsonl(
+        "b.jsonl",
+        [
+            # Same feeds, a new time: every row moves to it.
+            make_record(
+                "one",
+                topics=["energy"],
+                entities=["NVIDIA"],
+                lang="en",
+                updated_at="2026-06-02T00:00:00+00:00",
+            ),
+            # Leaves energy and its entity, changes language.
+            make_record("two", topics=["ai"], lang="fr", updated_at="2026-06-02T00:00:00+00:00"),
+            make_record(
+                "held",
+                topics=["space"],
+                published_at="2999-01-01T00:00:00+00:00",
+                updated_at="2026-06-02T00:00:00+00:00",
+            ),
+        ],
+    )
+    assert cycle.poll().updated == 3
+    assert check_rows(cycle) == {
+        ("energy", "one"),
+        ("entities/nvidia", "one"),
+        ("lang/en", "one"),
+        ("ai", "two"),
+        ("lang/fr", "two"),
+        ("space", "held"),
+        ("lang/en", "held"),
+    }
+    deployment.write_jsonl(
+        "c.jsonl", [{"slug": "two", "deleted": True, "updated_at": "2026-06-03T00:00:00+00:00"}]
+    )
+    assert cycle.poll().deleted == 1
+    assert {slug for _, slug in check_rows(cycle)} == {"one", "held"}
+    deployment.write_jsonl(
+        "d.jsonl",
+        [
+            make_record(
+                "two", topics=["ai"], entities=["Arm"], updated_at="2026-06-04T00:00:00+00:00"
+            )
+        ],
+    )
+    assert cycle.poll().updated == 1
+    assert {pair for pair in check_rows(cycle) if pair[1] == "two"} == {
+        ("ai", "two"),
+        ("entities/arm", "two"),
+        ("lang/en", "two"),
+    }
+    counts = {row.name: row.articles for row in cycle.store.articles.topics()}
+    assert counts["ai"] == 1 and counts["energy"] == 1 and counts.get("space", 0) == 0
+
+
+def test_migration_rekeys_rows_with_their_articles_times(
+    deployment: Deployment, run_pipeline: Run, make_record: Make
+) -> None:
+    deployment.write_jsonl(
+        "a.jsonl",
+        [
+            make_record(
+                f"s{n}",
+                topics=["energy", f"t{n % 3}"],
+                entities=["Arm"],
+                updated_at=f"2026-06-0{1 + n % 3}T00:00:00+00:00",
+            )
+            for n in range(9)
+        ],
+    )
+    cycle = run_pipeline()
+    cycle.poll()
+    before = check_rows(cycle)
+    keys = cycle.store.articles.feed_keys_many(["energy", "t1", "entities/arm"], 50)
+    # The previous shape: a (topic, slug) key and a time index, with one row
+    # whose time lags its article's (the copy takes the article's).
+    with cycle.store.db.engine.begin() as conn:
+        keyed = " WITHOUT ROWID" if conn.dialect.name == "sqlite" else ""
+        conn.exec_driver_sql("ALTER TABLE article_topics RENAME TO by_time")
+        conn.exec_driver_sql(
+            "CREATE TABLE article_topics (topic TEXT NOT NULL, slug TEXT NOT NULL, "
+            f"updated_at TEXT NOT NULL, PRIMARY KEY (topic, slug)){keyed}"
+        )
+        conn.exec_driver_sql(
+            "CREATE INDEX article_topics_recent ON article_topics (topic, updated_at DESC, slug)"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO article_topics SELECT topic, slug, updated_at FROM by_time"
+        )
+        conn.exec_driver_sql("DROP TABLE by_time")
+        conn.exec_driver_sql(
+            "UPDATE article_topics SET updated_at = '2026-01-01T00:00:00.000000Z' "
+            "WHERE topic = 'energy' AND slug = 's4'"
+        )
+        conn.execute(
+            t.meta.update()
+            .where(t.meta.c.key == "schema_version")
+            .values(value=str(SCHEMA_VERSION - 1))
+        )
+    cycle.store.close()
+    reopened = run_pipeline()
+    assert reopened.store.polls.get_meta("schema_version") == str(SCHEMA_VERSION)
+    assert check_rows(reopened) == before
+    assert reopened.store.articles.feed_keys_many(["energy", "t1", "entities/arm"], 50) == keys
+    # Newest first, then by slug.
+    assert [key[0] for key in keys["energy"]] == [
+        "s2",
+        "s5",
+        "s8",
+        "s1",
+        "s4",
+        "s7",
+        "s0",
+        "s3",
+        "s6",
+    ]
