@@ -24,6 +24,7 @@ from syndicator.core.custom import CustomFeed
 from syndicator.core.entities import entity_key
 from syndicator.core.times import db_time, format_time
 from syndicator.models import ALL_TOPIC, ChangeKind, Tombstone
+from syndicator.store import embargoes
 from syndicator.store import schema as t
 from syndicator.store.articles import touch_topics
 from syndicator.store.db import chunked
@@ -52,6 +53,12 @@ def apply_deletions(
     if not deletions:
         return set(), []
     stored = _records(conn, [d.tombstone.slug for d in deletions])
+    # Held articles were in no feed readers saw: taking one down changes no
+    # feed's count or date, and leaves no tombstone that would betray it.
+    held = embargoes.held_among(
+        conn, [d.tombstone.slug for d in deletions if d.kind is ChangeKind.DELETED]
+    )
+    embargoes.drop(conn, sorted(held))
     names = known_entities(
         conn, (entity_key(e) for record in stored.values() for e in record.get("entities") or ())
     )
@@ -63,6 +70,7 @@ def apply_deletions(
     rows: list[dict[str, Any]] = []
     new_rows: list[dict[str, Any]] = []
     tombstones: list[dict[str, Any]] = []
+    leaving: list[str] = []  # slugs whose membership rows go
     for deletion in deletions:
         stone = deletion.tombstone
         stamp = db_time(stone.deleted_at)
@@ -91,18 +99,21 @@ def apply_deletions(
                 "deleted_reason": stone.reason,
             }
         )
-        for feed in feeds:
-            counts[feed] -= 1
-            changed[feed] = max(stamp, changed.get(feed, ""))
-        tombstones += [
-            {"topic": feed, "slug": stone.slug, "deleted_at": stamp} for feed in (ALL_TOPIC, *feeds)
-        ]
-        touched.update((ALL_TOPIC, *feeds))
+        leaving.append(stone.slug)
+        if stone.slug not in held:
+            for feed in feeds:
+                counts[feed] -= 1
+                changed[feed] = max(stamp, changed.get(feed, ""))
+            tombstones += [
+                {"topic": feed, "slug": stone.slug, "deleted_at": stamp}
+                for feed in (ALL_TOPIC, *feeds)
+            ]
+            touched.update((ALL_TOPIC, *feeds))
         data = deleted_data(kept, stone.deleted_at, base_url)
         announcements.append(
             Announcement(str(ChangeKind.DELETED), stone.slug, stone.deleted_at, _json(data), topics)
         )
-    _write(conn, rows, new_rows, tombstones)
+    _write(conn, rows, new_rows, leaving, tombstones)
     touch_topics(conn, changed, counts)
     count_spellings(conn, spellings)
     return touched, announcements
@@ -143,6 +154,7 @@ def _write(
     conn: Connection,
     rows: list[dict[str, Any]],
     new_rows: list[dict[str, Any]],
+    leaving: list[str],
     tombstones: list[dict[str, Any]],
 ) -> None:
     a, at, ft = t.articles, t.article_topics, t.feed_tombstones
@@ -155,12 +167,11 @@ def _write(
     ):
         if group:
             conn.execute(update(a).where(a.c.slug == bindparam("b_slug")), group)
-    gone = sorted({row["slug"] for row in tombstones})
-    if gone:
-        for chunk in chunked(gone):
-            conn.execute(delete(at).where(at.c.slug.in_(chunk)))
-            # A tombstone of an earlier deletion, since restored and deleted again.
-            conn.execute(delete(ft).where(ft.c.slug.in_(chunk)))
+    for chunk in chunked(sorted(set(leaving))):
+        conn.execute(delete(at).where(at.c.slug.in_(chunk)))
+        # A tombstone of an earlier deletion, since restored and deleted again.
+        conn.execute(delete(ft).where(ft.c.slug.in_(chunk)))
+    if tombstones:
         conn.execute(insert(ft), tombstones)
 
 

@@ -87,6 +87,13 @@ def hold(conn: Connection, until: Mapping[str, str]) -> None:
     )
 
 
+def drop(conn: Connection, slugs: Sequence[str]) -> None:
+    """Forget the holds of these articles (taken down before their instant)."""
+    e = t.embargoes
+    for chunk in chunked(sorted(set(slugs))):
+        conn.execute(delete(e).where(e.c.slug.in_(chunk), e.c.released_at.is_(None)))
+
+
 def mark_released(conn: Connection, instants: Mapping[str, str], now: str) -> None:
     """Record these held articles as out, at their (possibly moved) instants."""
     if not instants:

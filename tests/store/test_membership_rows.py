@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -183,3 +184,37 @@ def test_migration_rekeys_rows_with_their_articles_times(
         "s3",
         "s6",
     ]
+
+
+def test_taking_down_a_held_article_leaves_the_counts_of_its_feeds(
+    deployment: Deployment, run_pipeline: Run, make_record: Make
+) -> None:
+    deployment.write_jsonl(
+        "a.jsonl",
+        [
+            make_record("shown", topics=["ai"], entities=["Arm"]),
+            make_record(
+                "held", topics=["ai"], entities=["Arm"], published_at="2999-01-01T00:00:00+00:00"
+            ),
+        ],
+    )
+    cycle = run_pipeline()
+    cycle.poll()
+
+    def counts() -> dict[str, int]:
+        tp = t.topics
+        with cycle.store.db.read() as conn:
+            return {r[0]: r[1] for r in conn.execute(select(tp.c.name, tp.c.articles))}
+
+    before = counts()
+    assert before["ai"] == before["entities/arm"] == 1
+    deployment.write_jsonl(
+        "b.jsonl", [{"slug": "held", "deleted": True, "updated_at": "2026-06-02T00:00:00+00:00"}]
+    )
+    assert cycle.poll().deleted == 1
+    assert {slug for _, slug in check_rows(cycle)} == {"shown"}
+    after = counts()
+    assert after["ai"] == after["entities/arm"] == after["lang/en"] == 1
+    # No feed showed it, so none lists its deletion, and nothing holds it now.
+    assert cycle.store.articles.tombstones(datetime(2000, 1, 1, tzinfo=UTC), 50) == {}
+    assert cycle.store.embargoes.held() == []
