@@ -184,6 +184,16 @@ def test_migration_rekeys_rows_with_their_articles_times(
         "s3",
         "s6",
     ]
+    # The row whose time lagged is found by the next change like any other.
+    deployment.write_jsonl(
+        "b.jsonl",
+        [make_record("s4", topics=["space"], updated_at="2026-06-05T00:00:00+00:00")],
+    )
+    assert reopened.poll().updated == 1
+    assert {pair for pair in check_rows(reopened) if pair[1] == "s4"} == {
+        ("space", "s4"),
+        ("lang/en", "s4"),
+    }
 
 
 def test_taking_down_a_held_article_leaves_the_counts_of_its_feeds(
