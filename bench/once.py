@@ -23,6 +23,7 @@ validation and render workers are processes). Figures go to ``bench/out/once.jso
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import shutil
@@ -90,6 +91,9 @@ def measure(
     size: int, topics: int, runs: int, work: Path, corpora: Path = ROOT / "bench" / "out"
 ) -> dict[str, Any]:
     """The figures of one corpus shape (cached under `corpora`), each the median of `runs`."""
+    # The package's bytecode, as an install has it (and `make` compiles): where
+    # PYTHONDONTWRITEBYTECODE is set, each start would compile every module.
+    compileall.compile_dir(str(ROOT / "syndicator"), quiet=1)
     corpus, made = ensure_corpus(corpora, size, DEFAULT_SEED, files=1, topics=topics)
     _say(f"corpus: {size:,} records, {topics} topics in one file ({'made' if made else 'cached'})")
     cold: list[dict[str, float]] = []
