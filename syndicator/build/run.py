@@ -30,6 +30,10 @@ from syndicator.store import FeedKey, FeedManifest, Store, WrittenDocument, feed
 __all__ = ["BuildResult", "FeedRun", "RunSettings"]
 
 _WRITE_BATCH = 75  # documents written (and fsynced) together; two batches may be in memory
+# Or fewer, once their bytes reach this: documents of full-content feeds are
+# hundreds of KB each (and a feed of many entries far more), and the build's
+# memory is mostly the two batches in flight.
+_WRITE_BATCH_BYTES = 12 * 1024 * 1024
 _LOOKAHEAD = 4  # topics whose previous files are read ahead of rendering
 _PREFETCH = 32  # topics whose missing articles are read from the store in one query
 # At least this many topics: trim memory after every batch to keep the peak
@@ -125,6 +129,7 @@ class FeedRun:
             if self.manifests:
                 self._keys = self.store.articles.feed_keys_many(topics, self.config.max_entries)
             pending: _Pending = []
+            size = 0  # bytes pending
             for index, topic in enumerate(topics):
                 self._read_ahead(topics, index + _LOOKAHEAD)
                 if self.manifests and index % _PREFETCH == 0:
@@ -132,10 +137,12 @@ class FeedRun:
                 future = self._ahead.pop(index, None)
                 reused = None if future is None else future.result()
                 self.result.topics.append(topic)
-                pending.extend(self._render_topic(topic, updated[topic], reused))
-                if len(pending) >= _WRITE_BATCH:
+                docs = self._render_topic(topic, updated[topic], reused)
+                pending.extend(docs)
+                size += sum(len(doc.body) for doc, _ in docs)
+                if len(pending) >= _WRITE_BATCH or size >= _WRITE_BATCH_BYTES:
                     self._flush(pending)
-                    pending = []
+                    pending, size = [], 0
                     if len(topics) >= _TRIM_EACH_BATCH_FROM:
                         return_freed_memory()
             pending.extend((doc, None) for doc in extra())

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import update
 
 from syndicator.build import BuildResult
+from syndicator.build import run as run_module
 from syndicator.models import RenderedArticle
 from syndicator.render.feeds import FORMATS, FeedInfo, feed_path, reference_render
 from syndicator.render.html import render_markdown
@@ -304,3 +305,36 @@ def test_other_output_folder_renders_whole(
     assert len(result.topics) == 4 and result.reused_entries == 0
     deployment.output = elsewhere
     assert_feeds_match_store(deployment, pipeline)
+
+
+def test_batches_bounded_by_bytes_write_the_same_feeds(
+    deployment: Deployment,
+    seeded: Cycle,
+    run_pipeline: Run,
+    make_record: Make,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Every topic's documents over the bound: each topic is written as a batch of its own.
+    monkeypatch.setattr(run_module, "_WRITE_BATCH_BYTES", 1)
+    batches: list[int] = []
+    flush = run_module.FeedRun._flush
+
+    def counted(self: run_module.FeedRun, docs: Any) -> None:
+        batches.append(len(docs))
+        flush(self, docs)
+
+    monkeypatch.setattr(run_module.FeedRun, "_flush", counted)
+    deployment.write_jsonl(
+        "b.jsonl",
+        [
+            make_record("a06", topics=["energy"], body_md="Edited.", updated_at=stamp(13)),
+            make_record("new", topics=["space", "climate"], updated_at=stamp(20)),
+        ],
+    )
+    pipeline, result = build_fresh(run_pipeline)
+    assert sorted(result.topics) == ["all", "climate", "energy", "space"]
+    # One batch per topic, then the listings.
+    assert batches[:4] == [len(FORMATS)] * 4
+    assert_feeds_match_store(deployment, pipeline)
+    manifests = pipeline.store.feeds.manifests(["all", *TOPICS])
+    assert sorted(manifests) == sorted((t, f) for t in ("all", *TOPICS) for f in FORMATS)
