@@ -30,7 +30,7 @@ from syndicator.store.facets import (
     spelling_delta,
 )
 from syndicator.store.feeds import FeedKey
-from syndicator.store.postings import Postings
+from syndicator.store.postings import Postings, key_order
 
 __all__ = [
     "Articles",
@@ -306,7 +306,7 @@ def _apply_topics(
     """
     touched: set[str] = set()
     removed: list[dict[str, Any]] = []
-    added: list[dict[str, Any]] = []
+    added: list[tuple[str, str, str]] = []  # (topic, slug, updated_at), as postings
     changed_topics: dict[str, str] = {}
     counts: Counter[str] = Counter()  # article_topics rows gained (+) or lost (-)
     known = {c.version.slug for c in changes if c.kind is not ChangeKind.CREATED}
@@ -325,7 +325,7 @@ def _apply_topics(
                     raise ValueError(f"change of {slug!r} lacks its stored updated_at")
                 before = db_time(c.old_updated_at)
                 removed += ({"b_topic": f, "b_at": before, "b_slug": slug} for f in old)
-            added += ({"b_topic": f, "b_at": stamp, "b_slug": slug} for f in new)
+            added.extend((topic, slug, stamp) for topic in new)
         else:
             new_rows.extend((topic, slug, stamp) for topic in new)
         was_shown = c.kind is not ChangeKind.CREATED and slug not in was_held
@@ -343,11 +343,13 @@ def _apply_topics(
     if removed:
         _DELETE_ARTICLE_TOPIC.run(conn, removed)
     if added:
-        # Key order (topic, newest first, slug), by stable sorts.
-        added.sort(key=lambda row: row["b_slug"])
-        added.sort(key=lambda row: row["b_at"], reverse=True)
-        added.sort(key=lambda row: row["b_topic"])
-        _INSERT_ARTICLE_TOPIC.run(conn, added)
+        _INSERT_ARTICLE_TOPIC.run(
+            conn,
+            [
+                {"b_topic": topic, "b_slug": slug, "b_at": stamp}
+                for topic, slug, stamp in key_order(added)
+            ],
+        )
     # A new slug has no rows yet: its rows wait to be written in key order.
     deltas.postings.add(conn, new_rows)
     deltas.add(changed_topics, counts)

@@ -58,7 +58,7 @@ def apply_deletions(
     held = embargoes.held_among(
         conn, [d.tombstone.slug for d in deletions if d.kind is ChangeKind.DELETED]
     )
-    embargoes.drop(conn, sorted(held))
+    embargoes.drop(conn, held)
     names = known_entities(
         conn, (entity_key(e) for record in stored.values() for e in record.get("entities") or ())
     )

@@ -14,7 +14,7 @@ table group calls them in its transactions.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -87,7 +87,7 @@ def hold(conn: Connection, until: Mapping[str, str]) -> None:
     )
 
 
-def drop(conn: Connection, slugs: Sequence[str]) -> None:
+def drop(conn: Connection, slugs: Iterable[str]) -> None:
     """Forget the holds of these articles (taken down before their instant)."""
     e = t.embargoes
     for chunk in chunked(sorted(set(slugs))):
