@@ -45,7 +45,7 @@ from syndicator.build import Builder, BuildResult  # noqa: E402
 from syndicator.config import Settings, load_settings  # noqa: E402
 from syndicator.core.urls import FEED_FORMATS  # noqa: E402
 from syndicator.ingest import Poller  # noqa: E402
-from syndicator.wiring import make_builder, make_poller, open_store  # noqa: E402
+from syndicator.wiring import make_builder, make_poller, make_workers, open_store  # noqa: E402
 
 __all__ = ["DROPPED_NAME", "process_tree", "rss_kb", "write_config"]
 
@@ -220,10 +220,14 @@ def _warm(builder: Builder) -> None:
     """Load what a running daemon has loaded before an edit arrives: the modules
     a build renders with and the compiled page templates, which a process that
     has rendered nothing yet loads on its first rendering (a `once` pays them as
-    start-up: `bench/once.py` measures that)."""
+    start-up: `bench/once.py` measures that), and its worker processes, loaded
+    within a second of its start."""
     importlib.import_module("syndicator.build.run")
     importlib.import_module("syndicator.render.opml")
     builder.templates.load()
+    deadline = time.monotonic() + 60
+    while not builder.workers.warm and builder.workers.count and time.monotonic() < deadline:
+        time.sleep(0.01)
 
 
 def _rebuild(builder: Builder, profile: Path | None) -> dict[str, Any]:
@@ -248,8 +252,13 @@ def run_step(step: str, workdir: Path, drop: Path | None, profile: Path | None) 
     sampler = _TreeRss()
     settings = _changed_site(load_settings(workdir / CONFIG_NAME, environ={}), step)
     store = open_store(settings)
+    # As the daemon does: its worker processes start with it, load the
+    # rendering modules, and serve every poll and build after.
+    workers = make_workers(settings, keep_warm=True)
+    workers.preload()
     try:
-        poller, builder = make_poller(settings, store), make_builder(settings, store)
+        poller = make_poller(settings, store, workers=workers)
+        builder = make_builder(settings, store, workers)
         if step == "cold":
             figures = _cold(poller, builder, profile)
         elif step == "incremental":
@@ -261,6 +270,7 @@ def run_step(step: str, workdir: Path, drop: Path | None, profile: Path | None) 
         else:
             raise SystemExit(f"unknown step {step!r}")
     finally:
+        workers.close()
         closing = time.perf_counter()
         store.close()  # waits for a WAL checkpoint still running in the background
     figures["close_seconds"] = time.perf_counter() - closing

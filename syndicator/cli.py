@@ -194,12 +194,14 @@ def _once(settings: Settings) -> int:
     from syndicator.coordination import for_store, process_identity
     from syndicator.delivery.commands import deliver_pending
     from syndicator.progress import terminal_progress
-    from syndicator.wiring import make_builder, make_poller, open_store, utc_now
+    from syndicator.wiring import make_builder, make_poller, make_workers, open_store, utc_now
 
     store = open_store(settings)
+    # A large poll's validation workers render the build after it.
+    workers = make_workers(settings)
     try:
-        poller = make_poller(settings, store, terminal_progress())
-        builder = make_builder(settings, store)
+        poller = make_poller(settings, store, terminal_progress(), workers)
+        builder = make_builder(settings, store, workers)
         # Running `run` processes serve this build too: on SQLite they read
         # what it recorded; on PostgreSQL it is shared as a builder shares.
         coordination = for_store(
@@ -228,6 +230,7 @@ def _once(settings: Settings) -> int:
         )
         return EXIT_OK
     finally:
+        workers.close()
         store.close()
 
 

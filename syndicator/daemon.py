@@ -66,7 +66,7 @@ from syndicator.web.documents import (
 )
 from syndicator.web.server import make_server, request_shutdown, run_loop
 from syndicator.websub.service import WebSub
-from syndicator.wiring import make_builder, make_poller, open_store, utc_now
+from syndicator.wiring import make_builder, make_poller, make_workers, open_store, utc_now
 
 if TYPE_CHECKING:
     from syndicator.console import Console, FeedTraffic
@@ -647,8 +647,12 @@ def run_daemon(settings: Settings) -> int:
     except BaseException:
         sock.close()
         raise
-    poller = make_poller(settings, store, terminal_progress())
-    builder = make_builder(settings, store)
+    # Loaded now and kept: every build worth splitting uses both cores, and a
+    # poll or build never waits for a worker to start.
+    workers = make_workers(settings, keep_warm=True)
+    workers.preload()
+    poller = make_poller(settings, store, terminal_progress(), workers)
+    builder = make_builder(settings, store, workers)
     coordination = for_store(
         store,
         process_identity(),
@@ -675,6 +679,7 @@ def run_daemon(settings: Settings) -> int:
         stopped = daemon.stopped
         if stopped is not Shutdown.POLL_ABANDONED:
             poller.close()
+            workers.close()
             daemon.facets.close()
             store.close()
     if stopped is Shutdown.POLL_ABANDONED:

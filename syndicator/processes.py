@@ -1,17 +1,27 @@
 """Worker processes and memory for large polls and builds.
 
 Validation and rendering are CPU-bound Python, so large work is spread over
-processes rather than threads; both use cases start them the same way.
+processes rather than threads; both use cases start them the same way, and a
+command or daemon shares one set of them (`Workers`) between its polls and
+builds, so a worker's start-up (an interpreter and the imports, ~0.5 s) is
+paid once rather than per poll and per build.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import importlib
+import logging
 import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
+import threading
+from collections.abc import Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 
-__all__ = ["default_processes", "process_pool", "return_freed_memory"]
+__all__ = ["Workers", "default_processes", "preload", "process_pool", "return_freed_memory"]
+
+log = logging.getLogger(__name__)
 
 
 def default_processes(configured: int | None) -> int:
@@ -37,3 +47,97 @@ def return_freed_memory() -> None:
     except (OSError, AttributeError):
         return
     trim(0)
+
+
+def preload(modules: Sequence[str]) -> None:
+    """Import `modules` in this (worker) process, ahead of the tasks that need
+    them, and hand back what the previous task left freed."""
+    for name in modules:
+        importlib.import_module(name)
+    return_freed_memory()
+
+
+class Workers:
+    """Worker processes kept for a command's or daemon's lifetime.
+
+    Started on first use. `preload` has each worker load the modules its
+    tasks will need, ahead of them (a build's rendering stack, say, while a
+    poll still runs); until that is done `warm` is False, and callers that
+    only split work worth a worker's start-up keep small work in their own
+    process. A pool whose worker died is dropped (`discard`) and started
+    afresh on the next use.
+    """
+
+    def __init__(self, count: int, modules: Sequence[str] = (), *, keep_warm: bool = False) -> None:
+        #: Worker processes besides the caller's own.
+        self.count = max(count, 0)
+        #: What `preload` imports in each worker.
+        self.modules = tuple(modules)
+        #: Preload every pool as it starts (a daemon's, which renders every build).
+        self.keep_warm = keep_warm
+        self._pool: ProcessPoolExecutor | None = None
+        self._preloads: list[Future[None]] = []
+        self._lock = threading.Lock()
+
+    @property
+    def started(self) -> bool:
+        """Whether the workers are running."""
+        return self._pool is not None
+
+    @property
+    def warm(self) -> bool:
+        """Whether the workers are running and have loaded `modules`."""
+        with self._lock:
+            preloads = list(self._preloads)
+        return bool(preloads) and all(f.done() and f.exception() is None for f in preloads)
+
+    def pool(self) -> ProcessPoolExecutor:
+        """The running pool, started now if needed; raises `OSError` or
+        `RuntimeError` when no worker can start (no /dev/shm, say)."""
+        if self.count < 1:
+            raise RuntimeError("no worker processes configured")
+        with self._lock:
+            if self._pool is None:
+                self._pool = process_pool(self.count)
+                if self.keep_warm:
+                    self._queue_preloads(self._pool)
+            return self._pool
+
+    def preload(self) -> None:
+        """Start the workers if needed and have each load `modules`, in the
+        background; once per pool."""
+        if self.count < 1 or not self.modules:
+            return
+        try:
+            pool = self.pool()
+        except (OSError, RuntimeError) as exc:
+            log.warning("cannot start worker processes (%s); working in this one", exc)
+            return
+        with self._lock:
+            if pool is self._pool:
+                self._queue_preloads(pool)
+
+    def _queue_preloads(self, pool: ProcessPoolExecutor) -> None:
+        if self._preloads or not self.modules:
+            return
+        try:
+            # One task per worker: the pool starts a worker for each task that
+            # finds none idle, so all of them start and load at once.
+            self._preloads = [pool.submit(preload, self.modules) for _ in range(self.count)]
+        except RuntimeError:  # broken or shut down: the next use starts afresh
+            self._preloads = []
+
+    def discard(self) -> None:
+        """Drop a pool whose worker failed; the next use starts a new one."""
+        with self._lock:
+            pool, self._pool, self._preloads = self._pool, None, []
+        if pool is not None:
+            with contextlib.suppress(Exception):
+                pool.shutdown(wait=False, cancel_futures=True)
+
+    def close(self) -> None:
+        """Stop the workers (they finish the task in hand)."""
+        with self._lock:
+            pool, self._pool, self._preloads = self._pool, None, []
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)

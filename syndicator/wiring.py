@@ -8,14 +8,23 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from syndicator.build import Builder
+from syndicator.build.builder import RENDER_MODULES
 from syndicator.config import Settings
 from syndicator.errors import ConfigError
 from syndicator.ingest import Poller, Progress
 from syndicator.ports import ArticleSource
+from syndicator.processes import Workers, default_processes
 from syndicator.sources.folder import FolderSource
 from syndicator.store.store import Store
 
-__all__ = ["make_builder", "make_poller", "make_source", "open_store", "utc_now"]
+__all__ = [
+    "make_builder",
+    "make_poller",
+    "make_source",
+    "make_workers",
+    "open_store",
+    "utc_now",
+]
 
 log = logging.getLogger(__name__)
 
@@ -50,11 +59,23 @@ def open_store(settings: Settings) -> Store:
     return store
 
 
-def make_poller(settings: Settings, store: Store, progress: Progress | None = None) -> Poller:
+def make_workers(settings: Settings, *, keep_warm: bool = False) -> Workers:
+    """The worker processes a command's polls and builds share (`poll.processes`):
+    none start until a large poll or build, or a `preload`, needs them."""
+    count = default_processes(settings.poll.processes) - 1
+    return Workers(count, RENDER_MODULES, keep_warm=keep_warm)
+
+
+def make_poller(
+    settings: Settings,
+    store: Store,
+    progress: Progress | None = None,
+    workers: Workers | None = None,
+) -> Poller:
     """The poll of the configured source."""
-    return Poller(settings, store, make_source(settings), utc_now, progress)
+    return Poller(settings, store, make_source(settings), utc_now, progress, workers)
 
 
-def make_builder(settings: Settings, store: Store) -> Builder:
+def make_builder(settings: Settings, store: Store, workers: Workers | None = None) -> Builder:
     """The feed build over the store."""
-    return Builder(settings, store, utc_now)
+    return Builder(settings, store, utc_now, workers=workers)

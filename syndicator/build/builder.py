@@ -26,7 +26,7 @@ from syndicator.config import Settings
 from syndicator.core.urls import ENTITY_KIND, FEED_FORMATS, LANG_KIND, feed_path, split_feed_name
 from syndicator.models import ALL_TOPIC, Published
 from syndicator.ports import Clock
-from syndicator.processes import default_processes, process_pool
+from syndicator.processes import Workers, default_processes
 from syndicator.render.cache import RenderCache
 from syndicator.render.common import (
     CONTENT_TYPES,
@@ -44,8 +44,14 @@ __all__ = ["Builder"]
 log = logging.getLogger(__name__)
 
 # A build of at least this many topics is split between processes: below it
-# a worker's start-up (~1 s of imports) costs more than it saves.
+# a worker's start-up (~0.5 s: an interpreter and the imports) costs more than
+# it saves.
 _PARALLEL_MIN_TOPICS = 200
+# With workers already running and loaded (a daemon's), a build of this many
+# is split too: handing a share over costs milliseconds.
+_PARALLEL_WARM_MIN_TOPICS = 16
+#: What a worker imports before its first share (`Workers.preload`).
+RENDER_MODULES = ("syndicator.build.builder", "syndicator.build.run")
 # Distributions whose output is in the feed bytes (Markdown, sanitiser, XML, JSON).
 _RENDER_LIBRARIES = ("pyromark", "nh3", "feedgen", "lxml", "orjson")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -69,11 +75,22 @@ class Builder:
     """Renders the feeds that changed and writes them to the output folder."""
 
     def __init__(
-        self, settings: Settings, store: Store, clock: Clock, *, cache_bytes: int | None = None
+        self,
+        settings: Settings,
+        store: Store,
+        clock: Clock,
+        *,
+        cache_bytes: int | None = None,
+        workers: Workers | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.clock = clock
+        #: Without shared workers, a big build starts its own and stops them after.
+        self._own_workers = workers is None
+        self.workers = workers or Workers(
+            default_processes(settings.poll.processes) - 1, RENDER_MODULES
+        )
         self.output = OutputDir(settings.feeds.output_dir)
         budget = settings.feeds.render_cache_mb * 1024 * 1024
         #: Entry fragments and shells kept between builds (bytes never depend on it).
@@ -251,13 +268,14 @@ class Builder:
         )
         return run.run(topics, updated, extra)
 
-    def _processes(self) -> int:
-        return default_processes(self.settings.poll.processes)
-
     def _shares(self, topics: list[str]) -> list[list[str]]:
-        """The topics split between processes: one share unless the build is big."""
-        wanted = self._processes()
-        if wanted < 2 or len(topics) < _PARALLEL_MIN_TOPICS:
+        """The topics split between processes: one share unless the build is
+        big, or worth splitting between workers already loaded."""
+        wanted = self.workers.count + 1
+        least = _PARALLEL_MIN_TOPICS
+        if self.workers.warm:
+            least = min(least, _PARALLEL_WARM_MIN_TOPICS)
+        if wanted < 2 or len(topics) < least:
             return [topics]
         # Interleaved: neighbours in name order are no more alike than any two.
         return [topics[i::wanted] for i in range(wanted)]
@@ -283,42 +301,44 @@ class Builder:
         self.caches.resize(budget)
         try:
             try:
-                workers = process_pool(len(shares) - 1)
+                workers = self.workers.pool()
             except (RuntimeError, OSError) as exc:  # no worker could start
                 log.warning("cannot start render workers (%s); rendering here", exc)
                 everything = [topic for share in shares for topic in share]
                 return self.render(everything, updated, full, keep, now, listings)
-            with workers:
-                futures = []
+            futures = []
+            try:
+                for share in shares[1:]:
+                    part = {topic: updated[topic] for topic in share}
+                    future = workers.submit(
+                        render_share,
+                        self.settings,
+                        share,
+                        part,
+                        full,
+                        keep,
+                        now,
+                        budget,
+                        self.keep_bodies,
+                    )
+                    futures.append((share, future))
+            except (BrokenProcessPool, RuntimeError, OSError) as exc:
+                log.warning("cannot start render workers (%s); rendering here", exc)
+                self.workers.discard()
+                everything = [topic for share in shares for topic in share]
+                return self.render(everything, updated, full, keep, now, listings)
+            result = self.render(shares[0], updated, full, keep, now, listings)
+            for share, future in futures:
                 try:
-                    for share in shares[1:]:
-                        part = {topic: updated[topic] for topic in share}
-                        future = workers.submit(
-                            render_share,
-                            self.settings,
-                            share,
-                            part,
-                            full,
-                            keep,
-                            now,
-                            budget,
-                            self.keep_bodies,
-                        )
-                        futures.append((share, future))
-                except (BrokenProcessPool, RuntimeError, OSError) as exc:
-                    log.warning("cannot start render workers (%s); rendering here", exc)
-                    workers.shutdown(cancel_futures=True)
-                    everything = [topic for share in shares for topic in share]
-                    return self.render(everything, updated, full, keep, now, listings)
-                result = self.render(shares[0], updated, full, keep, now, listings)
-                for share, future in futures:
-                    try:
-                        result.merge(future.result())
-                    except (BrokenProcessPool, OSError) as exc:
-                        log.warning("render worker failed (%s); rendering its topics here", exc)
-                        result.merge(self.render(share, updated, full, keep, now))
+                    result.merge(future.result())
+                except (BrokenProcessPool, OSError) as exc:
+                    log.warning("render worker failed (%s); rendering its topics here", exc)
+                    self.workers.discard()
+                    result.merge(self.render(share, updated, full, keep, now))
             return result
         finally:
+            if self._own_workers:
+                self.workers.close()
             self.caches.resize(self.settings.feeds.render_cache_mb * 1024 * 1024)
 
     def _complete(self, topic: str) -> bool:

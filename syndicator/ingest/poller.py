@@ -20,7 +20,7 @@ from syndicator.errors import SourceUnavailable
 from syndicator.ingest.validate import Validated, Validator
 from syndicator.models import ArticleVersion, ChangeKind, ChangeSet, PollOutcome, Tombstone
 from syndicator.ports import ArticleSource, Clock, SourceChunk
-from syndicator.processes import default_processes, return_freed_memory
+from syndicator.processes import Workers, default_processes, return_freed_memory
 from syndicator.store import Change, Deletion, PollRecord, Store, Tx
 
 __all__ = ["Poller", "Progress"]
@@ -59,6 +59,7 @@ class Poller:
         source: ArticleSource,
         clock: Clock,
         progress: Progress | None = None,
+        workers: Workers | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -67,7 +68,10 @@ class Poller:
         self.progress = progress
         self.routes = tuple(hook.route() for hook in settings.webhooks)
         self._ignored_logged = 0
-        workers = default_processes(settings.poll.processes) - 1
+        #: Without shared workers, a large poll starts its own and stops them after.
+        self._own_workers = workers is None
+        if workers is None:
+            workers = Workers(default_processes(settings.poll.processes) - 1)
         self.validator = Validator(
             settings.source.limits, settings.site.base_url, workers, settings.source.deleted_field
         )
@@ -82,6 +86,9 @@ class Poller:
             self._record(started, PollOutcome.FAILED, {}, str(exc))
             log.warning("poll failed: %s", exc)
             raise
+        finally:
+            if self._own_workers:
+                self.validator.workers.close()
         self._record(started, PollOutcome.OK, changes.as_dict(), None)
         log.info(
             "poll ok: %d created, %d updated, %d ignored, %d quarantined in %.3f s",

@@ -21,7 +21,7 @@ from syndicator.core.records import RecordLimits, is_tombstone, parse_record, pa
 from syndicator.errors import RecordInvalid
 from syndicator.models import ArticleVersion, Quarantined, Tombstone
 from syndicator.ports import SourceChunk, SourceItem
-from syndicator.processes import process_pool
+from syndicator.processes import Workers
 from syndicator.sources.decode import decoded
 
 __all__ = ["Validated", "Validator"]
@@ -120,7 +120,7 @@ class Validator:
     """Validates a poll's chunks in order, in worker processes when asked."""
 
     def __init__(
-        self, limits: RecordLimits, base_url: str, workers: int, deleted_field: str = "deleted"
+        self, limits: RecordLimits, base_url: str, workers: Workers, deleted_field: str = "deleted"
     ) -> None:
         self.limits = limits
         self.base_url = base_url
@@ -132,17 +132,16 @@ class Validator:
     ) -> Iterator[tuple[SourceChunk, Validated]]:
         """Each chunk with its validation, in the source's order."""
         pool = None
-        if parallel and self.workers >= 1:
+        if parallel and self.workers.count >= 1:
             try:
-                pool = process_pool(self.workers)
-            except OSError as exc:  # no process support here (e.g. no /dev/shm)
+                pool = self.workers.pool()
+            except (OSError, RuntimeError) as exc:  # no process support here (no /dev/shm)
                 log.warning("cannot start validation workers (%s); validating here", exc)
         if pool is None:
             for chunk in chunks:
                 yield chunk, self._here(chunk, horizon)
             return
-        with pool:
-            yield from self._in_workers(pool, chunks, horizon)
+        yield from self._in_workers(pool, chunks, horizon)
 
     def _here(self, chunk: SourceChunk, horizon: datetime) -> Validated:
         return validate(chunk.items, self.limits, horizon, self.base_url, self.deleted_field)
@@ -168,10 +167,15 @@ class Validator:
                     )
                 except (BrokenProcessPool, RuntimeError, OSError):
                     broken = True
+                    self.workers.discard()
             ahead.append((chunk, future))
-            if len(ahead) > 2 * self.workers:
+            if len(ahead) > 2 * self.workers.count:
                 done, broken = self._result(ahead.popleft(), horizon, broken)
                 yield done
+        if not broken:
+            # Every chunk is handed out: the workers load what comes next (a
+            # build's modules) while this process commits the last ones.
+            self.workers.preload()
         while ahead:
             done, broken = self._result(ahead.popleft(), horizon, broken)
             yield done
@@ -189,4 +193,5 @@ class Validator:
             except (BrokenProcessPool, OSError) as exc:
                 log.warning("validation workers failed (%s); validating here", exc)
                 broken = True
+                self.workers.discard()
         return (chunk, self._here(chunk, horizon)), broken

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
@@ -12,10 +14,12 @@ import pytest
 
 from syndicator import processes as processes_module
 from syndicator.build import builder as builder_module
+from syndicator.cli import main
 from syndicator.ingest import Poller
 from syndicator.ingest import poller as poller_module
-from syndicator.ingest import validate as validate_module
+from syndicator.processes import Workers
 from syndicator.sources import chunks
+from syndicator.wiring import make_builder, make_workers
 from tests.build.test_incremental import assert_feeds_match_store
 from tests.cycle import Cycle
 from tests.deployment import Deployment
@@ -149,8 +153,7 @@ def test_without_worker_processes_everything_runs_here(
     def no_processes(workers: int) -> ProcessPoolExecutor:
         raise OSError("no /dev/shm")
 
-    monkeypatch.setattr(validate_module, "process_pool", no_processes)
-    monkeypatch.setattr(builder_module, "process_pool", no_processes)
+    monkeypatch.setattr(processes_module, "process_pool", no_processes)
     monkeypatch.setattr(poller_module, "_PARALLEL_MIN_POLL_BYTES", 0)
     parallel.write_jsonl("a.jsonl", _records(make_record))
     pipeline = run_pipeline()
@@ -207,3 +210,104 @@ def test_huge_poll_commits_in_parts_and_resumes_after_a_crash(
     assert [q["source"].rsplit("/", 1)[1] for q in store.polls.quarantined()] == ["part-1.jsonl:9"]
     # Nothing new: the next poll reads nothing.
     assert run_pipeline().poll().changed == 0
+
+
+# -- worker processes shared by a command's polls and builds ----------------------------------
+
+
+def _until_warm(workers: Workers) -> None:
+    deadline = time.monotonic() + 60
+    while not workers.warm:
+        assert time.monotonic() < deadline, "workers never finished loading"
+        time.sleep(0.02)
+
+
+def test_workers_start_once_load_ahead_and_start_afresh_after_a_failure() -> None:
+    workers = Workers(1, ("json",))
+    try:
+        assert not workers.started and not workers.warm
+        workers.preload()
+        _until_warm(workers)
+        pool = workers.pool()
+        assert workers.pool() is pool  # kept, not started per use
+        assert pool.submit(sum, [1, 2]).result(timeout=30) == 3
+        workers.discard()  # as after a worker died
+        assert not workers.started and not workers.warm
+        fresh = workers.pool()
+        assert fresh is not pool and fresh.submit(sum, [3]).result(timeout=30) == 3
+        assert not workers.warm  # loaded only when asked, or when kept warm
+    finally:
+        workers.close()
+    assert not workers.started
+
+    kept = Workers(1, ("json",), keep_warm=True)
+    try:
+        kept.pool()  # started by a use, not by preload: loads all the same
+        _until_warm(kept)
+    finally:
+        kept.close()
+
+
+def test_no_workers_configured_means_everything_here() -> None:
+    workers = Workers(0, ("json",))
+    workers.preload()
+    assert not workers.started and not workers.warm
+    with pytest.raises(RuntimeError):
+        workers.pool()
+
+
+def test_once_validates_and_renders_with_one_set_of_workers(
+    parallel: Deployment, run_pipeline: Run, make_record: Make, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(poller_module, "_PARALLEL_MIN_POLL_BYTES", 0)
+    monkeypatch.setattr(chunks, "CHUNK_RECORDS", 40)
+    parallel.write_jsonl("a.jsonl", _records(make_record))
+    started: list[int] = []
+    tasks: list[str] = []
+
+    class Recording(ProcessPoolExecutor):
+        def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+            tasks.append(fn.__name__)
+            return super().submit(fn, *args, **kwargs)
+
+    def recording_pool(workers: int) -> ProcessPoolExecutor:
+        started.append(workers)
+        return Recording(workers, mp_context=multiprocessing.get_context("spawn"))
+
+    monkeypatch.setattr(processes_module, "process_pool", recording_pool)
+    assert main(["--config", str(parallel.config), "once"]) == 0
+    assert started == [1]  # one worker, started once for the poll and the build
+    # The chunks, then the build's modules (loaded while the poll commits), then a share.
+    assert tasks[-2:] == ["preload", "render_share"]
+    assert len(tasks) > 3 and set(tasks[:-2]) == {"validate"}
+    assert_feeds_match_store(parallel, run_pipeline())
+
+
+def test_warm_workers_split_smaller_builds_and_outlive_them(
+    deployment: Deployment, run_pipeline: Run, make_record: Make
+) -> None:
+    text = deployment.config.read_text().replace("max_entries = 50", "max_entries = 8")
+    deployment.config.write_text(text.replace("[feeds]\n", "[poll]\nprocesses = 2\n\n[feeds]\n"))
+    topics = [f"desk-{i:02d}" for i in range(20)]
+    records = [
+        make_record(f"w{i:03d}", topics=[topics[i % 20]], updated_at=stamp(i % 60))
+        for i in range(60)
+    ]
+    deployment.write_jsonl("a.jsonl", records)
+    cycle = run_pipeline()
+    cycle.poll()
+    names = ["all", *topics]
+    # Without workers running, 21 topics are not worth starting one.
+    assert len(cycle.builder._shares(names)) == 1
+    workers = make_workers(cycle.settings, keep_warm=True)
+    try:
+        workers.preload()
+        _until_warm(workers)
+        builder = make_builder(cycle.settings, cycle.store, workers)
+        assert len(builder._shares(names)) == 2
+        result = builder.build()
+        assert result.topics == sorted(names)
+        assert workers.started and workers.warm  # still up for the next build
+        assert_feeds_match_store(deployment, cycle)
+    finally:
+        workers.close()
