@@ -16,12 +16,15 @@ import logging
 import multiprocessing
 import os
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 
 __all__ = ["Workers", "default_processes", "preload", "process_pool", "return_freed_memory"]
 
 log = logging.getLogger(__name__)
+
+_PARENT_CHECK_SECONDS = 0.5
 
 
 def default_processes(configured: int | None) -> int:
@@ -30,9 +33,29 @@ def default_processes(configured: int | None) -> int:
 
 
 def process_pool(workers: int) -> ProcessPoolExecutor:
-    """A pool of `workers` fresh interpreters."""
+    """A pool of `workers` fresh interpreters, which exit if this process dies."""
     # `spawn`: a fresh interpreter never inherits the daemon's threads and locks.
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    return ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_exit_with_parent,
+        initargs=(os.getpid(),),
+    )
+
+
+def _exit_with_parent(parent: int) -> None:
+    """In a worker: exit once `parent` is gone (a `kill -9`, say).
+
+    An idle worker waits on its task queue, whose pipe it holds both ends
+    of, so it would never notice on its own and outlive the daemon.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(_PARENT_CHECK_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def return_freed_memory() -> None:

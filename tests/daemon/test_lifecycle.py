@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import signal
 import socket
 import subprocess
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -95,3 +97,54 @@ def test_port_in_use_exits_1_with_a_clear_message(site: Site, start_daemon: Star
     assert "address already in use" in log.lower()
     assert f"could not listen on 127.0.0.1:{site.port}" in log
     assert "Traceback" not in log
+
+
+def _children(pid: int) -> set[int]:
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            found.update(int(c) for c in (task / "children").read_text().split())
+    return found
+
+
+def _is_worker(pid: int) -> bool:
+    with contextlib.suppress(OSError):
+        return b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads /proc")
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_daemon_keeps_its_render_worker_and_it_ends_with_the_daemon(
+    site: Site, start_daemon: Start, signum: int
+) -> None:
+    site.write_records("a.jsonl", [record("alpha")])
+    daemon = start_daemon(site, env={"SYNDICATOR_POLL__PROCESSES": "2"})
+    daemon.wait_for_builds()
+    # Started with the daemon and kept between builds.
+    workers = daemon.wait_until(
+        lambda: {pid for pid in _children(daemon.pid) if _is_worker(pid)} or None,
+        15,
+        "the worker process to start",
+    )
+    assert len(workers) == 1
+    assert all(_alive(pid) for pid in workers)
+    if signum == signal.SIGKILL:
+        daemon.expect_exit = True
+        assert daemon.proc is not None
+        daemon.proc.kill()
+        daemon.proc.wait(timeout=STOP_TIMEOUT)
+    else:
+        assert daemon.stop(signum, timeout=STOP_TIMEOUT) == 0
+    deadline = time.monotonic() + STOP_TIMEOUT
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(_alive(pid) for pid in workers), "a worker outlived the daemon"
