@@ -152,7 +152,9 @@ class PollSettings(_Section):
         description=(
             "Processes for large work: validating a big poll, rendering a build of many "
             "topics (a first import, a full rebuild). 0 means one per CPU core, up to 4; "
-            "1 keeps everything in the daemon's process"
+            "1 keeps everything in the daemon's process. `syndicator run` starts its "
+            "worker processes with it and keeps them, so every build of 16 topics or "
+            "more is split between them (each worker holds about 60-90 MB)"
         ),
     )
 
