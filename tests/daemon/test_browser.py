@@ -183,3 +183,34 @@ def test_front_page_and_feed_in_a_browser(
     assert len(chrome.find_elements(By.CSS_SELECTOR, "article h2 a")) == 4
     chrome.get(f"{site.base_url}/entities/s.html")
     assert "Société Générale" in chrome.find_element(By.TAG_NAME, "main").text
+
+
+def test_name_directory_cards_keep_the_count_beside_the_letter(
+    site: Site, start_daemon: Start, browser: webdriver.Chrome
+) -> None:
+    # Twelve names under A, three under B: two-digit counts are the widest.
+    site.write_records(
+        "a.jsonl",
+        [
+            record(
+                f"story-{i}",
+                entities=[f"Alpha Works {i}", f"Beta {i % 3}"],
+                updated_at=f"2026-06-01T10:{i:02d}:00+00:00",
+            )
+            for i in range(12)
+        ],
+    )
+    daemon = start_daemon(site)
+    daemon.wait_for_builds()
+    chrome = browser
+    for size in (DESKTOP, (1400, 900), PHONE):
+        chrome.set_window_size(*size)
+        chrome.get(f"{site.base_url}/entities/")
+        cards = chrome.find_elements(By.CSS_SELECTOR, ".card.letter")
+        assert [c.find_element(By.CLASS_NAME, "name").text for c in cards] == ["A", "B"]
+        assert cards[0].find_element(By.CLASS_NAME, "count").text == "12 names"
+        for card in cards:
+            letter = card.find_element(By.CLASS_NAME, "name").rect
+            count = card.find_element(By.CLASS_NAME, "count").rect
+            # One line: the count's box overlaps the letter's vertically.
+            assert count["y"] < letter["y"] + letter["height"], (size, card.text)
