@@ -102,6 +102,14 @@ class Workers:
         self._preloads: list[Future[None]] = []
         self._lock = threading.Lock()
 
+    @classmethod
+    def configured(
+        cls, processes: int | None, modules: Sequence[str] = (), *, keep_warm: bool = False
+    ) -> Workers:
+        """The workers beside this process for `poll.processes` (`processes`
+        in all, by default one per core up to 4)."""
+        return cls(default_processes(processes) - 1, modules, keep_warm=keep_warm)
+
     @property
     def started(self) -> bool:
         """Whether the workers are running."""

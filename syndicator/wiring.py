@@ -13,7 +13,7 @@ from syndicator.config import Settings
 from syndicator.errors import ConfigError
 from syndicator.ingest import Poller, Progress
 from syndicator.ports import ArticleSource
-from syndicator.processes import Workers, default_processes
+from syndicator.processes import Workers
 from syndicator.sources.folder import FolderSource
 from syndicator.store.store import Store
 
@@ -62,8 +62,7 @@ def open_store(settings: Settings) -> Store:
 def make_workers(settings: Settings, *, keep_warm: bool = False) -> Workers:
     """The worker processes a command's polls and builds share (`poll.processes`):
     none start until a large poll or build, or a `preload`, needs them."""
-    count = default_processes(settings.poll.processes) - 1
-    return Workers(count, RENDER_MODULES, keep_warm=keep_warm)
+    return Workers.configured(settings.poll.processes, RENDER_MODULES, keep_warm=keep_warm)
 
 
 def make_poller(

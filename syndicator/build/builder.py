@@ -26,7 +26,7 @@ from syndicator.config import Settings
 from syndicator.core.urls import ENTITY_KIND, FEED_FORMATS, LANG_KIND, feed_path, split_feed_name
 from syndicator.models import ALL_TOPIC, Published
 from syndicator.ports import Clock
-from syndicator.processes import Workers, default_processes
+from syndicator.processes import Workers
 from syndicator.render.cache import RenderCache
 from syndicator.render.common import (
     CONTENT_TYPES,
@@ -88,9 +88,7 @@ class Builder:
         self.clock = clock
         #: Without shared workers, a big build starts its own and stops them after.
         self._own_workers = workers is None
-        self.workers = workers or Workers(
-            default_processes(settings.poll.processes) - 1, RENDER_MODULES
-        )
+        self.workers = workers or Workers.configured(settings.poll.processes, RENDER_MODULES)
         self.output = OutputDir(settings.feeds.output_dir)
         budget = settings.feeds.render_cache_mb * 1024 * 1024
         #: Entry fragments and shells kept between builds (bytes never depend on it).

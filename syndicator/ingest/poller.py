@@ -20,7 +20,7 @@ from syndicator.errors import SourceUnavailable
 from syndicator.ingest.validate import Validated, Validator
 from syndicator.models import ArticleVersion, ChangeKind, ChangeSet, PollOutcome, Tombstone
 from syndicator.ports import ArticleSource, Clock, SourceChunk
-from syndicator.processes import Workers, default_processes, return_freed_memory
+from syndicator.processes import Workers, return_freed_memory
 from syndicator.store import Change, Deletion, PollRecord, Store, Tx
 
 __all__ = ["Poller", "Progress"]
@@ -71,7 +71,7 @@ class Poller:
         #: Without shared workers, a large poll starts its own and stops them after.
         self._own_workers = workers is None
         if workers is None:
-            workers = Workers(default_processes(settings.poll.processes) - 1)
+            workers = Workers.configured(settings.poll.processes)
         self.validator = Validator(
             settings.source.limits, settings.site.base_url, workers, settings.source.deleted_field
         )
