@@ -6,6 +6,8 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import chain, repeat
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -174,16 +176,18 @@ def apply_changes(
     """
     if not changes:
         return set(), {}
+    stamps = [db_time(c.version.updated_at) for c in changes]
+    published = [db_time(c.version.published_at) for c in changes]
     rows = [
         {
             "b_slug": c.version.slug,
-            "updated_at": db_time(c.version.updated_at),
-            "published_at": db_time(c.version.published_at),
+            "updated_at": stamp,
+            "published_at": shown_at,
             "content_hash": c.version.digest,
             "record": c.version.record,
             "content_html": None,
         }
-        for c in changes
+        for c, stamp, shown_at in zip(changes, stamps, published, strict=True)
     ]
     pending = FeedDeltas() if deltas is None else deltas
     names = assign_entities(
@@ -207,13 +211,13 @@ def apply_changes(
     known = [c.version.slug for c in changes if c.kind is not ChangeKind.CREATED]
     was_held = embargoes.held_among(conn, known)
     holding = {
-        c.version.slug: db_time(c.version.published_at)
-        for c in changes
+        c.version.slug: shown_at
+        for c, shown_at in zip(changes, published, strict=True)
         if c.version.published_at > now
     }
     freed = {
-        c.version.slug: db_time(c.version.published_at)
-        for c in changes
+        c.version.slug: shown_at
+        for c, shown_at in zip(changes, published, strict=True)
         if c.version.slug in was_held and c.version.slug not in holding
     }
     embargoes.hold(conn, holding)
@@ -225,7 +229,7 @@ def apply_changes(
     for c in changes:
         spelling_delta(names, c.old_entities, -1, pending.spellings, known=c.old_topics)
         spelling_delta(names, c.version.entities, +1, pending.spellings)
-    touched = _apply_topics(conn, changes, feeds, was_held, holding, pending)
+    touched = _apply_topics(conn, changes, feeds, (stamps, published), was_held, holding, pending)
     if deltas is None:
         pending.write(conn)
     # A freed article's instant has passed: its waiting deliveries go now.
@@ -294,12 +298,14 @@ def _apply_topics(
     conn: Connection,
     changes: Sequence[Change],
     feeds: Sequence[tuple[str, ...]],
+    times: tuple[Sequence[str], Sequence[str]],
     was_held: set[str],
     holding: Mapping[str, str],
     deltas: FeedDeltas,
 ) -> set[str]:
-    """Write feed membership (topics and facets, `feeds` per change); counts
-    and feed dates follow what readers see.
+    """Write feed membership (topics and facets, `feeds` per change; `times`:
+    each change's `updated_at` and `published_at` as `db_time`); counts and
+    feed dates follow what readers see.
 
     A held article's membership rows are written like any other's, but it
     counts in no topic and dates no feed until it is published.
@@ -314,9 +320,18 @@ def _apply_topics(
         # A slug created earlier in this transaction may be among them.
         deltas.postings.flush(conn)
     new_rows: list[tuple[str, str, str]] = []
-    for c, names in zip(changes, feeds, strict=True):
+    # New articles shown at once, most of a large import: (feed date, feeds),
+    # added up below with C-level calls rather than row by row.
+    appearing: list[tuple[str, tuple[str, ...]]] = []
+    for c, names, stamp, shown_at in zip(changes, feeds, *times, strict=True):
         slug = c.version.slug
-        stamp = db_time(c.version.updated_at)
+        if slug not in known:
+            # A new slug has no rows yet: they wait to be written in key order.
+            new_rows += zip(names, repeat(slug), repeat(stamp))
+            if slug not in holding:
+                # Appearing now, as at a release: the feed changes at the later time.
+                appearing.append((max(stamp, shown_at), names))
+            continue
         old, new = set(c.old_topics), set(names)
         if slug in known:
             # Rows are keyed by time: every old row goes, every new one comes.
@@ -334,12 +349,21 @@ def _apply_topics(
             counts[topic] -= 1
         for topic in new if shown else ():
             counts[topic] += 1
-        # Appearing now, as at a release: the feed changes at the later time.
-        date = stamp if was_shown else max(stamp, db_time(c.version.published_at))
+        date = stamp if was_shown else max(stamp, shown_at)
         for topic in (old if was_shown else set()) | (new if shown else set()):
             changed_topics[topic] = max(date, changed_topics.get(topic, ""))
         if was_shown or shown:
             touched.add(ALL_TOPIC)
+    if appearing:
+        touched.add(ALL_TOPIC)
+        counts.update(chain.from_iterable(names for _, names in appearing))
+        # In date order, each feed's date ends as its latest.
+        appearing.sort(key=itemgetter(0))
+        latest: dict[str, str] = {}
+        for date, names in appearing:
+            latest.update(dict.fromkeys(names, date))
+        for topic, date in latest.items():
+            changed_topics[topic] = max(date, changed_topics.get(topic, ""))
     if removed:
         _DELETE_ARTICLE_TOPIC.run(conn, removed)
     if added:
@@ -350,7 +374,6 @@ def _apply_topics(
                 for topic, slug, stamp in key_order(added)
             ],
         )
-    # A new slug has no rows yet: its rows wait to be written in key order.
     deltas.postings.add(conn, new_rows)
     deltas.add(changed_topics, counts)
     touched.update(changed_topics)
