@@ -228,3 +228,59 @@ def test_taking_down_a_held_article_leaves_the_counts_of_its_feeds(
     # No feed showed it, so none lists its deletion, and nothing holds it now.
     assert cycle.store.articles.tombstones(datetime(2000, 1, 1, tzinfo=UTC), 50) == {}
     assert cycle.store.embargoes.held() == []
+
+
+def test_new_articles_of_one_poll_date_and_count_their_feeds(
+    deployment: Deployment, run_pipeline: Run, make_record: Make
+) -> None:
+    """Each feed gains one per shown new article, and its date is the latest
+    among them: an article's `updated_at`, or its publication if that is later.
+    A held one counts nowhere and dates nothing."""
+    deployment.write_jsonl(
+        "a.jsonl",
+        [
+            make_record("late", topics=["ai"], updated_at="2026-06-03T00:00:00+00:00"),
+            make_record(
+                "early",
+                topics=["ai", "energy"],
+                entities=["Arm"],
+                updated_at="2026-06-01T00:00:00+00:00",
+            ),
+            # Published after its last edit: the feed changes at publication.
+            make_record(
+                "pub",
+                topics=["energy"],
+                entities=["Arm"],
+                published_at="2026-06-05T00:00:00+00:00",
+                updated_at="2026-06-02T00:00:00+00:00",
+            ),
+            make_record(
+                "held",
+                topics=["ai", "space"],
+                entities=["Arm"],
+                published_at="2999-01-01T00:00:00+00:00",
+                updated_at="2026-06-09T00:00:00+00:00",
+            ),
+        ],
+    )
+    cycle = run_pipeline()
+    assert cycle.poll().created == 4
+    check_rows(cycle)
+    tp = t.topics
+    with cycle.store.db.read() as conn:
+        feeds = {
+            r[0]: (r[1], r[2])
+            for r in conn.execute(select(tp.c.name, tp.c.articles, tp.c.changed_at))
+        }
+    assert {name: n for name, (n, _) in feeds.items() if n} == {
+        "ai": 2,
+        "energy": 2,
+        "entities/arm": 2,
+        "lang/en": 3,
+    }
+    assert {name: at for name, (n, at) in feeds.items() if n} == {
+        "ai": "2026-06-03T00:00:00.000000Z",
+        "energy": "2026-06-05T00:00:00.000000Z",
+        "entities/arm": "2026-06-05T00:00:00.000000Z",
+        "lang/en": "2026-06-05T00:00:00.000000Z",
+    }
