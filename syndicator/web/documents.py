@@ -322,10 +322,26 @@ def _cost(doc: Document) -> int:
 def is_page_navigation(accept: bytes) -> bool:
     """Whether an Accept header is a browser's for a page it opens."""
     # A browser opening a page asks for text/html first and names no feed
-    # type; feed readers name the feed types, or send */* or nothing.
-    return (
-        accept.startswith(b"text/html") and b"rss+xml" not in accept and b"atom+xml" not in accept
-    )
+    # type; feed readers name the feed types, or send */* or nothing. A
+    # client that lists text/html first but prefers something else (a lower
+    # q) is not opening a page.
+    if not accept.startswith(b"text/html") or b"rss+xml" in accept or b"atom+xml" in accept:
+        return False
+    ranges = accept.split(b",")
+    html = _quality(ranges[0])
+    return html > 0 and all(_quality(other) <= html for other in ranges[1:])
+
+
+def _quality(media_range: bytes) -> float:
+    """The q of one media range of an Accept header (1 when it names none)."""
+    for param in media_range.split(b";")[1:]:
+        name, _, value = param.partition(b"=")
+        if name.strip().lower() == b"q":
+            try:
+                return float(value.strip())
+            except ValueError:
+                return 0.0
+    return 1.0
 
 
 _BROWSER_TYPE = (b"content-type", b"application/xml; charset=utf-8")

@@ -16,6 +16,9 @@ READERS = (
     "application/rss+xml, application/rdf+xml;q=0.8, application/atom+xml;q=0.6, */*;q=0.1",
     "application/atom+xml,application/rss+xml,application/xml;q=0.9,*/*;q=0.8",
     "*/*",
+    # text/html named first, but liked least.
+    "text/html;q=0.1, */*;q=0.5",
+    "text/html;q=0.5, application/xml",
 )
 
 
