@@ -23,7 +23,14 @@ from syndicator import __version__
 from syndicator.build.output import OutputDir
 from syndicator.build.result import BuildResult
 from syndicator.config import Settings
-from syndicator.core.urls import ENTITY_KIND, FEED_FORMATS, LANG_KIND, feed_path, split_feed_name
+from syndicator.core.urls import (
+    CUSTOM_KIND,
+    ENTITY_KIND,
+    FEED_FORMATS,
+    LANG_KIND,
+    feed_path,
+    split_feed_name,
+)
 from syndicator.models import ALL_TOPIC, Published
 from syndicator.ports import Clock
 from syndicator.processes import Workers
@@ -355,24 +362,31 @@ class Builder:
         ]
         newest = max((s.updated for s in summaries if s.updated), default=_EPOCH)
         site = self.settings.site
-        opml = render_topic_opml(site.title, site.base_url, summaries)
+        facets = self.store.facets
+        languages = facets.listing(LANG_KIND)
+        custom = facets.listing(CUSTOM_KIND)
+        opml = render_topic_opml(
+            site.title,
+            site.base_url,
+            summaries,
+            languages=[(f.name, f.label) for f in sorted(languages, key=lambda f: f.name)],
+            custom=[(f.name, f.label) for f in sorted(custom, key=lambda f: f.name)],
+        )
         latest = [
             FrontArticle(a.title, a.url, a.summary, a.published_at, a.topics)
             for a, _, _ in self.store.articles.feed_entries(ALL_TOPIC, _FRONT_ARTICLES)
         ]
-        facets = self.store.facets
         entities = [
             FacetSummary(f.name, f.label, f.articles)
             for f in facets.listing(ENTITY_KIND, limit=_FRONT_ENTITIES)
         ]
-        languages = [FacetSummary(f.name, f.label, f.articles) for f in facets.listing(LANG_KIND)]
         index = render_index(
             site.title,
             site.base_url,
             summaries,
             latest=latest,
             entities=entities,
-            languages=languages,
+            languages=[FacetSummary(f.name, f.label, f.articles) for f in languages],
             templates=self.templates,
         )
         return [

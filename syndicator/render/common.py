@@ -89,7 +89,7 @@ class FeedInfo:
     #: first. Atom lists them as RFC 6721 deleted entries; the others ignore them.
     deleted: tuple[tuple[str, datetime], ...] = ()
     ttl_minutes: int | None = None  # RSS <ttl>: how long a reader may cache the feed
-    #: A facet feed's display name ("Nvidia", "German (de)", a custom feed's
+    #: A facet feed's display name ("Nvidia", a language's tag, a custom feed's
     #: name); its slug stands in when None. Topic feeds ignore it.
     label: str | None = None
 

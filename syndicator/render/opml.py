@@ -79,20 +79,34 @@ def render_opml(title: str, outlines: Sequence[Outline], updated: datetime | Non
     return data + b"\n"
 
 
-def render_topic_opml(site_title: str, base_url: str, topics: Sequence[TopicSummary]) -> bytes:
+def render_topic_opml(
+    site_title: str,
+    base_url: str,
+    topics: Sequence[TopicSummary],
+    languages: Sequence[tuple[str, str | None]] = (),
+    custom: Sequence[tuple[str, str | None]] = (),
+) -> bytes:
     """`/feeds.opml`: every topic feed once, "all" first, then by name, in one
-    group named after the site (the folder a reader files them in)."""
+    group named after the site (the folder a reader files them in); then the
+    language feeds and the custom feeds ((feed name, label) each, in the
+    order given), each kind in a group of its own when there are any.
+    Entity feeds, which may be tens of thousands, have their own list."""
     site = site_name(site_title)
     home_url = f"{base_url.rstrip('/')}/"
     rows = ordered_topics(topics)
-    feeds = tuple(
-        Outline(
-            text=feed_title(site, topic.name),
-            xml_url=feed_url(base_url, topic.name, OPML_FORMAT),
+
+    def outline(name: str, label: str | None = None) -> Outline:
+        return Outline(
+            text=feed_title(site, name, label),
+            xml_url=feed_url(base_url, name, OPML_FORMAT),
             html_url=home_url,
         )
-        for topic in rows
-    )
+
+    groups = [Outline(text=site, children=tuple(outline(topic.name) for topic in rows))]
+    for heading, facets in (("languages", languages), ("custom feeds", custom)):
+        if facets:
+            children = tuple(outline(name, label) for name, label in facets)
+            groups.append(Outline(text=f"{site}: {heading}", children=children))
     dates = [utc(t.updated) for t in rows if t.updated is not None]
     updated = max(dates) if dates else None
-    return render_opml(f"{site} feeds", [Outline(text=site, children=feeds)], updated)
+    return render_opml(f"{site} feeds", groups, updated)

@@ -50,6 +50,34 @@ def test_opml_structure() -> None:
     assert len(list(root.iter("outline"))) == 1 + len(TOPICS)
 
 
+def test_opml_lists_language_and_custom_feeds_in_groups_of_their_own() -> None:
+    data = render_topic_opml(
+        "Site",
+        BASE_URL,
+        TOPICS,
+        languages=[("lang/de", "de"), ("lang/en", "en")],
+        custom=[("custom/chips-en", "chips-en")],
+    )
+    root = ElementTree.fromstring(data)
+    groups = root.findall("body/outline")
+    assert [g.attrib for g in groups] == [
+        {"text": "Site"},
+        {"text": "Site: languages"},
+        {"text": "Site: custom feeds"},
+    ]
+    assert [(f.get("title"), f.get("xmlUrl")) for f in groups[1]] == [
+        ("Site: de", f"{BASE_URL}/feeds/lang/de.rss"),
+        ("Site: en", f"{BASE_URL}/feeds/lang/en.rss"),
+    ]
+    assert [(f.get("title"), f.get("xmlUrl")) for f in groups[2]] == [
+        ("Site: chips-en", f"{BASE_URL}/feeds/custom/chips-en.rss"),
+    ]
+    # Without any, the list is the topics' alone, byte for byte.
+    assert render_topic_opml("Site", BASE_URL, TOPICS, [], []) == render_topic_opml(
+        "Site", BASE_URL, TOPICS
+    )
+
+
 def test_opml_from_outlines_keeps_their_order_and_nesting() -> None:
     entities = Outline(
         "Entities",

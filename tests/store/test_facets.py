@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 from sqlalchemy import delete
@@ -225,3 +226,32 @@ def test_custom_feeds_hold_what_their_filters_choose(
     assert sorted(members(reopened, "custom/chips-de")) == ["wrong-lang", "yes"]
     row = reopened.store.facets.get("custom/chips-de")
     assert row is not None and row.articles == 2 and row.version > 1
+
+
+def test_feeds_opml_lists_the_language_and_custom_feeds_that_hold_articles(
+    deployment: Deployment, run_pipeline: Run, make_record: Make
+) -> None:
+    """`/feeds.opml` is every feed (SPEC §4): topics, then languages and custom
+    feeds; entities have their own list. A feed with no article is left out."""
+    extra = CUSTOM + '\n[[feeds.custom]]\nname = "nothing"\nlang = ["ja"]\n'
+    deployment.config.write_text(deployment.config.read_text() + extra, encoding="utf-8")
+    deployment.write_jsonl(
+        "a.jsonl",
+        [
+            make_record("yes", entities=["NVIDIA"], lang="de-AT"),
+            make_record("en", entities=["Arm"], lang="en"),
+        ],
+    )
+    pipeline = run_pipeline()
+    pipeline.poll()
+    pipeline.build()
+    root = ElementTree.fromstring((deployment.output / "feeds.opml").read_bytes())
+    listed = {
+        group.get("text"): [feed.get("xmlUrl", "").rsplit("/feeds/", 1)[1] for feed in group]
+        for group in root.findall("body/outline")
+    }
+    assert listed == {
+        "Test Desk": ["all.rss", "energy.rss"],
+        "Test Desk: languages": ["lang/de-at.rss", "lang/en.rss"],
+        "Test Desk: custom feeds": ["custom/chips-de.rss"],
+    }
