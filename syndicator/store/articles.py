@@ -333,16 +333,13 @@ def _apply_topics(
                 appearing.append((max(stamp, shown_at), names))
             continue
         old, new = set(c.old_topics), set(names)
-        if slug in known:
-            # Rows are keyed by time: every old row goes, every new one comes.
-            if old:
-                if c.old_updated_at is None:
-                    raise ValueError(f"change of {slug!r} lacks its stored updated_at")
-                before = db_time(c.old_updated_at)
-                removed += ({"b_topic": f, "b_at": before, "b_slug": slug} for f in old)
-            added.extend((topic, slug, stamp) for topic in new)
-        else:
-            new_rows.extend((topic, slug, stamp) for topic in new)
+        # Rows are keyed by time: every old row goes, every new one comes.
+        if old:
+            if c.old_updated_at is None:
+                raise ValueError(f"change of {slug!r} lacks its stored updated_at")
+            before = db_time(c.old_updated_at)
+            removed += ({"b_topic": f, "b_at": before, "b_slug": slug} for f in old)
+        added.extend((topic, slug, stamp) for topic in new)
         was_shown = c.kind is not ChangeKind.CREATED and slug not in was_held
         shown = slug not in holding
         for topic in old if was_shown else ():
