@@ -177,7 +177,8 @@ class FeedSettings(_Section):
         ge=0,
         description=(
             "How long an Atom feed lists an article deleted from it as an RFC 6721 "
-            "`<at:deleted-entry>` (fractions allowed; 0 lists none). A feed lists at most "
+            "`<at:deleted-entry>`, from when the article left it (fractions allowed; "
+            "0 lists none). A feed lists at most "
             "`feeds.max_entries` of them, the newest. RSS and JSON Feed just drop the entry"
         ),
     )

@@ -591,8 +591,8 @@ class Articles:
         }
 
     def tombstones(self, since: datetime, limit: int) -> dict[str, list[tuple[str, datetime]]]:
-        """Per topic, the newest `limit` articles deleted from its feed at or after
-        `since`: (slug, deleted_at), newest first."""
+        """Per topic, the newest `limit` articles that left its feed at or after
+        `since`: (slug, deleted_at), newest deletion first."""
         ft = t.feed_tombstones
         # A feed lists no more deletions than entries: a bulk takedown of thousands
         # would otherwise swell every feed it touched by as many elements.
@@ -603,7 +603,7 @@ class Articles:
         )
         recent = (
             select(ft.c.topic, ft.c.slug, ft.c.deleted_at, rank)
-            .where(ft.c.deleted_at >= db_time(since))
+            .where(ft.c.left_at >= db_time(since))
             .subquery()
         )
         query = (
@@ -618,9 +618,9 @@ class Articles:
         return found
 
     def expired_tombstones(self, before: datetime) -> set[str]:
-        """Topics whose feeds still list a tombstone older than `before`."""
+        """Topics whose feeds still list a tombstone that left them before `before`."""
         ft = t.feed_tombstones
-        query = select(ft.c.topic).where(ft.c.deleted_at < db_time(before)).distinct()
+        query = select(ft.c.topic).where(ft.c.left_at < db_time(before)).distinct()
         with self.db.read() as conn:
             return set(conn.execute(query).scalars())
 
@@ -628,7 +628,7 @@ class Articles:
         """Forget tombstones older than `before` once their feeds were rendered without them."""
         ft, tp = t.feed_tombstones, t.topics
         with self.db.write() as conn:
-            old = ft.c.deleted_at < db_time(before)
+            old = ft.c.left_at < db_time(before)
             names = sorted(set(conn.execute(select(ft.c.topic).where(old)).scalars()))
             conn.execute(delete(ft).where(old))
             # Documents rendered on demand are keyed to the version: they listed these.

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -47,11 +48,14 @@ def apply_deletions(
     conn: Connection,
     deletions: Sequence[Deletion],
     base_url: str,
+    now: datetime,
     custom: Sequence[CustomFeed] = (),
 ) -> tuple[set[str], list[Announcement]]:
-    """Write the deletions; return the feeds they touched and the events to announce."""
+    """Write the deletions at `now`; return the feeds they touched and the
+    events to announce."""
     if not deletions:
         return set(), []
+    left_at = db_time(now)
     stored = _records(conn, [d.tombstone.slug for d in deletions])
     # Held articles were in no feed readers saw: taking one down changes no
     # feed's count or date, and leaves no tombstone that would betray it.
@@ -105,7 +109,7 @@ def apply_deletions(
                 counts[feed] -= 1
                 changed[feed] = max(stamp, changed.get(feed, ""))
             tombstones += [
-                {"topic": feed, "slug": stone.slug, "deleted_at": stamp}
+                {"topic": feed, "slug": stone.slug, "deleted_at": stamp, "left_at": left_at}
                 for feed in (ALL_TOPIC, *feeds)
             ]
             touched.update((ALL_TOPIC, *feeds))

@@ -356,11 +356,12 @@ class Facets:
             return known_entities(conn, keys, self.names)
 
     def tombstones(self, name: str, since: datetime) -> list[tuple[str, datetime]]:
-        """Articles deleted from one feed at or after `since`: (slug, deleted_at), newest first."""
+        """Articles that left one feed at or after `since`: (slug, deleted_at),
+        newest deletion first."""
         ft = t.feed_tombstones
         query = (
             select(ft.c.slug, ft.c.deleted_at)
-            .where(ft.c.topic == name, ft.c.deleted_at >= db_time(since))
+            .where(ft.c.topic == name, ft.c.left_at >= db_time(since))
             .order_by(ft.c.deleted_at.desc(), ft.c.slug)
         )
         with self.db.read() as conn:

@@ -248,7 +248,8 @@ feed_tombstones = Table(
     metadata,
     Column("topic", Text, primary_key=True),
     Column("slug", Text, primary_key=True),
-    Column("deleted_at", Text),
+    Column("deleted_at", Text),  # the deletion's time: the tombstone's `when`
+    Column("left_at", Text),  # when the article left this feed: its window starts
 )
 
 # Articles whose `published_at` was in the future when stored: held out of
@@ -590,5 +591,13 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             ORDER BY at.topic, a.updated_at DESC, at.slug""",
         "DROP TABLE article_topics",
         "ALTER TABLE article_topics_by_time RENAME TO article_topics",
+    ),
+    (
+        # A feed lists a deletion for `tombstone_days` from when the article
+        # left it, not from the deletion's own time: a tombstone record dated
+        # weeks ago still tells readers the entry is gone.
+        "ALTER TABLE feed_tombstones ADD COLUMN left_at TEXT",
+        "UPDATE feed_tombstones SET left_at = deleted_at",
+        "CREATE INDEX feed_tombstones_left ON feed_tombstones (left_at)",
     ),
 )

@@ -79,7 +79,9 @@ class Tx:
             return set()
         outbox.withdraw_held(self.conn, [d.tombstone.slug for d in items], self.now)
         self.deltas.postings.flush(self.conn)  # they may be articles of this transaction
-        touched, announcements = deletions.apply_deletions(self.conn, items, base_url, self.custom)
+        touched, announcements = deletions.apply_deletions(
+            self.conn, items, base_url, self.now, self.custom
+        )
         outbox.add_announcements(self.conn, announcements, routes, self.now)
         feeds.mark_dirty(self.conn, touched)
         return touched

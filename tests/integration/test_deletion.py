@@ -17,6 +17,7 @@ from syndicator.status import collect_status, format_status
 from tests.cycle import Cycle
 from tests.deployment import Deployment
 from tests.feedcheck import assert_valid_atom
+from tests.store.migrations import migration_number, undo_migrations_after
 
 Make = Callable[..., dict[str, Any]]
 Run = Callable[[], Cycle]
@@ -321,3 +322,56 @@ def test_an_atom_feed_lists_at_most_max_entries_deletions_the_newest(
         assert deleted_entries(deployment, "energy") == newest
     finally:
         store.close()
+
+
+def test_a_deletion_dated_long_ago_is_listed_from_when_the_article_left(
+    deployment: Deployment, run_pipeline: Run, make_record: Make
+) -> None:
+    """A tombstone record older than `tombstone_days` still tells readers: the
+    window starts when the article left the feed; `when` keeps the record's time."""
+    days = 24 * 60
+    deployment.write_jsonl(
+        "a.jsonl",
+        [make_record("old", topics=["ai"], entities=["Arm"], updated_at=at(-30 * days))],
+    )
+    cycle = run_pipeline()
+    cycle.poll()
+    cycle.build()
+    deployment.write_jsonl("b.jsonl", [tombstone("old", -20 * days)])
+    assert cycle.poll().deleted == 1
+    cycle.build()
+    for topic in (ALL_TOPIC, "ai"):
+        assert deleted_entries(deployment, topic) == {entry_id("old"): at(-20 * days)}
+    window_start = NOW - timedelta(days=7)
+    assert [slug for slug, _ in cycle.store.facets.tombstones("entities/arm", window_start)] == [
+        "old"
+    ]
+    # Seven days after it left, it is gone from the feeds.
+    cycle.builder.clock = lambda: NOW + timedelta(days=7, minutes=5)
+    cycle.build()
+    for topic in (ALL_TOPIC, "ai"):
+        assert deleted_entries(deployment, topic) == {}
+
+
+def test_migration_starts_each_stored_tombstones_window_at_its_deletion(
+    deployment: Deployment, run_pipeline: Run, make_record: Make
+) -> None:
+    from sqlalchemy import select
+
+    from syndicator.store import schema as t
+
+    cycle = publish(deployment, run_pipeline, make_record)
+    deployment.write_jsonl("b.jsonl", [tombstone("gone", -10)])
+    cycle.poll()
+    # The previous shape: no left_at column.
+    with cycle.store.db.engine.begin() as conn:
+        undo_migrations_after(conn, migration_number("ADD COLUMN left_at") - 1)
+    cycle.store.close()
+    reopened = run_pipeline()
+    ft = t.feed_tombstones
+    with reopened.store.db.read() as conn:
+        rows = conn.execute(select(ft.c.topic, ft.c.deleted_at, ft.c.left_at)).all()
+    assert sorted(r[0] for r in rows) == sorted([ALL_TOPIC, "ai", "energy", "lang/en"])
+    assert all(r[2] == r[1] for r in rows)
+    reopened.build()
+    assert entry_id("gone") in deleted_entries(deployment, "ai")

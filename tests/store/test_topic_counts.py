@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -12,6 +11,7 @@ from syndicator.store import schema
 from syndicator.store.database import SCHEMA_VERSION
 from tests.cycle import Cycle
 from tests.deployment import Deployment
+from tests.store.migrations import later_changes, migration_number, undo_migrations_after
 
 Make = Callable[..., dict[str, Any]]
 Run = Callable[[], Cycle]
@@ -84,28 +84,11 @@ def test_migration_counts_an_existing_database(
     before = recount(pipeline)
     # Back to the schema before the count existed, data and all: the tables
     # later migrations created go too, since they run again after it.
-    counted = next(
-        number
-        for number, steps in enumerate(schema.MIGRATIONS, start=1)
-        if any("ADD COLUMN articles" in step for step in steps)
-    )
-    later_steps = [step for steps in schema.MIGRATIONS[counted:] for step in steps]
-    tables = [name for step in later_steps for name in re.findall(r"^\s*CREATE TABLE (\w+)", step)]
-    indexes = [name for step in later_steps for name in re.findall(r"CREATE INDEX (\w+)", step)]
-    columns = [
-        match
-        for step in later_steps
-        for match in re.findall(r"ALTER TABLE (\w+) ADD COLUMN (\w+)", step)
-    ]
+    counted = migration_number("ADD COLUMN articles")
+    _, _, columns = later_changes(counted)
     assert ("articles", "deleted_at") in columns and ("polls", "deleted") in columns
     with pipeline.store.db.engine.begin() as conn:
-        for name in tables:
-            conn.exec_driver_sql(f"DROP TABLE IF EXISTS {name}")
-        # The indexes and columns later migrations added to older tables.
-        for name in indexes:
-            conn.exec_driver_sql(f"DROP INDEX IF EXISTS {name}")
-        for table, column in reversed(columns):
-            conn.exec_driver_sql(f"ALTER TABLE {table} DROP COLUMN {column}")
+        undo_migrations_after(conn, counted)
         conn.exec_driver_sql("ALTER TABLE topics DROP COLUMN articles")
         conn.execute(schema.meta.delete().where(schema.meta.c.key == "facets_indexed"))
         conn.execute(
