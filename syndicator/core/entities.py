@@ -57,8 +57,13 @@ def entity_problem(name: object) -> str | None:
         return f"entity is longer than {MAX_ENTITY_LENGTH} characters ({name[:40]!r}…)"
     # Printable text holds none of them (isprintable is False for every
     # category in _CONTROL): one C call instead of a lookup per character.
-    if not name.isprintable() and any(unicodedata.category(ch) in _CONTROL for ch in name):
-        return f"entity {name[:60]!r} holds control characters"
+    if not name.isprintable():
+        if any(unicodedata.category(ch) in _CONTROL for ch in name):
+            return f"entity {name[:60]!r} holds control characters"
+        # Format characters alone (a zero-width space, a byte order mark)
+        # would make an entity whose title and link text show nothing.
+        if all(ch.isspace() or unicodedata.category(ch) == "Cf" for ch in name):
+            return f"entity {name!r} has no visible character"
     return None
 
 

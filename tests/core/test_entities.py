@@ -50,6 +50,11 @@ def test_printable_and_format_characters_are_not(name: str) -> None:
     assert entity_problem(name) is None
 
 
+@pytest.mark.parametrize("name", ["\u200b", "\ufeff", " \u200b\u2060 ", "\u200d\u00a0"])
+def test_names_of_format_characters_and_spaces_alone_are_a_problem(name: str) -> None:
+    assert entity_problem(name) == f"entity {name!r} has no visible character"
+
+
 def test_printable_text_never_holds_a_control_character() -> None:
     # What the check's fast path relies on, for every code point.
     assert not [
