@@ -9,6 +9,7 @@ import orjson
 from syndicator.analytics.report import feeds_report, format_readers
 from syndicator.config import Settings
 from syndicator.coordination.presence import is_running
+from syndicator.core.entities import ENTITY_DROPPED
 from syndicator.core.times import format_time
 from syndicator.store.store import Store
 from syndicator.websub.commands import websub_status
@@ -138,12 +139,22 @@ def format_status(report: dict[str, Any]) -> str:
         + f" (kept {database['retention_days']:g} days once finished)"
     )
     lines.extend(format_readers(report.get("feeds", {})))
+    # Dropped entities share the quarantine list, but their articles are
+    # published: they are counted apart, so "quarantined" counts records.
     quarantine = report["quarantine"]
-    lines.append(f"quarantined: {len(quarantine)}")
-    for item in quarantine:
-        slug = f" [{item['slug']}]" if item["slug"] else ""
-        lines.append(f"  {item['source']}{slug}: {item['reason']}")
+    notes = [item for item in quarantine if item["reason"].startswith(ENTITY_DROPPED)]
+    records = [item for item in quarantine if not item["reason"].startswith(ENTITY_DROPPED)]
+    lines.append(f"quarantined: {len(records)}")
+    lines.extend(_quarantine_line(item) for item in records)
+    if notes:
+        lines.append(f"entities dropped (their articles published): {len(notes)}")
+        lines.extend(_quarantine_line(item) for item in notes)
     return "\n".join(lines)
+
+
+def _quarantine_line(item: dict[str, Any]) -> str:
+    slug = f" [{item['slug']}]" if item["slug"] else ""
+    return f"  {item['source']}{slug}: {item['reason']}"
 
 
 def _megabytes(size: int) -> str:

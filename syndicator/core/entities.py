@@ -19,6 +19,7 @@ import unicodedata
 from syndicator.core.urls import facet_name
 
 __all__ = [
+    "ENTITY_DROPPED",
     "MAX_ENTITY_LENGTH",
     "entity_key",
     "entity_problem",
@@ -29,6 +30,8 @@ __all__ = [
 
 #: Longer names are dropped from the record (SPEC §4b bad input).
 MAX_ENTITY_LENGTH = 200
+#: How the note of an entity dropped from a published record begins.
+ENTITY_DROPPED = "entity dropped: "
 
 _WHITESPACE = re.compile(r"\s+")
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")

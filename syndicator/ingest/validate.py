@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from syndicator.core.article import article_version
-from syndicator.core.entities import entity_problem
+from syndicator.core.entities import ENTITY_DROPPED, entity_problem
 from syndicator.core.records import RecordLimits, is_tombstone, parse_record, parse_tombstone
 from syndicator.errors import RecordInvalid
 from syndicator.models import ArticleVersion, Quarantined, Tombstone
@@ -80,7 +80,7 @@ def validate(
                 data, dropped = _without_bad_entities(data)
                 version = article_version(parse_record(data, limits, clean=item.clean), base_url)
                 for reason in dropped:
-                    what = Quarantined(item.location, f"entity dropped: {reason}", version.slug)
+                    what = Quarantined(item.location, ENTITY_DROPPED + reason, version.slug)
                     out.notes.append((item.origin, item.line, what))
         except RecordInvalid as exc:
             what = Quarantined(item.location, exc.reason, exc.slug)

@@ -255,3 +255,25 @@ def test_feeds_opml_lists_the_language_and_custom_feeds_that_hold_articles(
         "Test Desk: languages": ["lang/de-at.rss", "lang/en.rss"],
         "Test Desk: custom feeds": ["custom/chips-de.rss"],
     }
+
+
+def test_status_counts_dropped_entities_apart_from_quarantined_records(
+    deployment: Deployment, run_pipeline: Run, make_record: Make
+) -> None:
+    from syndicator.status import collect_status, format_status
+
+    deployment.write_jsonl(
+        "a.jsonl",
+        [
+            make_record("one", entities=["Arm", "", "\u200b"]),
+            {"slug": "broken", "title": "no dates"},
+        ],
+    )
+    pipeline = run_pipeline()
+    changes = pipeline.poll()
+    assert changes.created == 1 and changes.quarantined == 1
+    lines = format_status(collect_status(deployment.settings(), pipeline.store)).splitlines()
+    assert "quarantined: 1" in lines
+    assert "entities dropped (their articles published): 2" in lines
+    start = lines.index("entities dropped (their articles published): 2")
+    assert all("[one]: entity dropped: " in line for line in lines[start + 1 : start + 3])
