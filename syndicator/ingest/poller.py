@@ -91,9 +91,10 @@ class Poller:
                 self.validator.workers.close()
         self._record(started, PollOutcome.OK, changes.as_dict(), None)
         log.info(
-            "poll ok: %d created, %d updated, %d ignored, %d quarantined in %.3f s",
+            "poll ok: %d created, %d updated, %d deleted, %d ignored, %d quarantined in %.3f s",
             changes.created,
             changes.updated,
+            changes.deleted,
             changes.ignored,
             changes.quarantined,
             time.perf_counter() - tick,

@@ -375,3 +375,16 @@ def test_migration_starts_each_stored_tombstones_window_at_its_deletion(
     assert all(r[2] == r[1] for r in rows)
     reopened.build()
     assert entry_id("gone") in deleted_entries(deployment, "ai")
+
+
+def test_the_poll_log_line_counts_deletions(
+    deployment: Deployment, run_pipeline: Run, make_record: Make, caplog: Any
+) -> None:
+    import logging
+
+    cycle = publish(deployment, run_pipeline, make_record)
+    deployment.write_jsonl("b.jsonl", [tombstone("gone", -10)])
+    with caplog.at_level(logging.INFO, logger="syndicator.ingest.poller"):
+        cycle.poll()
+    (line,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("poll ok")]
+    assert line.startswith("poll ok: 0 created, 0 updated, 1 deleted, 0 ignored, 0 quarantined")
