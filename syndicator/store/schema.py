@@ -599,5 +599,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE feed_tombstones ADD COLUMN left_at TEXT",
         "UPDATE feed_tombstones SET left_at = deleted_at",
         "CREATE INDEX feed_tombstones_left ON feed_tombstones (left_at)",
+        # No query looks tombstones up by their deletion time any more.
+        "DROP INDEX IF EXISTS feed_tombstones_time",
     ),
 )
