@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,8 @@ _WITHOUT_ROWID = {"sqlite": " WITHOUT ROWID", "postgresql": ""}
 # A descending key column; PostgreSQL's primary keys have none (it scans back).
 _DESC = {"sqlite": " DESC", "postgresql": ""}
 _INCREMENTAL = 2  # PRAGMA auto_vacuum value
+#: Seconds a truncating checkpoint retries while another checkpoint runs.
+_TRUNCATE_WAIT = 10.0
 
 
 def _sqlite_engine(url: str, cache_mb: int) -> Engine:
@@ -120,7 +123,14 @@ class Checkpointer:
         conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         try:
             mode = "TRUNCATE" if truncate else "PASSIVE"
-            conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchall()
+            deadline = time.monotonic() + _TRUNCATE_WAIT
+            while True:
+                busy = conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()[0]
+                # A checkpoint running on another connection (this store's own
+                # thread) makes SQLite answer busy at once, without waiting.
+                if not busy or not truncate or time.monotonic() > deadline:
+                    return
+                time.sleep(0.05)
         finally:
             conn.close()
 

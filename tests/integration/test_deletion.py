@@ -271,9 +271,11 @@ def test_tombstones_leave_the_atom_feed_after_tombstone_days(
     cycle.build()
     assert entry_id("gone") in deleted_entries(deployment, "ai")
     before = deployment.feed("energy", "atom")
-    # tombstone_days stays 7 and the clock moves on. No feed is dirty, yet
-    # the build renders the topics whose tombstones expired.
-    cycle.builder.clock = lambda: NOW + timedelta(days=7, minutes=1)
+    # tombstone_days stays 7 and the clock moves on from when the article
+    # left (the poll, on the real clock). No feed is dirty, yet the build
+    # renders the topics whose tombstones expired.
+    later = datetime.now(UTC) + timedelta(days=7, minutes=1)
+    cycle.builder.clock = lambda: later
     built = cycle.build()
     assert sorted(built.topics) == sorted([ALL_TOPIC, "ai", "energy"])
     for topic in (ALL_TOPIC, "ai", "energy"):
@@ -346,8 +348,9 @@ def test_a_deletion_dated_long_ago_is_listed_from_when_the_article_left(
     assert [slug for slug, _ in cycle.store.facets.tombstones("entities/arm", window_start)] == [
         "old"
     ]
-    # Seven days after it left, it is gone from the feeds.
-    cycle.builder.clock = lambda: NOW + timedelta(days=7, minutes=5)
+    # Seven days after it left (the poll, on the real clock), it is gone.
+    later = datetime.now(UTC) + timedelta(days=7, minutes=1)
+    cycle.builder.clock = lambda: later
     cycle.build()
     for topic in (ALL_TOPIC, "ai"):
         assert deleted_entries(deployment, topic) == {}
@@ -385,6 +388,7 @@ def test_the_poll_log_line_counts_deletions(
     cycle = publish(deployment, run_pipeline, make_record)
     deployment.write_jsonl("b.jsonl", [tombstone("gone", -10)])
     with caplog.at_level(logging.INFO, logger="syndicator.ingest.poller"):
+        caplog.clear()  # the publishing poll may have been captured already
         cycle.poll()
     (line,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("poll ok")]
     assert line.startswith("poll ok: 0 created, 0 updated, 1 deleted, 0 ignored, 0 quarantined")
