@@ -224,7 +224,8 @@ def _once(settings: Settings) -> int:
         coordination.share(builder.build(keep_documents=keep).documents)
         _print(
             f"poll: {changes.created} created, {changes.updated} updated, "
-            f"{changes.ignored} ignored, {changes.quarantined} quarantined; "
+            f"{changes.deleted} deleted, {changes.ignored} ignored, "
+            f"{changes.quarantined} quarantined; "
             f"build: {len(result.topics)} topics rendered, {result.written} files written "
             f"to {settings.feeds.output_dir}; {sent} deliveries attempted"
         )
@@ -254,7 +255,8 @@ def _poll_now(settings: Settings, wait: float) -> int:
                 c = poll.counts
                 _print(
                     f"poll: {c['created']} created, {c['updated']} updated, "
-                    f"{c['ignored']} ignored, {c['quarantined']} quarantined"
+                    f"{c.get('deleted', 0)} deleted, {c['ignored']} ignored, "
+                    f"{c['quarantined']} quarantined"
                 )
                 return EXIT_OK
             time.sleep(0.1)

@@ -75,6 +75,19 @@ def test_quarantined_records_do_not_fail_once(deployment: Deployment, make_recor
     assert "title" in report["quarantine"][0]["reason"]
 
 
+def test_once_prints_the_deletions_of_its_poll(deployment: Deployment, make_record: Make) -> None:
+    deployment.write_jsonl("a.jsonl", [make_record("gone", updated_at="2026-06-01T00:00:00Z")])
+    assert (
+        syndicator("--config", str(deployment.config), "once", cwd=deployment.root).returncode == 0
+    )
+    deployment.write_jsonl(
+        "b.jsonl", [{"slug": "gone", "deleted": True, "updated_at": "2026-06-02T00:00:00Z"}]
+    )
+    done = syndicator("--config", str(deployment.config), "once", cwd=deployment.root)
+    assert done.returncode == 0, done.stderr
+    assert "poll: 0 created, 0 updated, 1 deleted, 0 ignored, 0 quarantined;" in done.stdout
+
+
 def test_unreadable_source_exits_1_and_keeps_the_watermark(
     deployment: Deployment, make_record: Make
 ) -> None:
