@@ -50,6 +50,7 @@ from syndicator.errors import SourceUnavailable, StoreError, SyndicatorError
 from syndicator.ingest import Poller
 from syndicator.metrics import Metrics
 from syndicator.models import Published
+from syndicator.processes import collect_idle
 from syndicator.progress import terminal_progress
 from syndicator.push import REQUESTS_SECONDS, Push
 from syndicator.render.feeds import INDEX_PATH
@@ -277,6 +278,7 @@ class Daemon:
             started = self.clock()
             with self.metrics.poll_seconds.time():
                 self._run_job(started)
+            collect_idle()  # after the feeds are out: the next job starts with none due
 
     def _run_job(self, started: datetime) -> None:
         try:
@@ -315,6 +317,7 @@ class Daemon:
             return
         with self._job_lock:
             self._build()
+            collect_idle()
 
     def _poll_failed(self, started: datetime, error: str) -> None:
         self.metrics.polls.labels("failed").inc()
