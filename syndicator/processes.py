@@ -25,6 +25,7 @@ __all__ = [
     "Workers",
     "collect_idle",
     "default_processes",
+    "keep_freed_memory",
     "preload",
     "process_pool",
     "return_freed_memory",
@@ -33,6 +34,13 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _PARENT_CHECK_SECONDS = 0.5
+# glibc's mallopt parameters (malloc.h), and the values `keep_freed_memory`
+# sets: blocks below 4 MB come from the heap, and up to 32 MB of its free
+# top is kept.
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
+_MMAP_THRESHOLD = 4 << 20
+_TRIM_THRESHOLD = 32 << 20
 
 
 def default_processes(configured: int | None) -> int:
@@ -46,9 +54,16 @@ def process_pool(workers: int) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(
         workers,
         mp_context=multiprocessing.get_context("spawn"),
-        initializer=_exit_with_parent,
+        initializer=_start_worker,
         initargs=(os.getpid(),),
     )
+
+
+def _start_worker(parent: int) -> None:
+    """In a worker, before its first task: memory as in its parent, and an
+    exit once the parent is gone."""
+    keep_freed_memory()
+    _exit_with_parent(parent)
 
 
 def _exit_with_parent(parent: int) -> None:
@@ -64,6 +79,26 @@ def _exit_with_parent(parent: int) -> None:
         os._exit(1)
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def keep_freed_memory() -> None:
+    """Have glibc keep memory freed during a poll or build for reuse, until
+    `return_freed_memory` hands it back at the end.
+
+    A build reads, splits and writes feed files a few hundred KB each. By
+    default glibc maps each block that large afresh and unmaps it when freed,
+    so every file costs page faults on zeroed memory, and it trims the heap
+    whenever its free top passes 128 KB. Measured on a rebuild of 500 topics
+    (1,500 files, 600 MB) with the build's trims (`FeedRun`): 330k page
+    faults and 1.9 s of system time before, 76k and 1.2 s after, the peak
+    340 MB instead of 270. A no-op without glibc.
+    """
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return
+    mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)
+    mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD)
 
 
 def return_freed_memory() -> None:

@@ -13,7 +13,7 @@ from syndicator.config import Settings
 from syndicator.errors import ConfigError
 from syndicator.ingest import Poller, Progress
 from syndicator.ports import ArticleSource
-from syndicator.processes import Workers
+from syndicator.processes import Workers, keep_freed_memory
 from syndicator.sources.folder import FolderSource
 from syndicator.store.store import Store
 
@@ -61,7 +61,9 @@ def open_store(settings: Settings) -> Store:
 
 def make_workers(settings: Settings, *, keep_warm: bool = False) -> Workers:
     """The worker processes a command's polls and builds share (`poll.processes`):
-    none start until a large poll or build, or a `preload`, needs them."""
+    none start until a large poll or build, or a `preload`, needs them. This
+    process then keeps freed memory for reuse during them, as they do."""
+    keep_freed_memory()
     return Workers.configured(settings.poll.processes, RENDER_MODULES, keep_warm=keep_warm)
 
 

@@ -36,10 +36,11 @@ _WRITE_BATCH = 75  # documents written (and fsynced) together; two batches may b
 _WRITE_BATCH_BYTES = 12 * 1024 * 1024
 _LOOKAHEAD = 4  # topics whose previous files are read ahead of rendering
 _PREFETCH = 32  # topics whose missing articles are read from the store in one query
-# At least this many topics: trim memory after every batch to keep the peak
-# down. A smaller build trims once at the end, since each trim costs the next
-# batch page faults on fresh memory.
-_TRIM_EACH_BATCH_FROM = 200
+# Entries rendered from the store since the last trim, from which a batch's
+# end hands freed memory back: articles and their HTML are most of a build's
+# memory. A build that reuses the files' entries does not trim until its end,
+# since each trim costs the next batch page faults on fresh memory.
+_TRIM_AFTER_ENTRIES = 1000
 
 #: A stored article row: the article, its cached HTML body, its content hash.
 _Row = tuple[Article, str | None, str]
@@ -109,6 +110,7 @@ class FeedRun:
         self._deleted: dict[str, list[tuple[str, datetime]]] = {}
         self._ahead: dict[int, Future[Reusable]] = {}
         self._flushing: Future[None] | None = None
+        self._rendered_entries = 0  # since memory was last handed back
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="build")
         self._flusher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flush")
 
@@ -143,8 +145,9 @@ class FeedRun:
                 if len(pending) >= _WRITE_BATCH or size >= _WRITE_BATCH_BYTES:
                     self._flush(pending)
                     pending, size = [], 0
-                    if len(topics) >= _TRIM_EACH_BATCH_FROM:
+                    if self._rendered_entries >= _TRIM_AFTER_ENTRIES:
                         return_freed_memory()
+                        self._rendered_entries = 0
             pending.extend((doc, None) for doc in extra())
             self._flush(pending)
             self._wait_flushed()
@@ -235,6 +238,7 @@ class FeedRun:
             reused = None
             loaded = self._load_all(topic)
         keys, items = loaded
+        self._rendered_entries += len(items)
         c = self.config
         info = FeedInfo(
             site_title=c.site_title,
