@@ -216,10 +216,17 @@ def split_json(document: bytes) -> list[bytes] | None:
     start = document.find(_ITEMS_OPEN)
     if start == -1 or not document.endswith(_ITEMS_CLOSE):
         return None
-    body = document[start + len(_ITEMS_OPEN) : -len(_ITEMS_CLOSE)]
     # An item's own lines, nested objects included, are indented deeper than
     # the item, so a line that opens an object at the items' depth starts the
-    # next item.
-    opener = _ITEM_INDENT + b"{"
-    pieces = body.split(_ITEM_JOIN + opener)
-    return [pieces[0], *(opener + piece for piece in pieces[1:])]
+    # next item. Cut straight from the document: one copy of each item.
+    separator = _ITEM_JOIN + _ITEM_INDENT + b"{"
+    end = len(document) - len(_ITEMS_CLOSE)
+    starts = [start + len(_ITEMS_OPEN)]
+    ends = []
+    found = document.find(separator, starts[0], end)
+    while found != -1:
+        ends.append(found)
+        starts.append(found + len(_ITEM_JOIN))
+        found = document.find(separator, found + len(separator), end)
+    ends.append(end)
+    return [document[a:b] for a, b in zip(starts, ends, strict=True)]
