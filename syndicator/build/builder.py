@@ -57,10 +57,11 @@ _PARALLEL_MIN_TOPICS = 200
 # With workers already running and loaded (a daemon's), a build of this many
 # is split too: handing a share over costs milliseconds.
 _PARALLEL_WARM_MIN_TOPICS = 16
-# The index page and OPML list every topic; rendering this many of their
-# lines costs about as much as one topic's three feeds (at 500 topics, the
-# listings took 70 ms and a topic's feeds 11 ms).
-_LISTED_PER_TOPIC = 80
+# The index page and OPML list every topic: the process rendering them hands
+# a worker one topic per this many listed. Measured at 500 topics: listings
+# 45-70 ms, a topic's three feeds about 9 ms, and a worker starting on its
+# share 30 ms after this process; two topics even out the rest.
+_LISTED_PER_TOPIC = 200
 #: What a worker imports before its first share (`Workers.preload`).
 RENDER_MODULES = ("syndicator.build.builder", "syndicator.build.run")
 # Distributions whose output is in the feed bytes (Markdown, sanitiser, XML, JSON).

@@ -148,8 +148,12 @@ class FeedRun:
                     if self._rendered_entries >= _TRIM_AFTER_ENTRIES:
                         return_freed_memory()
                         self._rendered_entries = 0
-            pending.extend((doc, None) for doc in extra())
-            self._flush(pending)
+            # The last topics are written while the listings render.
+            if pending:
+                self._flush(pending)
+            listings: _Pending = [(doc, None) for doc in extra()]
+            if listings:
+                self._flush(listings)
             self._wait_flushed()
         if self.result.rendered > _WRITE_BATCH:
             return_freed_memory()

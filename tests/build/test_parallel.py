@@ -306,8 +306,8 @@ def test_warm_workers_split_smaller_builds_and_outlive_them(
         builder = make_builder(cycle.settings, cycle.store, workers)
         assert len(builder._shares(names)) == 2
         # This process renders the listings too, so the worker takes some of
-        # its topics: one per 80 listed, at most half. Each is rendered once.
-        assert [len(s) for s in builder._shares(names, listed=80)] == [10, 11]
+        # its topics: one per 200 listed, at most half. Each is rendered once.
+        assert [len(s) for s in builder._shares(names, listed=400)] == [9, 12]
         mine, theirs = builder._shares(names, listed=8000)
         assert (len(mine), len(theirs)) == (6, 15)
         assert sorted(mine + theirs) == sorted(names)
