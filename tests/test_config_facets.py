@@ -97,6 +97,11 @@ def test_a_custom_feed_can_be_overridden_by_name(tmp_path: Path) -> None:
         (custom('lang = ["en"]\ncolour = "red"'), "feeds.custom.chips-en.colour: unknown key"),
         (custom(""), "feeds.custom.chips-en: give at least one of topics, entities or lang"),
         (custom('exclude_topics = ["x"]'), "feeds.custom.chips-en: give at least one of"),
+        (
+            custom('topics = ["x", "y"]\nexclude_topics = ["y", "x", "z"]'),
+            "feeds.custom.chips-en: exclude_topics leaves out every topic of topics",
+        ),
+        (custom('lang = ["x"]'), "feeds.custom.chips-en.lang: not a BCP 47 language tag"),
         (custom('topics = ["x"]', name="Chips EN"), "feeds.custom.Chips EN.name: 'Chips EN'"),
         (custom('topics = ["x"]', name="../etc"), "feeds.custom.../etc.name: '../etc' is not"),
         # Without a usable name the feed is named by its place in the list.

@@ -114,6 +114,11 @@ class CustomFeedSettings(BaseModel):
                 "give at least one of topics, entities or lang "
                 "(without them the feed would be the `all` feed)"
             )
+        if self.topics and set(self.topics) <= set(self.exclude_topics):
+            # Every article it selects is in one of its topics, all excluded.
+            raise ValueError(
+                "exclude_topics leaves out every topic of topics: the feed stays empty"
+            )
         return self
 
 

@@ -29,7 +29,9 @@ __all__ = [
 #: Topic slugs double as file names and URL segments, so they are kept to a
 #: portable alphabet: lowercase ASCII letters, digits, '-' and '_'.
 TOPIC_PATTERN = re.compile(r"[a-z0-9](?:[a-z0-9_-]{0,98}[a-z0-9])?")
-_LANG_PATTERN = re.compile(r"[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*")
+# A language of 2-8 letters (ISO 639 codes, registered ones), or `x-` / `i-`
+# (private use, grandfathered) opening more subtags; then subtags of 1-8.
+_LANG_PATTERN = re.compile(r"(?:[A-Za-z]{2,8}|[xXiI](?=-))(?:-[A-Za-z0-9]{1,8})*")
 #: Unknown fields are stored and hashed as JSON; the encoder refuses nesting
 #: past 255 levels, so deeper records are quarantined here instead of failing
 #: the whole poll later.

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from syndicator.core.records import (
     RecordLimits,
+    is_language_tag,
     may_hold_xml_illegal,
     parse_datetime,
     parse_record,
@@ -73,6 +74,7 @@ def test_timestamps_without_offset_are_errors(text: str) -> None:
         ({"slug": ""}, "slug"),
         ({"slug": 42}, "slug"),
         ({"lang": "not a tag!"}, "lang"),
+        ({"lang": "x"}, "lang"),
         ({"alternates": {"md": "file:///etc/passwd"}}, "alternates"),
     ],
 )
@@ -217,3 +219,27 @@ def test_clean_path_agrees_with_the_full_path(
         assert fast.value.reason == exc.reason
         return
     assert parse_record(data, clean=True) == full
+
+
+@pytest.mark.parametrize(
+    ("tag", "valid"),
+    [
+        ("en", True),
+        ("pt-BR", True),
+        ("zh-Hant-TW", True),
+        ("es-419", True),
+        ("de-1996", True),
+        ("gsw", True),
+        ("x-klingon", True),
+        ("i-navajo", True),
+        ("x", False),
+        ("e", False),
+        ("en_US", False),
+        ("en-", False),
+        ("-en", False),
+        ("english9", False),
+        ("en-toolongsub", False),
+    ],
+)
+def test_language_tags_have_the_shape_bcp_47_gives_them(tag: str, valid: bool) -> None:
+    assert is_language_tag(tag) is valid
