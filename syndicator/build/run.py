@@ -2,9 +2,9 @@
 
 A build is pipelined on threads: the previous files of the next topics are
 read, checked and split ahead of rendering (file reads and SHA-256 release
-the GIL); the articles a window of topics lacks are read from the store in
-one query; and each batch of documents is written on a flush thread, while
-the next topics render.
+the GIL); so are the entry keys of the next windows of topics and the
+articles their files lack, a query each; and each batch of documents is
+written on a flush thread, while the next topics render.
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ _WRITE_BATCH = 75  # documents written (and fsynced) together; two batches may b
 # memory is mostly the two batches in flight.
 _WRITE_BATCH_BYTES = 12 * 1024 * 1024
 _LOOKAHEAD = 4  # topics whose previous files are read ahead of rendering
-_PREFETCH = 32  # topics whose missing articles are read from the store in one query
+_PREFETCH = 32  # topics whose keys and missing articles are read from the store together
+_WINDOWS_AHEAD = 2  # windows of _PREFETCH topics read ahead of rendering
 # Entries rendered from the store since the last trim, from which a batch's
 # end hands freed memory back: articles and their HTML are most of a build's
 # memory. A build that reuses the files' entries does not trim until its end,
@@ -103,12 +104,14 @@ class FeedRun:
         self.manifests = manifests
         self.result = BuildResult()
         self._html: dict[tuple[str, str], str] = {}  # bodies rendered since the last flush
-        self._keys: dict[str, list[FeedKey]] = {}  # each topic's entry keys, read together
+        self._keys: dict[str, list[FeedKey]] = {}  # the current window's entry keys, by topic
         self._articles: dict[str, _Row] = {}  # what the next topics' files lack, by slug
         self._entity_feeds: dict[str, str] = {}  # entity merge key → its feed's name
         #: Per topic, the articles deleted from its feed within the window.
         self._deleted: dict[str, list[tuple[str, datetime]]] = {}
         self._ahead: dict[int, Future[Reusable]] = {}
+        #: Windows of topics' keys and missing articles being read, by index.
+        self._windows: dict[int, Future[tuple[dict[str, list[FeedKey]], dict[str, _Row]]]] = {}
         self._flushing: Future[None] | None = None
         self._rendered_entries = 0  # since memory was last handed back
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="build")
@@ -126,16 +129,17 @@ class FeedRun:
             self._deleted = self.store.articles.tombstones(
                 self.now - self.config.tombstone_window, self.config.max_entries
             )
+            windows = [topics[i : i + _PREFETCH] for i in range(0, len(topics), _PREFETCH)]
+            for index in range(_WINDOWS_AHEAD):
+                self._read_window(windows, index)
             for index in range(_LOOKAHEAD):
-                self._read_ahead(topics, index)  # the first files are read while the keys are
-            if self.manifests:
-                self._keys = self.store.articles.feed_keys_many(topics, self.config.max_entries)
+                self._read_ahead(topics, index)
             pending: _Pending = []
             size = 0  # bytes pending
             for index, topic in enumerate(topics):
                 self._read_ahead(topics, index + _LOOKAHEAD)
-                if self.manifests and index % _PREFETCH == 0:
-                    self._prefetch(topics[index : index + _PREFETCH])
+                if index % _PREFETCH == 0:
+                    self._next_window(windows, index // _PREFETCH)
                 future = self._ahead.pop(index, None)
                 reused = None if future is None else future.result()
                 self.result.topics.append(topic)
@@ -165,10 +169,23 @@ class FeedRun:
                 reusable, self.output, topics[index], self.manifests, self.config.entry_fingerprint
             )
 
-    def _prefetch(self, window: list[str]) -> None:
+    def _read_window(self, windows: list[list[str]], index: int) -> None:
+        """Read a window of topics' entry keys, and the articles their files
+        lack, on the pool: the store's reads release the GIL."""
+        if self.manifests and index < len(windows):
+            self._windows[index] = self._pool.submit(self._window, windows[index])
+
+    def _next_window(self, windows: list[list[str]], index: int) -> None:
+        future = self._windows.pop(index, None)
+        if future is not None:
+            self._keys, self._articles = future.result()
+        self._read_window(windows, index + _WINDOWS_AHEAD)
+
+    def _window(self, window: list[str]) -> tuple[dict[str, list[FeedKey]], dict[str, _Row]]:
         assert self.manifests is not None
-        slugs = missing_slugs(window, self._keys, self.manifests, self.config.entry_fingerprint)
-        self._articles = self.store.articles.articles_by_slug(slugs)
+        keys = self.store.articles.feed_keys_many(window, self.config.max_entries)
+        slugs = missing_slugs(window, keys, self.manifests, self.config.entry_fingerprint)
+        return keys, self.store.articles.articles_by_slug(slugs)
 
     # -- writing --------------------------------------------------------------
 
