@@ -66,6 +66,8 @@ _LISTED_PER_TOPIC = 200
 RENDER_MODULES = ("syndicator.build.builder", "syndicator.build.run")
 # Distributions whose output is in the feed bytes (Markdown, sanitiser, XML, JSON).
 _RENDER_LIBRARIES = ("pyromark", "nh3", "feedgen", "lxml", "orjson")
+# Distributions whose output is in the feeds' shells only (language feeds' names).
+_SHELL_LIBRARIES = ("langcodes", "language_data")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # What the front page shows: the newest articles, the most active entities.
 _FRONT_ARTICLES = 20
@@ -73,9 +75,9 @@ _FRONT_ENTITIES = 50
 
 
 @functools.cache
-def _library_versions() -> tuple[str, ...]:
+def _library_versions(names: tuple[str, ...] = _RENDER_LIBRARIES) -> tuple[str, ...]:
     versions = []
-    for name in _RENDER_LIBRARIES:
+    for name in names:
         try:
             versions.append(importlib.metadata.version(name))
         except importlib.metadata.PackageNotFoundError:
@@ -126,6 +128,7 @@ class Builder:
                 s.feeds.tombstone_days,
                 s.websub.model_dump(),
                 self.ttl_minutes(),
+                _library_versions(_SHELL_LIBRARIES),
             ]
         )
         return hashlib.sha256(blob).hexdigest()

@@ -25,6 +25,7 @@ __all__ = [
     "entity_problem",
     "entity_slug",
     "lang_feed",
+    "language_label",
     "suffixed_slug",
 ]
 
@@ -88,6 +89,23 @@ def suffixed_slug(name: str, length: int = 6) -> str:
     """The slug of a name whose plain slug another entity holds: the plain
     one plus part of a hash of the merge key (longer on a second collision)."""
     return f"{entity_slug(name)}-{_digest(name, length)}"
+
+
+@functools.lru_cache(maxsize=1024)
+def language_label(tag: str) -> str:
+    """A language feed's name for readers: the language's English name and
+    the tag ("German (de)", "Portuguese (pt-br)"); the tag alone for a
+    language CLDR does not name (private use, say)."""
+    # Imported here: its name data loads when a language feed is first named.
+    import langcodes
+
+    try:
+        name = langcodes.Language.get(tag).language_name()
+    except ValueError:
+        return tag
+    if name.startswith("Unknown language"):
+        return tag
+    return f"{name} ({tag})"
 
 
 def lang_feed(tag: str) -> str:

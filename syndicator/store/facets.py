@@ -21,9 +21,15 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 
 from syndicator.core.custom import CustomFeed
-from syndicator.core.entities import entity_key, entity_slug, lang_feed, suffixed_slug
+from syndicator.core.entities import (
+    entity_key,
+    entity_slug,
+    lang_feed,
+    language_label,
+    suffixed_slug,
+)
 from syndicator.core.times import db_time
-from syndicator.core.urls import facet_name, split_feed_name
+from syndicator.core.urls import LANG_KIND, facet_name, split_feed_name
 from syndicator.store import schema as t
 from syndicator.store.db import Database, chunked, parse_time
 
@@ -342,7 +348,7 @@ class Facets:
         return [
             FacetRow(
                 name,
-                labels.get(name) or split_feed_name(name)[1],
+                labels.get(name) or _label(name),
                 int(n or 0),
                 parse_time(at_),
                 int(version or 0),
@@ -423,3 +429,9 @@ class Facets:
                 )
             ).scalar_one()
         return int(total)
+
+
+def _label(name: str) -> str:
+    """The label of a facet feed without spellings: a language's name, or the slug."""
+    kind, slug = split_feed_name(name)
+    return language_label(slug) if kind == LANG_KIND else slug

@@ -7,7 +7,7 @@ import unicodedata
 
 import pytest
 
-from syndicator.core.entities import entity_key, entity_problem
+from syndicator.core.entities import entity_key, entity_problem, language_label
 
 
 @pytest.mark.parametrize(
@@ -62,3 +62,20 @@ def test_printable_text_never_holds_a_control_character() -> None:
         for code in range(sys.maxunicode + 1)
         if chr(code).isprintable() and unicodedata.category(chr(code)) in ("Cc", "Cs", "Cn")
     ]
+
+
+@pytest.mark.parametrize(
+    ("tag", "label"),
+    [
+        ("de", "German (de)"),
+        ("pt-br", "Portuguese (pt-br)"),
+        ("zh-hant", "Chinese (zh-hant)"),
+        ("gsw", "Swiss German (gsw)"),
+        # Languages CLDR has no name for keep their tag.
+        ("x-klingon", "x-klingon"),
+        ("qaa", "qaa"),
+        ("zz", "zz"),
+    ],
+)
+def test_language_feeds_are_named_by_their_language(tag: str, label: str) -> None:
+    assert language_label(tag) == label

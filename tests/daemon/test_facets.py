@@ -50,6 +50,9 @@ def test_entity_and_language_feeds_are_served_valid(site: Site, start_daemon: St
     assert_valid_rss(daemon.get("/feeds/entities/societe-generale.rss").content)
     feed = assert_valid_json_feed(daemon.get("/feeds/lang/de.json").content)
     assert [item["url"] for item in feed["items"]] == ["https://news.example.org/berlin"]
+    # A language feed is named by its language, its tag beside it.
+    assert feed["title"] == "Daemon Desk: German (de)"
+    assert "Articles in German (de)" in feed["description"]
     # Gzip and HEAD as for topic feeds.
     gz = daemon.get("/feeds/entities/tsmc.rss", headers={"accept-encoding": "gzip"})
     assert gz.headers["content-encoding"] == "gzip" and b"chip-1" in gz.content
