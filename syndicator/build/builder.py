@@ -67,7 +67,7 @@ RENDER_MODULES = ("syndicator.build.builder", "syndicator.build.run")
 # Distributions whose output is in the feed bytes (Markdown, sanitiser, XML, JSON).
 _RENDER_LIBRARIES = ("pyromark", "nh3", "feedgen", "lxml", "orjson")
 # Distributions whose output is in the feeds' shells only (language feeds' names).
-_SHELL_LIBRARIES = ("langcodes", "language_data")
+_SHELL_LIBRARIES = ("babel",)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # What the front page shows: the newest articles, the most active entities.
 _FRONT_ARTICLES = 20

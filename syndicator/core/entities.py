@@ -15,6 +15,7 @@ import functools
 import hashlib
 import re
 import unicodedata
+from collections.abc import Mapping
 
 from syndicator.core.urls import facet_name
 
@@ -95,17 +96,20 @@ def suffixed_slug(name: str, length: int = 6) -> str:
 def language_label(tag: str) -> str:
     """A language feed's name for readers: the language's English name and
     the tag ("German (de)", "Portuguese (pt-br)"); the tag alone for a
-    language CLDR does not name (private use, say)."""
-    # Imported here: its name data loads when a language feed is first named.
-    import langcodes
+    language CLDR does not name (private use, `und`)."""
+    primary = tag.split("-", 1)[0].lower()
+    name = None if primary == "und" else _language_names().get(primary)
+    return tag if name is None else f"{name} ({tag})"
 
-    try:
-        name = langcodes.Language.get(tag).language_name()
-    except ValueError:
-        return tag
-    if name.startswith("Unknown language"):
-        return tag
-    return f"{name} ({tag})"
+
+@functools.cache
+def _language_names() -> Mapping[str, str]:
+    # Imported here: Babel and its English data (about 9 MB) load when a
+    # language feed is first named, not in every command.
+    from babel import Locale
+
+    names: Mapping[str, str] = Locale("en").languages
+    return names
 
 
 def lang_feed(tag: str) -> str:

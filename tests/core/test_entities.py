@@ -74,6 +74,7 @@ def test_printable_text_never_holds_a_control_character() -> None:
         # Languages CLDR has no name for keep their tag.
         ("x-klingon", "x-klingon"),
         ("qaa", "qaa"),
+        ("und", "und"),
         ("zz", "zz"),
     ],
 )
