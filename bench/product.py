@@ -43,6 +43,7 @@ if str(ROOT) not in sys.path:
 
 from syndicator.build import Builder, BuildResult  # noqa: E402
 from syndicator.config import Settings, load_settings  # noqa: E402
+from syndicator.core.entities import language_label  # noqa: E402
 from syndicator.core.urls import FEED_FORMATS  # noqa: E402
 from syndicator.ingest import Poller  # noqa: E402
 from syndicator.processes import collect_idle  # noqa: E402
@@ -219,13 +220,15 @@ def _incremental(
 
 def _warm(builder: Builder) -> None:
     """Load what a running daemon has loaded before an edit arrives: the modules
-    a build renders with and the compiled page templates, which a process that
-    has rendered nothing yet loads on its first rendering (a `once` pays them as
-    start-up: `bench/once.py` measures that), its worker processes, loaded
-    within a second of its start, and the collection it makes after every job."""
+    a build renders with, the compiled page templates and the language names
+    the listings use, which a process that has rendered nothing yet loads on
+    its first rendering (a `once` pays them as start-up: `bench/once.py`
+    measures that), its worker processes, loaded within a second of its
+    start, and the collection it makes after every job."""
     importlib.import_module("syndicator.build.run")
     importlib.import_module("syndicator.render.opml")
     builder.templates.load()
+    language_label("en")
     deadline = time.monotonic() + 60
     while not builder.workers.warm and builder.workers.count and time.monotonic() < deadline:
         time.sleep(0.01)
