@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from syndicator.core.retry import DEFAULT_JITTER
 from syndicator.core.signing import generate_secret
 from tests.delivery.receiver import Receiver, Reply
 from tests.deployment import Deployment
@@ -77,10 +78,12 @@ def test_deliveries_list_shows_times_and_the_last_error(
         410,
         None,
     )
-    # Refused connection: no status code, an error text, and a retry an hour on.
+    # Refused connection: no status code, an error text, and a retry an hour on, give or
+    # take the schedule's ±20 % jitter.
     assert (closed["status"], closed["last_status_code"]) == ("failed", None)
     assert closed["last_error"]
-    assert (utc(closed["next_attempt_at"]) - utc(closed["last_attempt_at"])).total_seconds() > 3000
+    delay = (utc(closed["next_attempt_at"]) - utc(closed["last_attempt_at"])).total_seconds()
+    assert 3600 * (1 - DEFAULT_JITTER) - 1 <= delay <= 3600 * (1 + DEFAULT_JITTER) + 1
 
     table = cli(deployment, "deliveries", "list").stdout.splitlines()
     assert table[0].split() == [
