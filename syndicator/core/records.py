@@ -207,6 +207,11 @@ class _Record(BaseModel):
         if value is None or value == "":
             return None
         if not is_language_tag(value):
+            # A POSIX locale name (`en_US`, as many CMSs export it) is the
+            # same tag with `_` for `-`: taken as that tag, not quarantined.
+            hyphenated = value.replace("_", "-")
+            if "_" in value and is_language_tag(hyphenated):
+                return hyphenated
             raise ValueError(f"not a BCP 47 language tag: {value!r}")
         return value
 

@@ -75,6 +75,8 @@ def test_timestamps_without_offset_are_errors(text: str) -> None:
         ({"slug": 42}, "slug"),
         ({"lang": "not a tag!"}, "lang"),
         ({"lang": "x"}, "lang"),
+        ({"lang": "en__US"}, "lang"),
+        ({"lang": "_en"}, "lang"),
         ({"alternates": {"md": "file:///etc/passwd"}}, "alternates"),
     ],
 )
@@ -82,6 +84,15 @@ def test_invalid_fields_are_named(make_record: Make, fields: dict[str, Any], fie
     with pytest.raises(RecordInvalid) as info:
         parse_record(make_record(**fields))
     assert info.value.reason.startswith(field), info.value.reason
+
+
+@pytest.mark.parametrize(
+    ("given", "taken"), [("en_US", "en-US"), ("pt_BR", "pt-BR"), ("zh_Hant_TW", "zh-Hant-TW")]
+)
+def test_posix_locale_names_are_taken_as_their_language_tag(
+    make_record: Make, given: str, taken: str
+) -> None:
+    assert parse_record(make_record(lang=given)).lang == taken
 
 
 @pytest.mark.parametrize("missing", ["slug", "title", "url", "published_at", "updated_at"])

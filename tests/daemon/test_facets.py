@@ -25,6 +25,7 @@ def _records() -> list[dict[str, object]]:
         ),
         record("berlin", entities=["Berlin"], lang="de"),
         record("chip-0", entities=["Nvidia"], updated_at="2026-05-30T10:00:00+00:00"),
+        record("lisbon", lang="pt_BR"),  # a POSIX locale name, as CMS exports write it
     ]
 
 
@@ -53,6 +54,8 @@ def test_entity_and_language_feeds_are_served_valid(site: Site, start_daemon: St
     # A language feed is named by its language, its tag beside it.
     assert feed["title"] == "Daemon Desk: German (de)"
     assert "Articles in German (de)" in feed["description"]
+    brazil = assert_valid_json_feed(daemon.get("/feeds/lang/pt-br.json").content)
+    assert [item["url"] for item in brazil["items"]] == ["https://news.example.org/lisbon"]
     # Gzip and HEAD as for topic feeds.
     gz = daemon.get("/feeds/entities/tsmc.rss", headers={"accept-encoding": "gzip"})
     assert gz.headers["content-encoding"] == "gzip" and b"chip-1" in gz.content
