@@ -68,6 +68,10 @@ DESCRIPTIONS: dict[str, str] = {
     "source.limits.max_record_bytes": "A record larger than this (encoded JSON) is quarantined.",
     "source.limits.max_body_bytes": "A `body_md` larger than this (UTF-8 bytes) is quarantined.",
     "source.limits.max_topics": "A record with more topics than this is quarantined.",
+    "source.limits.max_entities": (
+        "Distinct entities kept of one record (case-insensitive, in record order); the rest "
+        "are dropped with a note in `syndicator status`, and the article is still published."
+    ),
     "source.limits.max_field_chars": "A `slug`, `title`, `summary`, `url` or "
     "`canonical_source` longer than this many characters is quarantined.",
     "source.limits.max_records_per_file": "`dir` source: records past this count in one file are "

@@ -128,13 +128,15 @@ def _clean_extra(value: Any, depth: int, clean: bool = False) -> Any:
 
 
 class RecordLimits(BaseModel):
-    """Bounds on one record; anything beyond is quarantined with the reason."""
+    """Bounds on one record; a record beyond one is quarantined with the reason
+    (except entities: those past `max_entities` are dropped, the article kept)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     max_record_bytes: int = Field(default=2_000_000, gt=0)
     max_body_bytes: int = Field(default=1_000_000, gt=0)
     max_topics: int = Field(default=50, gt=0)
+    max_entities: int = Field(default=100, gt=0)
     max_field_chars: int = Field(default=10_000, gt=0)
     max_records_per_file: int = Field(default=1_000_000, gt=0)
 

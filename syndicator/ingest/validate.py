@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from syndicator.core.article import article_version
-from syndicator.core.entities import ENTITY_DROPPED, entity_problem
+from syndicator.core.entities import ENTITY_DROPPED, entity_key, entity_problem
 from syndicator.core.records import RecordLimits, is_tombstone, parse_record, parse_tombstone
 from syndicator.errors import RecordInvalid
 from syndicator.models import ArticleVersion, Quarantined, Tombstone
@@ -77,7 +77,7 @@ def validate(
             if is_tombstone(data, deleted_field):
                 version = parse_tombstone(data)
             else:
-                data, dropped = _without_bad_entities(data)
+                data, dropped = _without_bad_entities(data, limits.max_entities)
                 version = article_version(parse_record(data, limits, clean=item.clean), base_url)
                 for reason in dropped:
                     what = Quarantined(item.location, ENTITY_DROPPED + reason, version.slug)
@@ -97,9 +97,10 @@ def validate(
     return out
 
 
-def _without_bad_entities(data: object) -> tuple[object, list[str]]:
+def _without_bad_entities(data: object, limit: int) -> tuple[object, list[str]]:
     """The record without the entities that cannot be feeds (SPEC §4b: the
-    article is still published), and why each was dropped."""
+    article is still published) and those past the first `limit` distinct
+    ones, and why they were dropped."""
     if not isinstance(data, Mapping):
         return data, []
     entities = data.get("entities")
@@ -113,7 +114,29 @@ def _without_bad_entities(data: object) -> tuple[object, list[str]]:
             kept.append(name)
         else:
             dropped.append(problem)
+    if len(kept) > limit:
+        # Each entity is a feed and a category on every copy of the entry: a
+        # record naming thousands would make thousands of feeds and bloat
+        # every feed it is in. Spellings of a kept entity stay.
+        kept, past = _first_distinct(kept, limit)
+        if past:
+            dropped.append(
+                f"{past} past the limit of {limit} distinct entities (source.limits.max_entities)"
+            )
     return (data, []) if not dropped else ({**data, "entities": kept}, dropped)
+
+
+def _first_distinct(names: list[object], limit: int) -> tuple[list[object], int]:
+    """The names of the first `limit` distinct entities (by merge key), and
+    how many names were left out."""
+    keys: set[str] = set()
+    kept: list[object] = []
+    for name in names:
+        key = entity_key(str(name))
+        if key in keys or len(keys) < limit:
+            keys.add(key)
+            kept.append(name)
+    return kept, len(names) - len(kept)
 
 
 class Validator:

@@ -152,6 +152,41 @@ def test_bad_entities_are_dropped_with_a_note_and_the_article_kept(
     assert all(note["slug"] == "one" for note in notes)
 
 
+def test_entities_past_the_limit_are_dropped_with_a_note_and_the_article_kept(
+    deployment: Deployment, run_pipeline: Run, make_record: Make
+) -> None:
+    # A hostile record naming thousands of entities would make as many feeds.
+    many = [f"Name {i}" for i in range(150)]
+    deployment.write_jsonl("a.jsonl", [make_record("many", entities=many)])
+    pipeline = run_pipeline()
+    assert pipeline.poll().created == 1
+    assert members(pipeline, "entities/name-99") == ["many"]
+    assert facet(pipeline, "entities/name-100") is None
+    (note,) = pipeline.store.polls.quarantined()
+    assert note["slug"] == "many"
+    assert note["reason"] == (
+        "entity dropped: 50 past the limit of 100 distinct entities (source.limits.max_entities)"
+    )
+    # Spellings of one entity count once; the limit is configurable.
+    with deployment.config.open("a") as handle:
+        handle.write("\n[source.limits]\nmax_entities = 1\n")
+    deployment.write_jsonl(
+        "b.jsonl",
+        [
+            make_record("same", entities=["Arm", "ARM", "arm"]),
+            make_record("two", entities=["Arm", "Nvidia", "ARM"]),
+        ],
+    )
+    pipeline = run_pipeline()
+    assert pipeline.poll().created == 2
+    assert sorted(members(pipeline, "entities/arm")) == ["same", "two"]
+    assert facet(pipeline, "entities/nvidia") is None
+    reasons = [q["reason"] for q in pipeline.store.polls.quarantined() if q["slug"] != "many"]
+    assert reasons == [
+        "entity dropped: 1 past the limit of 1 distinct entities (source.limits.max_entities)"
+    ]
+
+
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_an_older_database_is_indexed_at_migration(
     deployment: Deployment, run_pipeline: Run, make_record: Make
