@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager
 from email.utils import mktime_tz, parsedate_tz
 from typing import Any, Protocol
+from urllib.parse import quote
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -83,6 +84,11 @@ _TEXT = (b"content-type", b"text/plain; charset=utf-8")
 _NO_STORE = (b"cache-control", b"no-store")
 # Paths that serve another document's bytes.
 _ALIASES = {"/index.html": "/"}
+# Feeds whose names are case-insensitive (SPEC §4b: BCP 47 tags, entities
+# merged case-insensitively) and served under lower-case paths: another case
+# is redirected. Topic slugs are lower-case by rule, so `/feeds/AI.rss` is no
+# topic's feed and stays a 404.
+_CASE_INSENSITIVE = ("/feeds/lang/", "/feeds/entities/")
 # Entity tags in an If-None-Match list; etagc excludes DQUOTE, so this cannot
 # split a tag, and anything malformed simply fails to match.
 _ETAG_RE = re.compile(r'(?:W/)?"([^"]*)"')
@@ -260,6 +266,13 @@ class _App:
             if doc is None and path in _ALIASES:
                 path = _ALIASES[path]
                 doc = self._docs.get(path)
+            if (
+                doc is None
+                and path.startswith(_CASE_INSENSITIVE)
+                and path != path.lower()
+                and await self._redirected(scope, send)
+            ):
+                return
             loader = self._loader
             if loader is not None:
                 if doc is None and loader.wants(path):
@@ -338,15 +351,44 @@ class _App:
                 answer = self._respond(scope, path, stub)
                 if answer[0] == 304:
                     return answer
+        doc = await self._loaded(loader, path)
+        if doc is None:
+            return _NOT_FOUND
+        return self._respond(scope, path, doc)
+
+    async def _loaded(self, loader: DocumentLoader, path: str) -> Document | None:
+        """The document at `path`, loaded on a thread, once for concurrent readers."""
         pending = self._inflight.get(path)
         if pending is None:
             pending = asyncio.ensure_future(asyncio.to_thread(self._render, loader, path))
             self._inflight[path] = pending
             pending.add_done_callback(lambda _: self._inflight.pop(path, None))
-        doc = await asyncio.shield(pending)
-        if doc is None:
-            return _NOT_FOUND
-        return self._respond(scope, path, doc)
+        return await asyncio.shield(pending)
+
+    async def _redirected(self, scope: Scope, send: Send) -> bool:
+        """Answer a GET or HEAD of a language or entity feed's path in other
+        letter case (`/feeds/lang/pt-BR.atom`) with a 301 to its path, which is
+        lower-case; False when there is no such feed (the request goes on, to
+        its 404)."""
+        if scope["method"] not in ("GET", "HEAD"):
+            return False
+        lower = scope["path"].lower()
+        found = lower in self._docs or lower in _ALIASES
+        loader = self._loader
+        if not found and loader is not None and loader.wants(lower):
+            # Loaded here, it is cached for the request the redirect brings.
+            found = loader.cache.get(lower) is not None or (
+                await self._loaded(loader, lower) is not None
+            )
+        if not found:
+            return False
+        location = (b"location", quote(lower, safe="/").encode())
+        status, headers, body = _plain(301, "Moved Permanently\n", location)
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send(
+            {"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body}
+        )
+        return True
 
     @staticmethod
     def _render(loader: DocumentLoader, path: str) -> Document | None:

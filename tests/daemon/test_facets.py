@@ -80,6 +80,38 @@ def test_unknown_facets_are_404(site: Site, start_daemon: Start) -> None:
     assert daemon.request("POST", "/feeds/entities/nvidia.atom").status_code == 405
 
 
+def test_a_feed_path_in_other_letter_case_redirects_to_the_feed(
+    site: Site, start_daemon: Start
+) -> None:
+    # Language tags are case-insensitive (BCP 47) and entities merge across
+    # case (SPEC §4b): a reader may well type `pt-BR` or `NVIDIA`. Their feeds'
+    # paths are lower-case, so the answer is a redirect.
+    site.write_records("a.jsonl", _records())
+    daemon = start_daemon(site)
+    daemon.wait_for_builds()
+    for path in (
+        "/feeds/lang/pt-BR.atom",
+        "/feeds/entities/NVIDIA.rss",
+        "/feeds/entities/Tsmc.json",
+    ):
+        moved = daemon.get(path)
+        assert moved.status_code == 301, path
+        target = moved.headers["location"]
+        assert target == path.lower()
+        assert daemon.get(target).status_code == 200, target
+    head = daemon.request("HEAD", "/feeds/lang/DE.json")
+    assert (head.status_code, head.headers["location"], head.content) == (
+        301,
+        "/feeds/lang/de.json",
+        b"",
+    )
+    # A feed that does not exist in any case is still a plain 404, and topic
+    # slugs are lower-case by rule: another case names no topic.
+    assert daemon.get("/feeds/entities/Nobody.atom").status_code == 404
+    assert daemon.get("/feeds/AI-Chips.json").status_code == 404
+    assert daemon.request("POST", "/feeds/lang/DE.json").status_code == 405
+
+
 def test_an_edit_reaches_the_entity_feed(site: Site, start_daemon: Start) -> None:
     site.write_records("a.jsonl", _records())
     daemon = start_daemon(site)
