@@ -373,7 +373,7 @@ class _App:
         if scope["method"] not in ("GET", "HEAD"):
             return False
         lower = scope["path"].lower()
-        found = lower in self._docs or lower in _ALIASES
+        found = lower in self._docs
         loader = self._loader
         if not found and loader is not None and loader.wants(lower):
             # Loaded here, it is cached for the request the redirect brings.
