@@ -29,10 +29,16 @@ def _records() -> list[dict[str, object]]:
     ]
 
 
-def test_entity_and_language_feeds_are_served_valid(site: Site, start_daemon: Start) -> None:
+def _serving(site: Site, start_daemon: Start) -> DaemonProcess:
+    """The daemon started on `_records()`, its first build done."""
     site.write_records("a.jsonl", _records())
     daemon = start_daemon(site)
     daemon.wait_for_builds()
+    return daemon
+
+
+def test_entity_and_language_feeds_are_served_valid(site: Site, start_daemon: Start) -> None:
+    daemon = _serving(site, start_daemon)
     atom = daemon.get("/feeds/entities/nvidia.atom")
     assert atom.status_code == 200
     assert atom.headers["content-type"] == "application/atom+xml; charset=utf-8"
@@ -64,9 +70,7 @@ def test_entity_and_language_feeds_are_served_valid(site: Site, start_daemon: St
 
 
 def test_unknown_facets_are_404(site: Site, start_daemon: Start) -> None:
-    site.write_records("a.jsonl", _records())
-    daemon = start_daemon(site)
-    daemon.wait_for_builds()
+    daemon = _serving(site, start_daemon)
     for path in (
         "/feeds/entities/nobody.atom",
         "/feeds/lang/fr.rss",
@@ -86,9 +90,7 @@ def test_a_feed_path_in_other_letter_case_redirects_to_the_feed(
     # Language tags are case-insensitive (BCP 47) and entities merge across
     # case (SPEC §4b): a reader may well type `pt-BR` or `NVIDIA`. Their feeds'
     # paths are lower-case, so the answer is a redirect.
-    site.write_records("a.jsonl", _records())
-    daemon = start_daemon(site)
-    daemon.wait_for_builds()
+    daemon = _serving(site, start_daemon)
     for path in (
         "/feeds/lang/pt-BR.atom",
         "/feeds/entities/NVIDIA.rss",
@@ -113,9 +115,7 @@ def test_a_feed_path_in_other_letter_case_redirects_to_the_feed(
 
 
 def test_an_edit_reaches_the_entity_feed(site: Site, start_daemon: Start) -> None:
-    site.write_records("a.jsonl", _records())
-    daemon = start_daemon(site)
-    daemon.wait_for_builds()
+    daemon = _serving(site, start_daemon)
     first = daemon.get("/feeds/entities/tsmc.atom")
     assert b"chip-3" not in first.content
     site.write_records(
@@ -139,9 +139,7 @@ def test_an_edit_reaches_the_entity_feed(site: Site, start_daemon: Start) -> Non
 
 def test_validators_survive_a_restart(tmp_path: Path, start_daemon: Start) -> None:
     site = make_site(tmp_path / "site")
-    site.write_records("a.jsonl", _records())
-    daemon = start_daemon(site)
-    daemon.wait_for_builds()
+    daemon = _serving(site, start_daemon)
     first = daemon.get("/feeds/entities/nvidia.rss")
     assert first.status_code == 200
     daemon.stop()
@@ -165,9 +163,7 @@ def test_custom_feeds_are_served_with_their_size_and_content(
         'content = "summary"\nmax_entries = 2\n'
     )
     site = make_site(tmp_path / "site", extra=extra)
-    site.write_records("a.jsonl", _records())
-    daemon = start_daemon(site)
-    daemon.wait_for_builds()
+    daemon = _serving(site, start_daemon)
     atom = daemon.get("/feeds/custom/chips.atom")
     assert atom.status_code == 200
     assert_valid_atom(atom.content)
