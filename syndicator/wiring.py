@@ -51,7 +51,7 @@ def open_store(settings: Settings) -> Store:
     store = Store(settings.database.url)
     store.migrate()
     try:
-        if store.use_custom_feeds(settings.feeds.custom_feeds(), utc_now()):
+        if store.use_custom_feeds(settings.feeds.custom_feeds()):
             log.info("custom feeds: membership made for %d feeds", len(store.custom))
     except BaseException:
         store.close()

@@ -15,7 +15,7 @@ import importlib.metadata
 import logging
 from collections.abc import Callable, Mapping
 from concurrent.futures.process import BrokenProcessPool
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import orjson
 
@@ -23,6 +23,7 @@ from syndicator import __version__
 from syndicator.build.output import OutputDir
 from syndicator.build.result import BuildResult
 from syndicator.config import Settings
+from syndicator.core.times import EPOCH
 from syndicator.core.urls import (
     CUSTOM_KIND,
     ENTITY_KIND,
@@ -68,7 +69,6 @@ RENDER_MODULES = ("syndicator.build.builder", "syndicator.build.run")
 _RENDER_LIBRARIES = ("pyromark", "nh3", "feedgen", "lxml", "orjson")
 # Distributions whose output is in the feeds' shells only (language feeds' names).
 _SHELL_LIBRARIES = ("babel",)
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # What the front page shows: the newest articles, the most active entities.
 _FRONT_ARTICLES = 20
 _FRONT_ENTITIES = 50
@@ -210,7 +210,7 @@ class Builder:
             self._checked_output = True
             return BuildResult()
         topics = [topic for topic in sorted(dirty) if topic in rows]
-        updated = {topic: rows[topic].changed_at or _EPOCH for topic in topics}
+        updated = {topic: rows[topic].changed_at or EPOCH for topic in topics}
         listed = list(rows.values())
 
         def listings() -> list[Published]:
@@ -375,7 +375,7 @@ class Builder:
             for r in rows
             if r.articles > 0 or r.name == ALL_TOPIC
         ]
-        newest = max((s.updated for s in summaries if s.updated), default=_EPOCH)
+        newest = max((s.updated for s in summaries if s.updated), default=EPOCH)
         site = self.settings.site
         facets = self.store.facets
         languages = facets.listing(LANG_KIND)

@@ -19,12 +19,13 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from syndicator.build.output import OutputDir
 from syndicator.build.reuse import sha256
 from syndicator.config import Settings
 from syndicator.core.entities import entity_key
+from syndicator.core.times import EPOCH
 from syndicator.core.urls import FACET_KINDS, FEED_FORMATS, split_feed_name
 from syndicator.errors import StoreError
 from syndicator.models import Article, Published, RenderedArticle
@@ -39,7 +40,6 @@ __all__ = ["FacetDocuments", "entity_pairs", "summary_entry"]
 
 log = logging.getLogger(__name__)
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _PREFIX = "/feeds/"
 #: Rendered while a reader waits: a quicker gzip level than the build's 9.
 _GZIP_LEVEL = 6
@@ -134,7 +134,7 @@ class FacetDocuments:
         # The version is read before the entries: a change committed meanwhile
         # leaves the document recorded as older than it is, so it is rendered
         # again; never the other way round.
-        body = self.render(name, fmt, facet.label, facet.changed_at or _EPOCH)
+        body = self.render(name, fmt, facet.label, facet.changed_at or EPOCH)
         digest = sha256(body)
         first = facet.changed_at or self.clock()
         stored = self.store.facets.document(path)
@@ -259,7 +259,7 @@ class FacetDocuments:
                 if not self._configured(facet.name):
                     continue
                 for fmt in FEED_FORMATS:
-                    body = self.render(facet.name, fmt, facet.label, facet.changed_at or _EPOCH)
+                    body = self.render(facet.name, fmt, facet.label, facet.changed_at or EPOCH)
                     pending.append((f"feeds/{facet.name}.{fmt}", body))
                 if len(pending) >= batch:
                     written += output.write_many(pending)

@@ -18,6 +18,10 @@ def format_time(value: datetime) -> str:
     return f"{_utc(value).isoformat()[:-6]}Z"
 
 
+#: The date of a feed no article has dated yet (never the clock: SPEC §4).
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 @functools.lru_cache(maxsize=4096)
 def db_time(value: datetime) -> str:
     """Fixed-width UTC text (always microseconds), so stored times sort as text."""

@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from datetime import datetime
 from typing import Any
 
 import orjson
@@ -16,11 +15,12 @@ from sqlalchemy import Connection, and_, delete, func, insert, select, update
 
 from syndicator.core.custom import CustomFeed
 from syndicator.core.entities import entity_key
-from syndicator.core.times import db_time
+from syndicator.core.times import EPOCH, db_time
 from syndicator.core.urls import facet_name
 from syndicator.store import schema as t
 from syndicator.store.articles import _DELETE_ARTICLE_TOPIC, _INSERT_ARTICLE_TOPIC, touch_topics
 from syndicator.store.facets import assign_entities, count_spellings, feed_names, spelling_delta
+from syndicator.store.feeds import mark_dirty
 
 __all__ = ["index_custom", "index_facets"]
 
@@ -72,7 +72,7 @@ def index_facets(conn: Connection) -> int:
     return seen
 
 
-def index_custom(conn: Connection, custom: Sequence[CustomFeed], now: datetime) -> bool:
+def index_custom(conn: Connection, custom: Sequence[CustomFeed]) -> bool:
     """Make the membership of the custom feeds again when their filters changed
     since it was made (a new, edited or removed `[[feeds.custom]]`); return
     whether it was. Every custom feed's version moves, so documents rendered
@@ -114,10 +114,12 @@ def index_custom(conn: Connection, custom: Sequence[CustomFeed], now: datetime) 
             select(tp.c.name).where(and_(tp.c.name > "custom/", tp.c.name < "custom0"))
         ).scalars()
     )
-    stamp = db_time(now)
     names = {facet_name("custom", c.name) for c in custom}
+    # A feed no article matches yet is dated from the epoch until one does,
+    # never from the clock (SPEC §4: dates from the data).
+    empty = db_time(EPOCH)
     new = [
-        {"name": n, "changed_at": newest.get(n, stamp), "articles": counts[n], "version": 1}
+        {"name": n, "changed_at": newest.get(n, empty), "articles": counts[n], "version": 1}
         for n in sorted(names - known)
     ]
     if new:
@@ -132,6 +134,8 @@ def index_custom(conn: Connection, custom: Sequence[CustomFeed], now: datetime) 
                 changed_at=func.coalesce(newest.get(name), tp.c.changed_at),
             )
         )
+    # Their documents, the index and the OPML are rendered again at the next build.
+    mark_dirty(conn, names | known)
     conn.execute(delete(m).where(m.c.key == _CUSTOM_FEEDS))
     conn.execute(insert(m).values(key=_CUSTOM_FEEDS, value=fingerprint))
     return True

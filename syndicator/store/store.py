@@ -146,13 +146,13 @@ class Store:
         stored before facet feeds existed)."""
         return self.db.migrate((_FACETS_INDEXED, facet_index.index_facets))
 
-    def use_custom_feeds(self, custom: Sequence[CustomFeed], now: datetime) -> bool:
+    def use_custom_feeds(self, custom: Sequence[CustomFeed]) -> bool:
         """Keep the membership of these custom feeds from now on; when their
         filters differ from those the stored membership was made with, make it
         again for every article (one transaction). Return whether it was made."""
         self.custom = tuple(custom)
         with self.db.write() as conn:
-            return facet_index.index_custom(conn, self.custom, now)
+            return facet_index.index_custom(conn, self.custom)
 
     def checkpoint(self) -> None:
         """Fold SQLite's WAL back into the database now (nothing for PostgreSQL)."""

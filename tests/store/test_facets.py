@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import delete
 
 from syndicator.core.entities import entity_slug, suffixed_slug
+from syndicator.core.times import EPOCH
 from syndicator.store import schema
 from tests.cycle import Cycle
 from tests.deployment import Deployment
@@ -263,6 +264,29 @@ def test_custom_feeds_hold_what_their_filters_choose(
     assert row is not None and row.articles == 2 and row.version > 1
 
 
+def test_a_custom_feed_is_dated_by_its_articles_never_by_the_clock(
+    deployment: Deployment, run_pipeline: Run, make_record: Make
+) -> None:
+    """SPEC §4: feed dates come from the data, so two deployments fed the same
+    records render the same bytes, whenever their custom feeds were made."""
+    deployment.config.write_text(deployment.config.read_text() + CUSTOM, encoding="utf-8")
+    pipeline = run_pipeline()
+    row = pipeline.store.facets.get("custom/chips-de")
+    assert row is not None and row.changed_at == EPOCH  # no article yet: no date of its own
+    deployment.write_jsonl(
+        "a.jsonl",
+        [
+            make_record(
+                "yes", entities=["NVIDIA"], lang="de", updated_at="2026-06-03T08:00:00+00:00"
+            ),
+            make_record("other", lang="en", updated_at="2026-06-05T08:00:00+00:00"),
+        ],
+    )
+    pipeline.poll()
+    row = pipeline.store.facets.get("custom/chips-de")
+    assert row is not None and row.changed_at == datetime(2026, 6, 3, 8, tzinfo=UTC)
+
+
 def test_feeds_opml_lists_the_language_and_custom_feeds_that_hold_articles(
     deployment: Deployment, run_pipeline: Run, make_record: Make
 ) -> None:
@@ -290,6 +314,41 @@ def test_feeds_opml_lists_the_language_and_custom_feeds_that_hold_articles(
         "Test Desk: languages": ["lang/de-at.rss", "lang/en.rss"],
         "Test Desk: custom feeds": ["custom/chips-de.rss"],
     }
+
+
+def test_the_opml_follows_custom_feeds_added_and_removed_in_the_config(
+    deployment: Deployment, run_pipeline: Run, make_record: Make
+) -> None:
+    """A `[[feeds.custom]]` added or removed changes `/feeds.opml` at the next
+    build, with no new record: readers importing it get no dead subscription."""
+
+    def custom_listed() -> list[str]:
+        root = ElementTree.fromstring((deployment.output / "feeds.opml").read_bytes())
+        return [
+            feed.get("xmlUrl", "").rsplit("/feeds/", 1)[1]
+            for group in root.findall("body/outline")
+            if group.get("text", "").endswith("custom feeds")
+            for feed in group
+        ]
+
+    original = deployment.config.read_text()
+    deployment.write_jsonl("a.jsonl", [make_record("yes", entities=["NVIDIA"], lang="de")])
+    pipeline = run_pipeline()
+    pipeline.poll()
+    pipeline.build()
+    assert custom_listed() == []
+    pipeline.store.close()
+
+    deployment.config.write_text(original + CUSTOM, encoding="utf-8")
+    added = run_pipeline()
+    added.build()
+    assert custom_listed() == ["custom/chips-de.rss"]
+    added.store.close()
+
+    deployment.config.write_text(original, encoding="utf-8")
+    removed = run_pipeline()
+    removed.build()
+    assert custom_listed() == []
 
 
 def test_status_counts_dropped_entities_apart_from_quarantined_records(
