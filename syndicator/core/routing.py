@@ -27,6 +27,8 @@ __all__ = [
     "Subject",
     "check_entity_names",
     "check_language_ranges",
+    "entity_keys",
+    "event_entities",
     "language_matches",
 ]
 
@@ -43,6 +45,11 @@ _cached_key = lru_cache(maxsize=16_384)(entity_key)
 def _names(entity: str) -> tuple[str, str]:
     """An entity as a filter may name it (SPEC §6): its merge key and its slug."""
     return _cached_key(entity), entity_slug(entity)
+
+
+def entity_keys(names: Iterable[str]) -> set[str]:
+    """The merge keys of these entity names."""
+    return {_cached_key(name) for name in names}
 
 
 def check_entity_names(names: tuple[str, ...]) -> tuple[str, ...]:
@@ -90,21 +97,46 @@ class Subject:
     lang: str | None = None
 
     @classmethod
-    def of(cls, topics: Iterable[str], entities: Iterable[str], lang: str | None) -> Subject:
+    def of(
+        cls,
+        topics: Iterable[str],
+        entities: Iterable[str],
+        lang: str | None,
+        slugs: Mapping[str, str] | None = None,
+    ) -> Subject:
         """The subject of an article with these topics, entity names and language;
-        an entity is known by its merge key and by its slug (`societe-generale`)."""
-        keys = frozenset(name for entity in entities for name in _names(entity))
+        an entity is known by its merge key and by its slug (`societe-generale`).
+
+        `slugs` gives the slug each merge key was assigned, which differs from
+        the name's own slug when another entity took it first (`c` for `C#`,
+        then `c-cedb1b` for `C++`): a filter naming a slug then means the
+        entity behind that feed. Without it the name's own slug is taken.
+        """
+        if slugs is None:
+            keys = frozenset(name for entity in entities for name in _names(entity))
+        else:
+            merged = {_cached_key(entity) for entity in entities}
+            keys = frozenset(merged | {slugs[key] for key in merged if key in slugs})
         return cls(tuple(topics), keys, lang)
 
     @classmethod
-    def from_data(cls, data: Mapping[str, Any]) -> Subject:
+    def from_data(cls, data: Mapping[str, Any], slugs: Mapping[str, str] | None = None) -> Subject:
         """The subject of an event from its `data` (created, updated or deleted)."""
         lang = data.get("lang")
         return cls.of(
             data.get("topics") or (),
-            data.get("entities") or (),
+            event_entities(data),
             lang if isinstance(lang, str) else None,
+            slugs,
         )
+
+
+def event_entities(data: Mapping[str, Any]) -> list[str]:
+    """The entity names an event's `data` carries (none when malformed)."""
+    entities = data.get("entities")
+    if not isinstance(entities, list):
+        return []
+    return [name for name in entities if isinstance(name, str)]
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from syndicator.core.entities import suffixed_slug
 from syndicator.core.signing import generate_secret
 from tests.delivery.receiver import Receiver
 from tests.deployment import Deployment
@@ -152,4 +153,43 @@ def test_replay_to_a_new_endpoint_applies_its_filters(
     assert {(e, s) for e, _, s in received(receiver, secret) if e == "german"} == {
         ("german", "nvidia-de"),
         ("german", "siemens-de"),
+    }
+
+
+def test_a_slug_filter_means_the_entity_behind_that_feed(
+    deployment: Deployment, receiver: Receiver, make_record: Make
+) -> None:
+    """`Société Générale` holds `societe-generale`; `Societe Generale` (another
+    merge key) gets a suffixed slug. A filter naming a slug follows the feeds:
+    each endpoint gets the articles of its feed's entity, not the other's."""
+    secret = generate_secret()
+    add_endpoints(deployment, receiver, secret, {"sg": {"entities": ["societe-generale"]}})
+    deployment.write_jsonl(
+        "a.jsonl", [make_record("accented", entities=["Société Générale"], topics=["banks"])]
+    )
+    assert cli(deployment, "once").returncode == 0
+    deployment.write_jsonl(
+        "b.jsonl",
+        [
+            make_record(
+                "plain", entities=["Societe Generale"], updated_at="2026-06-02T10:00:00+00:00"
+            )
+        ],
+    )
+    assert cli(deployment, "once").returncode == 0
+    suffixed = suffixed_slug("Societe Generale", 6)  # societe-generale-<hash>
+    add_endpoints(deployment, receiver, secret, {"sg-other": {"entities": [suffixed]}})
+    done = cli(
+        deployment,
+        "deliveries",
+        "replay",
+        "--endpoint",
+        "sg-other",
+        "--since",
+        "2000-01-01T00:00:00Z",
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert received(receiver, secret) == {
+        ("sg", "article.created", "accented"),
+        ("sg-other", "article.created", "plain"),
     }

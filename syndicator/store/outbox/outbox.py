@@ -287,14 +287,13 @@ class Outbox:
                 .order_by(e.c.id)
             ).all()
             existing = [r.id for r in rows if r.id is not None]
+            missing = [r for r in rows if r.id is None]
+            data = [orjson.loads(r.payload).get("data", {}) for r in missing]
+            slugs = queue.assigned_slugs(conn, data) if route.entities else None
             fresh = []
-            for r in rows:
-                if r.id is None:
-                    subject = Subject.from_data(orjson.loads(r.payload).get("data", {}))
-                    if route.matches(r.type, subject):
-                        fresh.append(
-                            new_delivery(r.event_id, route.endpoint, r.type, r.slug, stamp)
-                        )
+            for r, one in zip(missing, data, strict=True):
+                if route.matches(r.type, Subject.from_data(one, slugs)):
+                    fresh.append(new_delivery(r.event_id, route.endpoint, r.type, r.slug, stamp))
             if existing:
                 conn.execute(
                     update(d)

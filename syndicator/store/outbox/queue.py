@@ -32,13 +32,15 @@ from sqlalchemy import (
 
 from syndicator.core.events import event_json, event_timestamp
 from syndicator.core.retry import AttemptOutcome
-from syndicator.core.routing import Route, Subject
+from syndicator.core.routing import Route, Subject, entity_keys, event_entities
 from syndicator.core.signing import new_message_id
 from syndicator.core.times import db_time
+from syndicator.core.urls import split_feed_name
 from syndicator.models import DELIVERY_STATUSES
 from syndicator.store import schema as t
 from syndicator.store.articles import Change
 from syndicator.store.db import Bulk
+from syndicator.store.facets import known_entities
 from syndicator.store.outbox.endpoints import apply_outcomes
 
 __all__ = [
@@ -201,23 +203,35 @@ def add_announcements(
     # Fan-out in the same transaction: an event and its deliveries exist together.
     delivery_rows = [
         new_delivery(row["event_id"], route.endpoint, row["type"], row["slug"], created_at)
-        for row, subject in zip(event_rows, _subjects(items, routes), strict=True)
+        for row, subject in zip(event_rows, _subjects(conn, items, routes), strict=True)
         for route in routes
         if route.matches(row["type"], subject)
     ]
     _INSERT_DELIVERY.run(conn, delivery_rows)
 
 
-def _subjects(items: Sequence[Announcement], routes: Sequence[Route]) -> list[Subject]:
+def _subjects(
+    conn: Connection, items: Sequence[Announcement], routes: Sequence[Route]
+) -> list[Subject]:
     """What each item is about, as far as the routes look.
 
     Entities and language are read back from the event's `data` (every event
     type carries them, an `article.deleted` too) only when some route filters
     on them: a large import to topic-only endpoints decodes nothing.
     """
-    if any(route.filters_facets for route in routes):
-        return [Subject.from_data(orjson.loads(item.data_json)) for item in items]
-    return [Subject(item.topics) for item in items]
+    if not any(route.filters_facets for route in routes):
+        return [Subject(item.topics) for item in items]
+    data = [orjson.loads(item.data_json) for item in items]
+    slugs = assigned_slugs(conn, data) if any(route.entities for route in routes) else None
+    return [Subject.from_data(one, slugs) for one in data]
+
+
+def assigned_slugs(conn: Connection, data: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """Merge key → the slug its entity feed was given, for the entities of these
+    events' `data` (a filter naming a slug means that feed's entity)."""
+    keys = entity_keys(name for one in data for name in event_entities(one))
+    names = known_entities(conn, keys)
+    return {key: split_feed_name(name)[1] for key, name in names.items()}
 
 
 _HOLD = (
