@@ -163,7 +163,9 @@ def assign_entities(
     for spelling in spellings:
         by_key.setdefault(entity_key(spelling), spelling)
     found = known_entities(conn, by_key, cache, given)
-    new = sorted(key for key in by_key if key not in found)
+    # In the order first seen, as across polls: the first name keeps the plain
+    # slug whether the two came in one poll or in two.
+    new = [key for key in by_key if key not in found]
     if not new:
         return found
     plain = {key: facet_name("entities", entity_slug(by_key[key])) for key in new}
@@ -181,7 +183,7 @@ def assign_entities(
         taken.add(name)
         found[key] = name
         rows.append({"key": key, "name": name})
-    conn.execute(insert(e), rows)
+    conn.execute(insert(e), sorted(rows, key=lambda row: row["key"]))
     if given is not None:
         given.update((key, found[key]) for key in new)
     return found

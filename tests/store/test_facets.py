@@ -67,6 +67,24 @@ def test_colliding_slugs_get_a_suffix_derived_from_the_name(
     assert facet(pipeline, f"entities/{hashed}") == ("华为", 1, 1)
 
 
+def test_colliding_names_in_one_poll_go_by_first_appearance_as_across_polls(
+    deployment: Deployment, run_pipeline: Run, make_record: Make
+) -> None:
+    """`C++` then `C#` in one file: `C++` keeps `c`, as when they come in two
+    polls, whatever order their merge keys sort in (`c#` sorts first)."""
+    deployment.write_jsonl(
+        "a.jsonl",
+        [
+            make_record("one", entities=["C++"]),
+            make_record("two", entities=["C#"], updated_at="2026-06-02T10:00:00+00:00"),
+        ],
+    )
+    pipeline = run_pipeline()
+    pipeline.poll()
+    assert facet(pipeline, "entities/c") == ("C++", 1, 1)
+    assert facet(pipeline, f"entities/{suffixed_slug('C#')}") == ("C#", 1, 1)
+
+
 def test_language_feeds_are_lower_cased(
     deployment: Deployment, run_pipeline: Run, make_record: Make
 ) -> None:
