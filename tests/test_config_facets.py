@@ -95,8 +95,7 @@ def test_a_custom_feed_can_be_overridden_by_name(tmp_path: Path) -> None:
         (custom(f'entities = ["{"x" * 201}"]'), "feeds.custom.chips-en.entities: entry 1"),
         (custom('lang = ["en_GB"]'), "feeds.custom.chips-en.lang: not a BCP 47 language tag"),
         (custom('lang = ["en"]\ncolour = "red"'), "feeds.custom.chips-en.colour: unknown key"),
-        (custom(""), "feeds.custom.chips-en: give at least one of topics, entities or lang"),
-        (custom('exclude_topics = ["x"]'), "feeds.custom.chips-en: give at least one of"),
+        (custom(""), "feeds.custom.chips-en: give at least one of topics, entities, lang or"),
         (
             custom('topics = ["x", "y"]\nexclude_topics = ["y", "x", "z"]'),
             "feeds.custom.chips-en: exclude_topics leaves out every topic of topics",
@@ -114,6 +113,23 @@ def test_a_custom_feed_can_be_overridden_by_name(tmp_path: Path) -> None:
 )
 def test_custom_feed_errors_name_the_key(tmp_path: Path, text: str, expected: str) -> None:
     assert expected in error(tmp_path, text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'exclude_topics = ["sponsored"]',  # everything but one topic
+        'content = "summary"',  # everything, as summaries
+        "max_entries = 200",  # everything, a longer window
+    ],
+)
+def test_a_custom_feed_of_every_topic_but_some_or_of_another_shape_loads(
+    tmp_path: Path, text: str
+) -> None:
+    (feed,) = load(tmp_path, custom(text)).feeds.custom_feeds()
+    assert (feed.topics, feed.entity_keys, feed.langs) == (frozenset(), frozenset(), ())
+    assert feed.matches(["energy"], [], None)
+    assert feed.matches(["sponsored"], [], "en") is (feed.exclude_topics == frozenset())
 
 
 def test_every_bad_custom_feed_is_reported_at_once(tmp_path: Path) -> None:

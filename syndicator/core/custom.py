@@ -42,7 +42,9 @@ class CustomFeedSettings(BaseModel):
 
     Served at `/feeds/custom/<name>.rss`, `.atom` and `.json`. Every filter given
     must match an article (topics and entities: any one of those listed);
-    `exclude_topics` then removes articles in any of its topics.
+    `exclude_topics` then removes articles in any of its topics, and may stand
+    alone (every article but those). A feed with no filter at all must set
+    `content` or `max_entries`: otherwise it would be the `all` feed.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -109,10 +111,13 @@ class CustomFeedSettings(BaseModel):
 
     @model_validator(mode="after")
     def _selects(self) -> CustomFeedSettings:
-        if not (self.topics or self.entities or self.lang):
+        chosen = self.topics or self.entities or self.lang or self.exclude_topics
+        # Everything, told apart by its entries alone ("all, summaries, 20 items").
+        shaped = {"content", "max_entries"} & self.model_fields_set
+        if not (chosen or shaped):
             raise ValueError(
-                "give at least one of topics, entities or lang "
-                "(without them the feed would be the `all` feed)"
+                "give at least one of topics, entities, lang or exclude_topics, or set "
+                "content or max_entries (without them the feed would be the `all` feed)"
             )
         if self.topics and set(self.topics) <= set(self.exclude_topics):
             # Every article it selects is in one of its topics, all excluded.
