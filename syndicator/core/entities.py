@@ -22,6 +22,7 @@ from syndicator.core.urls import facet_name
 __all__ = [
     "ENTITY_DROPPED",
     "MAX_ENTITY_LENGTH",
+    "clean_entity",
     "entity_key",
     "entity_problem",
     "entity_slug",
@@ -40,6 +41,13 @@ _NOT_SLUG = re.compile(r"[^a-z0-9]+")
 # Controls, lone surrogates and unassigned code points; format characters (Cf,
 # such as the zero-width joiner some scripts need) are allowed.
 _CONTROL = frozenset(("Cc", "Cs", "Cn"))
+# Format characters a name never needs and that can make it look like another
+# (U+202E turns "evil" around on screen), deleted by `clean_entity`.
+_INVISIBLE = dict.fromkeys(
+    [0x00AD, 0x061C, 0x200B, 0x200E, 0x200F, 0x2060, 0xFEFF]
+    + list(range(0x202A, 0x202F))
+    + list(range(0x2066, 0x206A))
+)
 # Slugs are file names too: keep them well inside every file system's limit.
 _MAX_SLUG = 80
 
@@ -50,6 +58,18 @@ _MAX_SLUG = 80
 def entity_key(name: str) -> str:
     """The merge key: NFKC, whitespace runs as one space, stripped, case-folded."""
     return _WHITESPACE.sub(" ", unicodedata.normalize("NFKC", name)).strip().casefold()
+
+
+def clean_entity(name: str) -> str:
+    """A usable name (`entity_problem` None) as feeds show it: without the
+    invisible characters that could disguise it (bidirectional overrides and
+    marks, zero-width spaces, byte order marks, soft hyphens) and with its
+    whitespace trimmed and runs of it as one space, so "  Nvidia " is one
+    spelling with "Nvidia". Joiners some scripts need (ZWJ, ZWNJ) stay."""
+    if name.isprintable() and name.strip(" ") == name and "  " not in name:
+        return name  # the usual name: one C-level check, no copy
+    name = name.translate(_INVISIBLE)
+    return " ".join(name.split())
 
 
 def entity_problem(name: object) -> str | None:

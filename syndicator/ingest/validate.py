@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from syndicator.core.article import article_version
-from syndicator.core.entities import ENTITY_DROPPED, entity_key, entity_problem
+from syndicator.core.entities import ENTITY_DROPPED, clean_entity, entity_key, entity_problem
 from syndicator.core.records import RecordLimits, is_tombstone, parse_record, parse_tombstone
 from syndicator.errors import RecordInvalid
 from syndicator.models import ArticleVersion, Quarantined, Tombstone
@@ -108,12 +108,17 @@ def _without_bad_entities(data: object, limit: int) -> tuple[object, list[str]]:
         return data, []
     kept: list[object] = []
     dropped: list[str] = []
+    cleaned = False
     for name in entities:
         problem = entity_problem(name)
         if problem is None:
-            kept.append(name)
+            shown = clean_entity(name)
+            cleaned = cleaned or shown != name
+            kept.append(shown)
         else:
             dropped.append(problem)
+    if cleaned:
+        kept = list(dict.fromkeys(kept))  # "Nvidia" twice, once trimmed, is one spelling
     if len(kept) > limit:
         # Each entity is a feed and a category on every copy of the entry: a
         # record naming thousands would make thousands of feeds and bloat
@@ -123,7 +128,9 @@ def _without_bad_entities(data: object, limit: int) -> tuple[object, list[str]]:
             dropped.append(
                 f"{past} past the limit of {limit} distinct entities (source.limits.max_entities)"
             )
-    return (data, []) if not dropped else ({**data, "entities": kept}, dropped)
+    if not (dropped or cleaned):
+        return data, []
+    return {**data, "entities": kept}, dropped
 
 
 def _first_distinct(names: list[object], limit: int) -> tuple[list[object], int]:

@@ -7,7 +7,7 @@ import unicodedata
 
 import pytest
 
-from syndicator.core.entities import entity_key, entity_problem, language_label
+from syndicator.core.entities import clean_entity, entity_key, entity_problem, language_label
 
 
 @pytest.mark.parametrize(
@@ -53,6 +53,32 @@ def test_printable_and_format_characters_are_not(name: str) -> None:
 @pytest.mark.parametrize("name", ["\u200b", "\ufeff", " \u200b\u2060 ", "\u200d\u00a0"])
 def test_names_of_format_characters_and_spaces_alone_are_a_problem(name: str) -> None:
     assert entity_problem(name) == f"entity {name!r} has no visible character"
+
+
+@pytest.mark.parametrize(
+    ("name", "shown"),
+    [
+        ("Nvidia", "Nvidia"),
+        ("  Nvidia  ", "Nvidia"),
+        ("Mixed   Spacing\u00a0Co", "Mixed Spacing Co"),
+        ("\u202eevil\u202c", "evil"),  # a right-to-left override shows "live"
+        ("Zero\u200bWidth", "ZeroWidth"),
+        ("\ufeffBOM Co", "BOM Co"),
+        ("soft\u00adhyphen", "softhyphen"),
+        ("\u2067\u05e9\u05dc\u05d5\u05dd\u2069", "\u05e9\u05dc\u05d5\u05dd"),
+        (
+            "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645",
+            "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645",
+        ),
+        ("zero\u200djoiner", "zero\u200djoiner"),
+    ],
+)
+def test_names_are_shown_without_disguising_characters_or_extra_spaces(
+    name: str, shown: str
+) -> None:
+    assert entity_problem(name) is None
+    assert clean_entity(name) == shown
+    assert clean_entity(shown) == shown
 
 
 def test_printable_text_never_holds_a_control_character() -> None:

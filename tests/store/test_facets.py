@@ -171,6 +171,26 @@ def test_bad_entities_are_dropped_with_a_note_and_the_article_kept(
     assert all(note["slug"] == "one" for note in notes)
 
 
+def test_padded_and_disguised_spellings_count_as_the_clean_one(
+    deployment: Deployment, run_pipeline: Run, make_record: Make
+) -> None:
+    """ "  Nvidia  " is the spelling "Nvidia": three articles spell it so against
+    two NVIDIA, so the feed is titled Nvidia; a right-to-left override is not kept."""
+    spellings = ["NVIDIA", "Nvidia", "Nvidia", "NVIDIA", "  Nvidia  "]
+    deployment.write_jsonl(
+        "a.jsonl",
+        [
+            make_record(f"r{i}", entities=[name, "\u202eevil\u202c"])
+            for i, name in enumerate(spellings)
+        ],
+    )
+    pipeline = run_pipeline()
+    assert pipeline.poll().created == 5
+    assert facet(pipeline, "entities/nvidia") == ("Nvidia", 5, 1)
+    assert facet(pipeline, "entities/evil") == ("evil", 5, 1)
+    assert pipeline.store.polls.quarantined() == []  # cleaned, not dropped
+
+
 def test_entities_past_the_limit_are_dropped_with_a_note_and_the_article_kept(
     deployment: Deployment, run_pipeline: Run, make_record: Make
 ) -> None:
