@@ -89,6 +89,16 @@ _ALIASES = {"/index.html": "/"}
 # is redirected. Topic slugs are lower-case by rule, so `/feeds/AI.rss` is no
 # topic's feed and stays a 404.
 _CASE_INSENSITIVE = ("/feeds/lang/", "/feeds/entities/")
+
+
+def _facet_path(path: str) -> str:
+    """The path a language or entity feed is served at: lower-case, and a
+    language tag written as a POSIX locale (`pt_BR`) as its BCP 47 tag, as
+    records' `lang` is read (no served slug or tag holds `_`)."""
+    lower = path.lower()
+    return lower.replace("_", "-") if lower.startswith("/feeds/lang/") else lower
+
+
 # Entity tags in an If-None-Match list; etagc excludes DQUOTE, so this cannot
 # split a tag, and anything malformed simply fails to match.
 _ETAG_RE = re.compile(r'(?:W/)?"([^"]*)"')
@@ -269,7 +279,7 @@ class _App:
             if (
                 doc is None
                 and path.startswith(_CASE_INSENSITIVE)
-                and path != path.lower()
+                and path != _facet_path(path)
                 and await self._redirected(scope, send)
             ):
                 return
@@ -367,12 +377,12 @@ class _App:
 
     async def _redirected(self, scope: Scope, send: Send) -> bool:
         """Answer a GET or HEAD of a language or entity feed's path in other
-        letter case (`/feeds/lang/pt-BR.atom`) with a 301 to its path, which is
-        lower-case; False when there is no such feed (the request goes on, to
-        its 404)."""
+        letter case (`/feeds/lang/pt-BR.atom`, or a locale's `pt_BR`) with a 301
+        to its path, which is lower-case, keeping the query; False when there is
+        no such feed (the request goes on, to its 404)."""
         if scope["method"] not in ("GET", "HEAD"):
             return False
-        lower = scope["path"].lower()
+        lower = _facet_path(scope["path"])
         found = lower in self._docs
         loader = self._loader
         if not found and loader is not None and loader.wants(lower):
@@ -382,7 +392,9 @@ class _App:
             )
         if not found:
             return False
-        location = (b"location", quote(lower, safe="/").encode())
+        query: bytes = scope.get("query_string", b"")
+        target = quote(lower, safe="/").encode()
+        location = (b"location", target + b"?" + query if query else target)
         status, headers, body = _plain(301, "Moved Permanently\n", location)
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send(

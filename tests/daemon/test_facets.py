@@ -101,6 +101,12 @@ def test_a_feed_path_in_other_letter_case_redirects_to_the_feed(
         target = moved.headers["location"]
         assert target == path.lower()
         assert daemon.get(target).status_code == 200, target
+    # A locale name is its tag, as in records; a query string is kept.
+    moved = daemon.get("/feeds/lang/pt_BR.atom?utm_source=x")
+    assert (moved.status_code, moved.headers["location"]) == (
+        301,
+        "/feeds/lang/pt-br.atom?utm_source=x",
+    )
     head = daemon.request("HEAD", "/feeds/lang/DE.json")
     assert (head.status_code, head.headers["location"], head.content) == (
         301,
