@@ -3,19 +3,22 @@ article, and taking it down from the command line.
 
 A removal is the same transaction as a tombstone from the source (purge,
 leave every feed, `article.deleted` to matching endpoints), dated now; then
-the feeds are built and due deliveries attempted, as `once` does.
+the feeds are built (by the running daemon when there is one, so its WebSub
+subscribers hear of it) and due deliveries attempted, as `once` does.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from syndicator.config import Settings
 from syndicator.coordination import for_store, process_identity
+from syndicator.coordination.presence import is_running
 from syndicator.core.article import entry_id
 from syndicator.core.changes import StoredState
 from syndicator.core.routing import Route
@@ -30,6 +33,9 @@ __all__ = ["articles_command"]
 
 Out = Callable[[str], None]
 EXIT_OK, EXIT_FAILURE = 0, 1
+#: How long a removal waits for a running daemon to build its feeds (it looks
+#: for requests every second, then polls and builds) before building itself.
+HANDOFF_SECONDS = 15.0
 
 
 def articles_command(settings: Settings, args: argparse.Namespace, out: Out, err: Out) -> int:
@@ -64,10 +70,17 @@ def _remove(
             err(f"no article with slug {', '.join(repr(s) for s in unknown)}; nothing removed")
             return EXIT_FAILURE
         items = [Deletion(_kind(states[s]), _tombstone(s, states[s], now, reason)) for s in slugs]
-        tx.delete(items, _routes(settings), settings.site.base_url)
+        touched = tx.delete(items, _routes(settings), settings.site.base_url)
     for item in items:
         done = "removed" if item.kind is ChangeKind.DELETED else "already deleted"
         out(f"{item.tombstone.slug}: {done} at {format_time(item.tombstone.deleted_at)}")
+    if touched and _built_by_daemon(store, touched, err):
+        sent = deliver_pending(settings, store, utc_now)
+        out(
+            "build: done by the running daemon, which serves the feeds and pushes them to "
+            f"WebSub subscribers; {sent} deliveries attempted"
+        )
+        return EXIT_OK
     builder = make_builder(settings, store)
     # Running `run` processes serve this build too (see `syndicator once`).
     coordination = for_store(
@@ -81,6 +94,28 @@ def _remove(
         f"{sent} deliveries attempted"
     )
     return EXIT_OK
+
+
+def _built_by_daemon(store: Store, feeds: set[str], err: Out) -> bool:
+    """Have a running `syndicator run` build the feeds a removal touched, and
+    wait for it; False when none runs or it did not build in time.
+
+    Its build is the one that tells WebSub subscribers (of topic and facet
+    feeds alike) what changed: a build made here would update the files it
+    serves but push nothing, so a taken-down article would stay with
+    subscribers until some later edit touched the same feeds.
+    """
+    now = utc_now()
+    if not any(is_running(process, now) for process in store.processes.all()):
+        return False
+    store.polls.request_poll(now)
+    deadline = time.monotonic() + HANDOFF_SECONDS
+    while time.monotonic() < deadline:
+        if feeds.isdisjoint(store.feeds.dirty_topics()):
+            return True
+        time.sleep(0.1)
+    err(f"the running daemon did not build within {HANDOFF_SECONDS:g} s; building here")
+    return False
 
 
 def _kind(state: StoredState) -> ChangeKind:

@@ -290,3 +290,34 @@ def test_entity_feeds_are_websub_topics(live: Live, subscriber: Subscriber) -> N
     assert push.headers["content-type"] == "application/atom+xml; charset=utf-8"
     assert b"news.example.org/quantum-two" in push.body
     assert b"news.example.org/quantum-one" in push.body
+
+
+def test_a_takedown_from_the_command_line_is_pushed(live: Live, subscriber: Subscriber) -> None:
+    """`articles remove` beside the daemon: the daemon builds the touched feeds,
+    so subscribers of the topic and of the entity feed get the feeds without it."""
+    doomed = article("recall-one", "recalls", minute=30)
+    doomed["entities"] = ["Recall Corp"]
+    kept = article("recall-two", "recalls", minute=31)
+    kept["entities"] = ["Recall Corp"]
+    live.add(doomed, kept)
+    topic = f"{live.base_url}/feeds/recalls.atom"
+    entity = f"{live.base_url}/feeds/entities/recall-corp.atom"
+    deadline = time.monotonic() + 10
+    while httpx.get(entity).status_code != 200 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    subscribed(live, subscriber, topic, "/takedown-topic")
+    subscribed(live, subscriber, entity, "/takedown-entity")
+
+    done = live.cli("articles", "remove", "recall-one", "--reason", "legal request")
+    assert done.returncode == 0, done.stderr
+    assert "done by the running daemon" in done.stdout
+
+    for path in ("/takedown-topic", "/takedown-entity"):
+        subscriber.wait(
+            lambda path=path: any(  # type: ignore[misc]
+                b"recall-two" in p.body and b"news.example.org/recall-one" not in p.body
+                for p in subscriber.pushes_to(path)
+            ),
+            10.0,
+            f"a push to {path} of the feed without the removed article",
+        )
