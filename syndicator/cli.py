@@ -191,6 +191,7 @@ def _check_config(settings: Settings, path: str) -> int:
 
 
 def _once(settings: Settings) -> int:
+    from syndicator.build.export import refresh_export
     from syndicator.coordination import for_store, process_identity
     from syndicator.delivery.commands import deliver_pending
     from syndicator.progress import terminal_progress
@@ -219,6 +220,7 @@ def _once(settings: Settings) -> int:
             poller.close()
         result = builder.build(keep_documents=keep)
         coordination.share(result.documents)
+        refresh_export(settings, store, builder, utc_now, result.facets)
         sent = deliver_pending(settings, store, utc_now)
         # An embargo that ended while delivering was announced: publish it too.
         coordination.share(builder.build(keep_documents=keep).documents)
@@ -310,8 +312,7 @@ def _backup(settings: Settings, target: Path, force: bool) -> int:
 
 
 def _export(settings: Settings, facets: bool) -> int:
-    from syndicator.build.directory import DirectoryDocuments
-    from syndicator.build.ondemand import FacetDocuments
+    from syndicator.build.export import export_facets
     from syndicator.wiring import make_builder, open_store, utc_now
 
     store = open_store(settings)
@@ -320,27 +321,8 @@ def _export(settings: Settings, facets: bool) -> int:
         result = builder.build(keep_documents=False)
         line = f"export: {result.written} topic files written"
         if facets:
-            documents = FacetDocuments(
-                settings,
-                store,
-                utc_now,
-                fingerprint=builder.fingerprint(),
-                hub_urls=builder.hub_urls(),
-                ttl_minutes=builder.ttl_minutes(),
-            )
-            directory = DirectoryDocuments(
-                settings,
-                store,
-                utc_now,
-                documents.cache,
-                builder.templates,
-                fingerprint=builder.fingerprint(),
-            )
-            try:
-                written = documents.export(builder.output) + directory.export(builder.output)
-                line += f", {written} facet and entity directory files written"
-            finally:
-                documents.close()
+            written = export_facets(settings, store, builder, utc_now)
+            line += f", {written} facet and entity directory files written"
         _print(f"{line} to {settings.feeds.output_dir}")
         return 0
     finally:

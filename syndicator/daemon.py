@@ -37,6 +37,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from syndicator.analytics import Recorder, SubscriberCollector
 from syndicator.build import Builder
 from syndicator.build.directory import DirectoryDocuments
+from syndicator.build.export import exported, write_changed
 from syndicator.build.ondemand import FacetDocuments
 from syndicator.build.reuse import sha256
 from syndicator.config import Settings, ping_secrets
@@ -351,6 +352,11 @@ class Daemon:
         WebSub subscribers follow, and push them."""
         self.facets.refresh(names)
         self.directory.refresh()
+        if exported(self.builder):
+            try:
+                write_changed(self.facets, self.directory, self.builder, names)
+            except (SyndicatorError, StoreError, OSError) as exc:
+                log.error("cannot write the exported facet feeds again: %s", exc)
         paths = {self.websub.topics.url(path): path for path in self.facets.paths_of(names)}
         followed = self.websub.subscribed(list(paths))
         if followed:

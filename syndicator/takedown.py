@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from syndicator.build.export import refresh_export
 from syndicator.config import Settings
 from syndicator.coordination import for_store, process_identity
 from syndicator.coordination.presence import is_running
@@ -88,6 +89,7 @@ def _remove(
     )
     result = builder.build(keep_documents=coordination.shares_documents)
     coordination.share(result.documents)
+    refresh_export(settings, store, builder, utc_now, result.facets)
     sent = deliver_pending(settings, store, utc_now)
     out(
         f"build: {len(result.topics)} topics rendered, {result.written} files written; "

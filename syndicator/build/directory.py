@@ -125,6 +125,11 @@ class DirectoryDocuments:
         ]
         return output.write_many(pending)
 
+    def export_changed(self, output: OutputDir) -> int:
+        """Write the directory again when `output` holds an exported copy of it
+        (entities changed); return how many files were written."""
+        return self.export(output) if output.exists(_EXPORTED) else 0
+
     def render(self, path: str) -> bytes:
         """The bytes of one directory document, from the store."""
         site = self.settings.site
@@ -165,6 +170,10 @@ class DirectoryDocuments:
     def _forget(self) -> list[str]:
         # Caller holds the lock.
         return self.cache.discard([_INDEX, _OPML, *_PAGES])
+
+
+#: The file that tells an exported directory is in the output folder.
+_EXPORTED = _INDEX.lstrip("/") + "index.html"
 
 
 def _summary(row: FacetRow) -> FacetSummary:

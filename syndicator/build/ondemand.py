@@ -266,6 +266,31 @@ class FacetDocuments:
                     pending = []
         return written + output.write_many(pending)
 
+    def export_changed(self, output: OutputDir, names: Iterable[str]) -> int:
+        """Write these changed facet feeds into `output` when it holds an
+        export of their kind (`export --facets` made `feeds/entities/`...),
+        so a static copy stays current, new feeds and takedowns included;
+        return how many files were written. Without an export nothing is
+        written: disk grows with facets only by choice."""
+        pending: list[tuple[str, bytes]] = []
+        folders: dict[str, bool] = {}
+        for name in names:
+            kind = split_feed_name(name)[0]
+            if kind is None or not self._configured(name):
+                continue
+            if kind not in folders:
+                folders[kind] = (output.root / "feeds" / kind).is_dir()
+            if not folders[kind]:
+                continue
+            paths = [f"feeds/{name}.{fmt}" for fmt in FEED_FORMATS]
+            facet = self.store.facets.get(name)
+            if facet is None:
+                continue
+            for fmt, path in zip(FEED_FORMATS, paths, strict=True):
+                body = self.render(facet.name, fmt, facet.label, facet.changed_at or EPOCH)
+                pending.append((path, body))
+        return output.write_many(pending) if pending else 0
+
     def paths_of(self, names: Sequence[str]) -> list[str]:
         """Every URL path of the named facet feeds."""
         return [f"{_PREFIX}{name}.{fmt}" for name in names for fmt in FEED_FORMATS]

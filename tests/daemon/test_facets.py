@@ -9,6 +9,7 @@ from pathlib import Path
 
 import feedparser
 
+from syndicator.cli import main
 from tests.daemon.conftest import DaemonProcess, Site, make_site, record
 from tests.feedcheck import assert_valid_atom, assert_valid_json_feed, assert_valid_rss
 
@@ -141,6 +142,23 @@ def test_an_edit_reaches_the_entity_feed(site: Site, start_daemon: Start) -> Non
         "/feeds/entities/tsmc.atom", headers={"if-none-match": first.headers["etag"]}
     )
     assert stale.status_code == 200
+
+
+def test_the_daemon_keeps_an_export_of_facet_feeds_current(site: Site, start_daemon: Start) -> None:
+    daemon = _serving(site, start_daemon)
+    assert main(["--config", str(site.config), "export", "--facets"]) == 0
+    exported = site.output / "feeds" / "entities" / "tsmc.atom"
+    assert b"news.example.org/chip-3" not in exported.read_bytes()
+    site.write_records(
+        "b.jsonl",
+        [record("chip-3", entities=["tsmc"], updated_at="2026-06-05T10:00:00+00:00")],
+    )
+
+    def written() -> bool | None:
+        return True if b"news.example.org/chip-3" in exported.read_bytes() else None
+
+    daemon.wait_until(written, 15, "the new article in the exported entity feed")
+    assert daemon.get("/feeds/entities/tsmc.atom").content == exported.read_bytes()
 
 
 def test_validators_survive_a_restart(tmp_path: Path, start_daemon: Start) -> None:

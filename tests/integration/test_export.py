@@ -63,3 +63,60 @@ def test_export_writes_facet_feeds_only_when_asked(
     for name in ("societe-generale.rss", "arm.json"):
         assert (deployment.output / "feeds" / "entities" / name).is_file()
     assert (deployment.output / "feeds" / "lang" / "de.rss").is_file()
+
+
+def test_an_export_of_facet_feeds_is_kept_current_by_later_builds(
+    deployment: Deployment, make_record: Make, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """After `export --facets`, `once` and `articles remove` write the exported
+    facet files they changed again: a CDN serving the folder never keeps a
+    taken-down article. Facets nobody exported are still not written."""
+    config = ["--config", str(deployment.config)]
+    deployment.write_jsonl(
+        "a.jsonl",
+        [
+            make_record("one", entities=["Arm"], lang="de"),
+            make_record("two", entities=["Arm"], lang="en"),
+        ],
+    )
+    assert main([*config, "once"]) == 0
+    assert main([*config, "export", "--facets"]) == 0
+    feeds = deployment.output / "feeds"
+    arm = feeds / "entities" / "arm.atom"
+    assert b"news.example.org/one" in arm.read_bytes()
+
+    # A new article of a new entity and a new language: its feeds and the
+    # directory are written; the edit reaches the exported entity feed.
+    deployment.write_jsonl(
+        "b.jsonl",
+        [
+            make_record(
+                "three", entities=["Arm", "Bosch"], lang="fr", updated_at="2026-06-03T10:00:00Z"
+            )
+        ],
+    )
+    assert main([*config, "once"]) == 0
+    assert b"news.example.org/three" in arm.read_bytes()
+    assert b"news.example.org/three" in (feeds / "entities" / "bosch.atom").read_bytes()
+    assert b"Bosch" in (deployment.output / "entities" / "b.html").read_bytes()
+    assert b"three" in (feeds / "lang" / "fr.json").read_bytes()
+
+    capsys.readouterr()
+    assert main([*config, "articles", "remove", "one"]) == 0
+    for fmt in ("rss", "atom", "json"):
+        body = (feeds / "entities" / f"arm.{fmt}").read_bytes()
+        assert b"news.example.org/two" in body and b"news.example.org/one" not in body, fmt
+    assert b"news.example.org/one" not in (feeds / "lang" / "de.atom").read_bytes()
+
+    # Without an export, builds write no facet file.
+    for folder in ("entities", "lang"):
+        for path in (feeds / folder).iterdir():
+            path.unlink()
+        (feeds / folder).rmdir()
+    (deployment.output / "entities").joinpath("index.html").unlink()
+    deployment.write_jsonl(
+        "c.jsonl",
+        [make_record("four", entities=["Arm"], updated_at="2026-06-04T10:00:00Z")],
+    )
+    assert main([*config, "once"]) == 0
+    assert not (feeds / "entities").exists() and not (feeds / "lang").exists()

@@ -1,0 +1,94 @@
+"""The static copy of facet feeds (`syndicator export --facets`), and keeping it current.
+
+Facet feeds are rendered on request, never written by a build. A user who
+exports them (to publish the folder from a CDN) gets files that later
+builds must keep current, or the copy would go on listing a taken-down
+article. Commands that build (`once`, `articles remove`) call
+`refresh_export` with the facets their build changed; the daemon does the
+same with its own loaders. Only files already exported are written again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from syndicator.core.urls import ENTITY_KIND, FACET_KINDS, split_feed_name
+
+if TYPE_CHECKING:
+    # Loaded when used: `once` and `articles` import this module, and most
+    # of their runs have no export to keep (nor a page to render).
+    from syndicator.build.builder import Builder
+    from syndicator.build.directory import DirectoryDocuments
+    from syndicator.build.ondemand import FacetDocuments
+    from syndicator.config import Settings
+    from syndicator.ports import Clock
+    from syndicator.store import Store
+
+__all__ = ["export_facets", "exported", "refresh_export", "write_changed"]
+
+
+@contextmanager
+def _loaders(
+    settings: Settings, store: Store, builder: Builder, clock: Clock
+) -> Iterator[tuple[FacetDocuments, DirectoryDocuments]]:
+    """The facet feed and entity directory renderers, as the daemon makes them."""
+    from syndicator.build.directory import DirectoryDocuments
+    from syndicator.build.ondemand import FacetDocuments
+
+    documents = FacetDocuments(
+        settings,
+        store,
+        clock,
+        fingerprint=builder.fingerprint(),
+        hub_urls=builder.hub_urls(),
+        ttl_minutes=builder.ttl_minutes(),
+    )
+    directory = DirectoryDocuments(
+        settings,
+        store,
+        clock,
+        documents.cache,
+        builder.templates,
+        fingerprint=builder.fingerprint(),
+    )
+    try:
+        yield documents, directory
+    finally:
+        documents.close()
+
+
+def export_facets(settings: Settings, store: Store, builder: Builder, clock: Clock) -> int:
+    """Write every facet feed and the entity directory into the output folder;
+    return how many files were written."""
+    with _loaders(settings, store, builder, clock) as (documents, directory):
+        return documents.export(builder.output) + directory.export(builder.output)
+
+
+def exported(builder: Builder) -> bool:
+    """Whether the output folder holds an export of facet feeds."""
+    feeds = builder.output.root / "feeds"
+    return any((feeds / kind).is_dir() for kind in FACET_KINDS)
+
+
+def write_changed(
+    documents: FacetDocuments, directory: DirectoryDocuments, builder: Builder, names: Sequence[str]
+) -> int:
+    """Write again the exported files of the changed facets `names`, and the
+    exported entity directory when an entity changed; return files written."""
+    written = documents.export_changed(builder.output, names)
+    if any(split_feed_name(name)[0] == ENTITY_KIND for name in names):
+        written += directory.export_changed(builder.output)
+    return written
+
+
+def refresh_export(
+    settings: Settings, store: Store, builder: Builder, clock: Clock, names: Sequence[str]
+) -> int:
+    """After a build that changed the facets `names`: keep an exported copy of
+    them current (nothing when none was exported); return files written."""
+    if not names or not exported(builder):
+        return 0
+    with _loaders(settings, store, builder, clock) as (documents, directory):
+        return write_changed(documents, directory, builder, names)
