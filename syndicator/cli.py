@@ -220,7 +220,7 @@ def _once(settings: Settings) -> int:
             poller.close()
         result = builder.build(keep_documents=keep)
         coordination.share(result.documents)
-        refresh_export(settings, store, builder, utc_now, result.facets)
+        refresh_export(settings, store, builder, utc_now, result)
         sent = deliver_pending(settings, store, utc_now)
         # An embargo that ended while delivering was announced: publish it too.
         coordination.share(builder.build(keep_documents=keep).documents)

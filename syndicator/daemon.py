@@ -342,19 +342,19 @@ class Daemon:
             self._serve_documents(result.documents)
             self.metrics.feeds_rendered.inc(len(result.documents))
             self.coordination.share(result.documents)
-        if result.facets:
-            self._facets_changed(result.facets)
+        if result.facets or result.full:
+            self._facets_changed(result.facets, result.full)
         with contextlib.suppress(StoreError):
             self.metrics.articles.set(self.store.articles.counts()["articles"])
 
-    def _facets_changed(self, names: Sequence[str]) -> None:
+    def _facets_changed(self, names: Sequence[str], full: bool = False) -> None:
         """Drop the cached documents of changed facet feeds; render now the ones
-        WebSub subscribers follow, and push them."""
+        WebSub subscribers follow, and push them; keep an export current."""
         self.facets.refresh(names)
         self.directory.refresh()
         if exported(self.builder):
             try:
-                write_changed(self.facets, self.directory, self.builder, names)
+                write_changed(self.facets, self.directory, self.builder, names, full)
             except (SyndicatorError, StoreError, OSError) as exc:
                 log.error("cannot write the exported facet feeds again: %s", exc)
         paths = {self.websub.topics.url(path): path for path in self.facets.paths_of(names)}

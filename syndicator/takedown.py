@@ -89,7 +89,7 @@ def _remove(
     )
     result = builder.build(keep_documents=coordination.shares_documents)
     coordination.share(result.documents)
-    refresh_export(settings, store, builder, utc_now, result.facets)
+    refresh_export(settings, store, builder, utc_now, result)
     sent = deliver_pending(settings, store, utc_now)
     out(
         f"build: {len(result.topics)} topics rendered, {result.written} files written; "

@@ -224,6 +224,7 @@ class Builder:
             result = self._render_in_processes(shares, updated, full, keep_documents, now, listings)
         result.topics.sort()
         result.facets = sorted(name for name in dirty if split_feed_name(name)[0] is not None)
+        result.full = full
         self.store.feeds.clear_dirty(dirty, now)
         if expired:
             self.store.articles.drop_tombstones(cutoff)

@@ -4,8 +4,8 @@ Facet feeds are rendered on request, never written by a build. A user who
 exports them (to publish the folder from a CDN) gets files that later
 builds must keep current, or the copy would go on listing a taken-down
 article. Commands that build (`once`, `articles remove`) call
-`refresh_export` with the facets their build changed; the daemon does the
-same with its own loaders. Only files already exported are written again.
+`refresh_export` with their build's result; the daemon does the same with
+its own loaders. Nothing is written where no export was made.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from syndicator.build.builder import Builder
     from syndicator.build.directory import DirectoryDocuments
     from syndicator.build.ondemand import FacetDocuments
+    from syndicator.build.result import BuildResult
     from syndicator.config import Settings
     from syndicator.ports import Clock
     from syndicator.store import Store
@@ -73,10 +74,17 @@ def exported(builder: Builder) -> bool:
 
 
 def write_changed(
-    documents: FacetDocuments, directory: DirectoryDocuments, builder: Builder, names: Sequence[str]
+    documents: FacetDocuments,
+    directory: DirectoryDocuments,
+    builder: Builder,
+    names: Sequence[str],
+    full: bool = False,
 ) -> int:
     """Write again the exported files of the changed facets `names`, and the
-    exported entity directory when an entity changed; return files written."""
+    exported entity directory when an entity changed; after a `full` build
+    (new settings shape every feed) the whole export. Return files written."""
+    if full:
+        return documents.export(builder.output) + directory.export(builder.output)
     written = documents.export_changed(builder.output, names)
     if any(split_feed_name(name)[0] == ENTITY_KIND for name in names):
         written += directory.export_changed(builder.output)
@@ -84,11 +92,11 @@ def write_changed(
 
 
 def refresh_export(
-    settings: Settings, store: Store, builder: Builder, clock: Clock, names: Sequence[str]
+    settings: Settings, store: Store, builder: Builder, clock: Clock, result: BuildResult
 ) -> int:
-    """After a build that changed the facets `names`: keep an exported copy of
-    them current (nothing when none was exported); return files written."""
-    if not names or not exported(builder):
+    """After a build: keep an exported copy of the facet feeds it changed
+    current (nothing when none was exported); return files written."""
+    if not (result.facets or result.full) or not exported(builder):
         return 0
     with _loaders(settings, store, builder, clock) as (documents, directory):
-        return write_changed(documents, directory, builder, names)
+        return write_changed(documents, directory, builder, result.facets, result.full)

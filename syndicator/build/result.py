@@ -17,6 +17,8 @@ class BuildResult:
     documents: list[Published] = field(default_factory=list)
     #: Facet feeds whose data changed: documents rendered on demand are stale.
     facets: list[str] = field(default_factory=list)
+    #: Every feed was rendered again (settings that shape them all changed).
+    full: bool = False
     rendered: int = 0
     written: int = 0
     #: Entries whose bytes were taken from the previous file instead of rendered.

@@ -108,6 +108,13 @@ def test_an_export_of_facet_feeds_is_kept_current_by_later_builds(
         assert b"news.example.org/two" in body and b"news.example.org/one" not in body, fmt
     assert b"news.example.org/one" not in (feeds / "lang" / "de.atom").read_bytes()
 
+    # New settings that shape every feed: the first build writes it all again.
+    text = deployment.config.read_text(encoding="utf-8")
+    deployment.config.write_text(text.replace("Test Desk", "Renamed Desk"), encoding="utf-8")
+    assert main([*config, "once"]) == 0
+    assert b"Renamed Desk" in (feeds / "entities" / "bosch.rss").read_bytes()
+    assert b"Renamed Desk" in (feeds / "lang" / "de.json").read_bytes()
+
     # Without an export, builds write no facet file.
     for folder in ("entities", "lang"):
         for path in (feeds / folder).iterdir():
