@@ -29,7 +29,7 @@ from pydantic import (
 
 from syndicator.config_errors import Origins, describe, key_path
 from syndicator.core.custom import ContentMode, CustomFeed, CustomFeedSettings
-from syndicator.core.records import RecordLimits
+from syndicator.core.records import RecordLimits, is_safe_topic
 from syndicator.core.retry import DEFAULT_RETRY_SCHEDULE
 from syndicator.core.routing import EntityFilter, LanguageFilter, Route
 from syndicator.core.signing import decode_secret
@@ -278,6 +278,20 @@ class WebhookSettings(_Section):
     @classmethod
     def _url(cls, value: str) -> str:
         return _http_url(value)
+
+    @field_validator("topics")
+    @classmethod
+    def _topics(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        # A topic no article can have would make a filter that never matches.
+        if not value:
+            raise ValueError('an empty list matches no article; use ["*"] for every topic')
+        for topic in value:
+            if topic != "*" and not is_safe_topic(topic):
+                raise ValueError(
+                    f"{topic[:80]!r} is not a topic slug (lowercase letters, digits, '-' and "
+                    "'_'), nor '*' for every topic"
+                )
+        return value
 
     @field_validator("events")
     @classmethod

@@ -93,7 +93,8 @@ def test_a_custom_feed_can_be_overridden_by_name(tmp_path: Path) -> None:
         (custom('exclude_topics = ["a/b"]\nlang = ["en"]'), "feeds.custom.chips-en.exclude_topics"),
         (custom('entities = ["  "]'), "feeds.custom.chips-en.entities: entry 1 is an empty name"),
         (custom(f'entities = ["{"x" * 201}"]'), "feeds.custom.chips-en.entities: entry 1"),
-        (custom('lang = ["en_GB"]'), "feeds.custom.chips-en.lang: not a BCP 47 language tag"),
+        (custom('lang = ["en__GB"]'), "feeds.custom.chips-en.lang: not a BCP 47 language tag"),
+        (custom('entities = ["bell\\u0007"]'), "feeds.custom.chips-en.entities: entry 1: entity"),
         (custom('lang = ["en"]\ncolour = "red"'), "feeds.custom.chips-en.colour: unknown key"),
         (custom(""), "feeds.custom.chips-en: give at least one of topics, entities, lang or"),
         (
@@ -130,6 +131,29 @@ def test_a_custom_feed_of_every_topic_but_some_or_of_another_shape_loads(
     assert (feed.topics, feed.entity_keys, feed.langs) == (frozenset(), frozenset(), ())
     assert feed.matches(["energy"], [], None)
     assert feed.matches(["sponsored"], [], "en") is (feed.exclude_topics == frozenset())
+
+
+def test_a_language_filter_takes_a_locale_name_as_its_tag(tmp_path: Path) -> None:
+    # As records' `lang` does: `de_DE` is `de-DE`, in custom feeds and webhooks.
+    (feed,) = load(tmp_path, custom('lang = ["de_DE", "pt"]')).feeds.custom_feeds()
+    assert feed.langs == ("de-de", "pt")
+    hook = load(tmp_path, webhook('lang = ["pt_BR"]')).webhooks[0]
+    assert hook.lang == ("pt-BR",) and hook.route().langs == ("pt-br",)
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        ("topics = []", 'webhooks.crm.topics: an empty list matches no article; use ["*"]'),
+        ('topics = ["Bad Topic"]', "webhooks.crm.topics: 'Bad Topic' is not a topic slug"),
+        ('topics = ["all"]', "webhooks.crm.topics: 'all' is not a topic slug"),
+        ('entities = ["bell\\u0007"]', "webhooks.crm.entities: entry 1: entity 'bell\\x07' holds"),
+    ],
+)
+def test_webhook_filters_that_could_never_match_are_config_errors(
+    tmp_path: Path, filters: str, expected: str
+) -> None:
+    assert expected in error(tmp_path, webhook(filters))
 
 
 def test_every_bad_custom_feed_is_reported_at_once(tmp_path: Path) -> None:

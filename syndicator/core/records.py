@@ -18,6 +18,7 @@ __all__ = [
     "TOPIC_PATTERN",
     "RecordLimits",
     "is_language_tag",
+    "language_tag",
     "is_safe_topic",
     "is_tombstone",
     "may_hold_xml_illegal",
@@ -74,6 +75,16 @@ def is_safe_topic(topic: str) -> bool:
 def is_language_tag(tag: str) -> bool:
     """True when `tag` has the shape of a BCP 47 language tag (``en``, ``pt-BR``, ``zh-Hant``)."""
     return _LANG_PATTERN.fullmatch(tag) is not None
+
+
+def language_tag(value: str) -> str | None:
+    """`value` as a BCP 47 tag, or None when it is none. A POSIX locale name
+    (`en_US`, as many CMSs export it) is the same tag with `_` for `-`: it is
+    taken as that tag."""
+    if is_language_tag(value):
+        return value
+    hyphenated = value.replace("_", "-")
+    return hyphenated if "_" in value and is_language_tag(hyphenated) else None
 
 
 def parse_datetime(value: str) -> datetime:
@@ -208,14 +219,10 @@ class _Record(BaseModel):
     def _lang(cls, value: str | None) -> str | None:
         if value is None or value == "":
             return None
-        if not is_language_tag(value):
-            # A POSIX locale name (`en_US`, as many CMSs export it) is the
-            # same tag with `_` for `-`: taken as that tag, not quarantined.
-            hyphenated = value.replace("_", "-")
-            if "_" in value and is_language_tag(hyphenated):
-                return hyphenated
+        tag = language_tag(value)
+        if tag is None:
             raise ValueError(f"not a BCP 47 language tag: {value!r}")
-        return value
+        return tag
 
     @field_validator("topics")
     @classmethod

@@ -16,8 +16,8 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator
 
-from syndicator.core.entities import entity_key, entity_slug
-from syndicator.core.records import is_language_tag
+from syndicator.core.entities import entity_key, entity_problem, entity_slug
+from syndicator.core.records import language_tag
 
 __all__ = [
     "EntityFilter",
@@ -61,15 +61,23 @@ def check_entity_names(names: tuple[str, ...]) -> tuple[str, ...]:
             raise ValueError(
                 f"entry {index + 1} ({name[:40]!r}...) is longer than {MAX_ENTITY_CHARS} characters"
             )
+        problem = entity_problem(name)
+        if problem is not None:
+            # What no record's entity can be: the filter could never match.
+            raise ValueError(f"entry {index + 1}: {problem}")
     return names
 
 
 def check_language_ranges(tags: tuple[str, ...]) -> tuple[str, ...]:
-    """`tags` if each is a BCP 47 language tag; else `ValueError` naming the first bad one."""
-    for tag in tags:
-        if not is_language_tag(tag):
-            raise ValueError(f"not a BCP 47 language tag: {tag!r} (e.g. 'en', 'pt-BR')")
-    return tags
+    """`tags` as BCP 47 language tags (a locale name such as `de_DE` taken as
+    `de-DE`, as records' `lang` is); else `ValueError` naming the first bad one."""
+    checked: list[str] = []
+    for value in tags:
+        tag = language_tag(value)
+        if tag is None:
+            raise ValueError(f"not a BCP 47 language tag: {value!r} (e.g. 'en', 'pt-BR')")
+        checked.append(tag)
+    return tuple(checked)
 
 
 def language_matches(ranges: Collection[str], tag: str | None) -> bool:

@@ -121,10 +121,14 @@ def test_good_entity_names_pass() -> None:
     assert check_entity_names(("Nvidia", "x" * 200)) == ("Nvidia", "x" * 200)
 
 
-@pytest.mark.parametrize("tag", ["en_US", "", "en-", "-en", "toolonglang", "en GB"])
+@pytest.mark.parametrize("tag", ["en__US", "", "en-", "-en", "toolonglang", "en GB"])
 def test_bad_language_tags(tag: str) -> None:
     with pytest.raises(ValueError, match="not a BCP 47 language tag"):
         check_language_ranges(("en", tag))
+
+
+def test_a_locale_name_is_taken_as_its_tag() -> None:
+    assert check_language_ranges(("en_US", "de")) == ("en-US", "de")
 
 
 def test_good_language_tags_pass() -> None:
