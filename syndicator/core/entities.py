@@ -56,8 +56,11 @@ _MAX_SLUG = 80
 # again and again, in the poll and in every build.
 @functools.lru_cache(maxsize=1 << 16)
 def entity_key(name: str) -> str:
-    """The merge key: NFKC, whitespace runs as one space, stripped, case-folded."""
-    return _WHITESPACE.sub(" ", unicodedata.normalize("NFKC", name)).strip().casefold()
+    """The merge key: NFKC, whitespace runs as one space, stripped, case-folded,
+    without the invisible characters `clean_entity` deletes (so a filter
+    naming an entity matches it however it was written)."""
+    name = unicodedata.normalize("NFKC", name.translate(_INVISIBLE))
+    return _WHITESPACE.sub(" ", name).strip().casefold()
 
 
 def clean_entity(name: str) -> str:

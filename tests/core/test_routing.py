@@ -51,6 +51,7 @@ def test_topic_only_route_keeps_its_rules() -> None:
         (("open-ai",), ("Open  AI",), True),
         (("societe",), ("Société Générale",), False),
         (("nvidia",), (), False),
+        (("Zero\u200bWidth",), ("ZeroWidth",), True),  # invisible characters do not count
         ((), (), True),  # no entity filter: any article
     ],
 )
