@@ -34,6 +34,16 @@ class OutputDir:
         """Whether the file is present."""
         return (self.root / relpath).is_file()
 
+    def stamp(self, relpath: str) -> str | None:
+        """The file's identity: inode, modification time (ns) and size; None
+        when it is missing. Every write replaces the file by a rename (a new
+        inode), so a file with the stamp it had when written still holds the
+        bytes written then."""
+        try:
+            return _stamp((self.root / relpath).stat())
+        except OSError:
+            return None
+
     def read(self, relpath: str) -> bytes | None:
         """The file's bytes; None when it cannot be read."""
         try:
@@ -48,30 +58,43 @@ class OutputDir:
         except OSError:
             return None
 
-    def write_many(self, files: Sequence[tuple[str, bytes]]) -> int:
+    def write_many(
+        self, files: Sequence[tuple[str, bytes]], stamps: dict[str, str] | None = None
+    ) -> int:
         """Replace several files, each atomically; return how many changed.
 
         Temporary files are written and flushed to disk on several threads
         (writes and fsyncs release the GIL, and parallel fsyncs share the file
         system's journal commits), then renamed into place, and each folder is
-        synced once at the end.
+        synced once at the end. With `stamps`, each file's stamp (see `stamp`)
+        is put there, taken from the very file written or compared, so another
+        process replacing it meanwhile cannot lend it its own.
         """
         latest = dict(files)  # one writer per file: the last version given wins
-        changed = [
-            (self.root / rel, data) for rel, data in latest.items() if not self._holds(rel, data)
-        ]
+        changed: list[tuple[str, Path, bytes]] = []
+        for rel, data in latest.items():
+            held = self._held(rel, data)
+            if held is None:
+                changed.append((rel, self.root / rel, data))
+            elif stamps is not None:
+                stamps[rel] = held
         if not changed:
             return 0
-        folders = {target.parent for target, _ in changed}
+        folders = {target.parent for _, target, _ in changed}
         for folder in folders:
             folder.mkdir(parents=True, exist_ok=True)
         staged: list[Path] = []
         try:
             with ThreadPoolExecutor(max_workers=_WRITERS) as pool:
-                futures = [pool.submit(_stage, target, data, staged) for target, data in changed]
-                for future in futures:
-                    future.result()
-            for target, _ in changed:
+                futures = [
+                    (rel, pool.submit(_stage, target, data, staged))
+                    for rel, target, data in changed
+                ]
+                for rel, future in futures:
+                    stamp = future.result()
+                    if stamps is not None:
+                        stamps[rel] = stamp
+            for _, target, _ in changed:
                 os.replace(_tmp_path(target), target)
         except BaseException:
             for tmp in staged:
@@ -82,12 +105,19 @@ class OutputDir:
             _fsync_path(folder)
         return len(changed)
 
-    def _holds(self, relpath: str, data: bytes) -> bool:
+    def _held(self, relpath: str, data: bytes) -> str | None:
+        """The file's stamp when it holds exactly `data`, else None."""
         target = self.root / relpath
         try:
-            return target.stat().st_size == len(data) and target.read_bytes() == data
+            if target.stat().st_size != len(data):
+                return None  # the usual case of a changed feed: nothing opened
+            with target.open("rb") as handle:
+                st = os.fstat(handle.fileno())
+                if st.st_size != len(data) or handle.read() != data:
+                    return None
         except FileNotFoundError:
-            return False
+            return None
+        return _stamp(st)
 
     def write(self, relpath: str, data: bytes) -> bool:
         """Replace the file with `data` unless it already holds exactly that; True if written."""
@@ -130,8 +160,13 @@ def _tmp_path(target: Path) -> Path:
     return target.with_name(f".{target.name}{_TMP_MARK}{os.getpid()}")
 
 
-def _stage(target: Path, data: bytes, staged: list[Path]) -> None:
-    """Write `data` to the target's temporary file and flush it to disk."""
+def _stamp(st: os.stat_result) -> str:
+    return f"{st.st_ino}:{st.st_mtime_ns}:{st.st_size}"
+
+
+def _stage(target: Path, data: bytes, staged: list[Path]) -> str:
+    """Write `data` to the target's temporary file and flush it to disk;
+    return the file's stamp (the rename keeps inode and mtime)."""
     tmp = _tmp_path(target)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
     staged.append(tmp)  # list.append is atomic; the caller removes it on failure
@@ -140,5 +175,6 @@ def _stage(target: Path, data: bytes, staged: list[Path]) -> None:
         while view:
             view = view[os.write(fd, view) :]
         os.fsync(fd)
+        return _stamp(os.fstat(fd))
     finally:
         os.close(fd)

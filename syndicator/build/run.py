@@ -206,7 +206,8 @@ class FeedRun:
         bytes last changed (its Last-Modified)."""
         digests = list(self._pool.map(sha256, [doc.body for doc, _ in docs]))
         result = self.result
-        result.written += self.output.write_many([(doc.path, doc.body) for doc, _ in docs])
+        stamps: dict[str, str] = {}
+        result.written += self.output.write_many([(doc.path, doc.body) for doc, _ in docs], stamps)
         result.rendered += len(docs)
         # Once stored, later topics read these bodies from the store; a crash
         # before this costs only a second rendering.
@@ -221,7 +222,15 @@ class FeedRun:
         # sees them finds their files already in place.
         fingerprint = self.config.entry_fingerprint
         manifests = [
-            FeedManifest(c.topic, c.fmt, c.keys, len(doc.body), digest, fingerprint)
+            FeedManifest(
+                c.topic,
+                c.fmt,
+                c.keys,
+                len(doc.body),
+                digest,
+                fingerprint,
+                stamps.get(doc.path),
+            )
             for (doc, c), digest in zip(docs, digests, strict=True)
             if c is not None
         ]

@@ -50,6 +50,8 @@ class FeedManifest:
     size: int
     sha256: str  # hex digest of the file's bytes
     fingerprint: str  # the pipeline's render fingerprint
+    #: The file's identity once written (`OutputDir.stamp`); None: unknown.
+    stamp: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,11 +128,12 @@ class Feeds:
                     m.c.file_size,
                     m.c.file_sha256,
                     m.c.render_fingerprint,
+                    m.c.file_stamp,
                 ).where(m.c.topic.in_(chunk))
-                for topic, fmt, entries, size, sha, fingerprint in conn.execute(query):
+                for topic, fmt, entries, size, sha, fingerprint, stamp in conn.execute(query):
                     keys = tuple((k[0], k[1], k[2]) for k in orjson.loads(entries))
                     found[(topic, fmt)] = FeedManifest(
-                        topic, fmt, keys, int(size), sha, fingerprint
+                        topic, fmt, keys, int(size), sha, fingerprint, stamp
                     )
         return found
 
@@ -260,6 +263,7 @@ def _save_manifests(conn: Connection, manifests: Sequence[FeedManifest], now: da
                 "file_sha256": x.sha256,
                 "render_fingerprint": x.fingerprint,
                 "written_at": stamp,
+                "file_stamp": x.stamp,
             }
             for x in manifests
         ],

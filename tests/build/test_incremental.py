@@ -7,6 +7,7 @@ render of what the store holds now; `reused_entries` shows the reuse happened
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -15,6 +16,7 @@ import pytest
 from sqlalchemy import update
 
 from syndicator.build import BuildResult
+from syndicator.build import reuse as reuse_module
 from syndicator.build import run as run_module
 from syndicator.models import RenderedArticle
 from syndicator.render.feeds import FORMATS, FeedInfo, feed_path, reference_render
@@ -172,6 +174,48 @@ def test_file_changed_behind_the_manifest_is_not_reused(
     pipeline, result = build_fresh(run_pipeline)
     assert_feeds_match_store(deployment, pipeline)
     # The other two formats of energy, and `all`, still reuse theirs.
+    assert result.reused_entries == 3 * (len(FORMATS) - 1) + 3 * len(FORMATS)
+
+
+def test_a_file_as_written_is_reused_without_hashing(
+    deployment: Deployment,
+    seeded: Cycle,
+    run_pipeline: Run,
+    make_record: Make,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    manifests = seeded.store.feeds.manifests(["all", *TOPICS])
+    output = seeded.builder.output
+    assert all(m.stamp == output.stamp(feed_path(t, f)) for (t, f), m in manifests.items())
+
+    def no_hash(_data: bytes) -> str:
+        raise AssertionError("hashed a file its stamp vouches for")
+
+    monkeypatch.setattr(reuse_module, "sha256", no_hash)
+    deployment.write_jsonl(
+        "b.jsonl", [make_record("a06", topics=["energy"], body_md="Edited.", updated_at=stamp(13))]
+    )
+    pipeline, result = build_fresh(run_pipeline)
+    assert result.reused_entries == 6 * len(FORMATS)
+    assert_feeds_match_store(deployment, pipeline)
+
+
+def test_a_file_replaced_by_another_writer_is_checked_by_its_digest(
+    deployment: Deployment, seeded: Cycle, run_pipeline: Run, make_record: Make
+) -> None:
+    # Another process renamed other bytes of the same size into place and even
+    # kept the old modification time: a new inode, so the digest decides.
+    path = deployment.output / "feeds" / "energy.atom"
+    before = path.stat()
+    other = path.with_name("other.atom")
+    other.write_bytes(path.read_bytes().replace(b"Title of a03", b"Title of X03"))
+    os.utime(other, ns=(before.st_atime_ns, before.st_mtime_ns))
+    os.replace(other, path)
+    deployment.write_jsonl(
+        "b.jsonl", [make_record("a06", topics=["energy"], body_md="Edited.", updated_at=stamp(13))]
+    )
+    pipeline, result = build_fresh(run_pipeline)
+    assert_feeds_match_store(deployment, pipeline)
     assert result.reused_entries == 3 * (len(FORMATS) - 1) + 3 * len(FORMATS)
 
 
