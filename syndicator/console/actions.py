@@ -108,5 +108,11 @@ class Actions:
             raise ActionError("Not a delivery id.")
         found = self.store.outbox.requeue([int(raw)], self.clock())
         if not found:
+            if self.store.outbox.purged([int(raw)]):
+                raise ActionError(
+                    f"Delivery {raw} is not sent again: its article was deleted and the "
+                    "content of its earlier events purged.",
+                    409,
+                )
             raise ActionError(f"No delivery has the id {raw}.", 404)
         return f"delivery {raw}", f"deliveries/{raw}?done=retried"

@@ -141,7 +141,13 @@ def deliveries_command(settings: Settings, args: argparse.Namespace, out: Out) -
             return _list(settings, outbox, args, out)
         if args.action == "retry":
             found = outbox.requeue(args.ids, clock())
-            missing = sorted(set(args.ids) - set(found))
+            purged = outbox.purged(args.ids)
+            if purged:
+                out(
+                    f"not sent again: {', '.join(map(str, purged))} (the article was deleted "
+                    "and the content of its earlier events purged)"
+                )
+            missing = sorted(set(args.ids) - set(found) - set(purged))
             if missing:
                 out(f"unknown delivery ids: {', '.join(map(str, missing))}")
             if not found:

@@ -3,9 +3,10 @@
 A deletion runs in the caller's transaction (the poll's, or that of
 `articles remove`): the article's topic rows go, its record is purged to
 what identifies it (slug, url, topics, entities, lang, times), the feeds it
-left get a tombstone row, the topic counts and dirty marks move, and the
-`article.deleted` announcement is returned for the outbox to insert in the
-same transaction.
+left get a tombstone row, the topic counts and dirty marks move, its
+earlier events keep no content (`purge_events`), and the `article.deleted`
+announcement is returned for the outbox to insert in the same transaction
+(none for an embargoed article never announced to anyone).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from syndicator.store import schema as t
 from syndicator.store.articles import touch_topics
 from syndicator.store.db import chunked
 from syndicator.store.facets import count_spellings, feed_names, known_entities, spelling_delta
-from syndicator.store.outbox.queue import Announcement
+from syndicator.store.outbox.queue import Announcement, never_sent, purge_events
 
 __all__ = ["Deletion", "apply_deletions"]
 
@@ -63,6 +64,10 @@ def apply_deletions(
         conn, [d.tombstone.slug for d in deletions if d.kind is ChangeKind.DELETED]
     )
     embargoes.drop(conn, held)
+    # Held and never announced to anyone: the deletion is announced to no one
+    # either (its `article.deleted` would tell receivers what was embargoed),
+    # and a later restore is announced as created.
+    unannounced = never_sent(conn, sorted(held))
     names = known_entities(
         conn, (entity_key(e) for record in stored.values() for e in record.get("entities") or ())
     )
@@ -97,7 +102,7 @@ def apply_deletions(
                 "b_slug": stone.slug,
                 "updated_at": stamp,
                 "record": _json(kept),
-                "content_hash": DELETED_HASH,
+                "content_hash": UNPUBLISHED_HASH if stone.slug in unannounced else DELETED_HASH,
                 "content_html": None,
                 "deleted_at": stamp,
                 "deleted_reason": stone.reason,
@@ -113,11 +118,15 @@ def apply_deletions(
                 for feed in (ALL_TOPIC, *feeds)
             ]
             touched.update((ALL_TOPIC, *feeds))
+        if stone.slug in unannounced:
+            continue
         data = deleted_data(kept, stone.deleted_at, base_url)
         announcements.append(
             Announcement(str(ChangeKind.DELETED), stone.slug, stone.deleted_at, _json(data), topics)
         )
     _write(conn, rows, new_rows, leaving, tombstones)
+    # What the earlier events of the articles taken down carried goes too.
+    purge_events(conn, leaving)
     touch_topics(conn, changed, counts)
     count_spellings(conn, spellings)
     return touched, announcements

@@ -15,6 +15,7 @@ from syndicator.console import FeedUsage, views
 from syndicator.core.retry import AttemptOutcome
 from syndicator.models import Quarantined
 from syndicator.store import Outcome
+from syndicator.store.outbox import purge_events
 from syndicator.store.polls import PollRecord
 from tests.console.conftest import NOW, ConsoleHarness
 from tests.delivery.rows import add_deliveries
@@ -215,6 +216,12 @@ def test_retry_requeues_with_the_same_webhook_id_and_wakes_the_worker(
     assert f"deliveries retry delivery {ids[1]}" in caplog.text
     missing = harness.client.post("/console/deliveries/retry", data={"id": 999999, "csrf": csrf})
     assert missing.status_code == 404
+    # An article deleted since: its earlier events' content is purged, never re-sent.
+    slug = after["slug"]
+    with harness.store.transaction(harness.now) as tx:
+        purge_events(tx.conn, [slug])
+    refused = harness.client.post("/console/deliveries/retry", data={"id": ids[1], "csrf": csrf})
+    assert refused.status_code == 409 and "purged" in refused.text
 
 
 def test_replay_queues_an_endpoints_events_since_a_time(harness: ConsoleHarness) -> None:

@@ -13,6 +13,7 @@ from syndicator.cli import main
 from syndicator.core.article import entry_id
 from syndicator.core.signing import generate_secret
 from syndicator.models import ALL_TOPIC
+from syndicator.wiring import open_store
 from tests.delivery.receiver import Receiver
 from tests.deployment import Deployment
 from tests.integration.test_deletion import at, deleted_entries, entry_ids, tombstone
@@ -150,3 +151,41 @@ def test_articles_remove_and_show(
     assert run("once").returncode == 0
     shown = json.loads(run("articles", "show", "two", "--json").stdout)
     assert shown["state"] == "deleted"
+
+
+def test_a_deleted_articles_earlier_events_keep_no_content_to_send_again(
+    deployment: Deployment,
+    receiver: Receiver,
+    make_record: Make,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """SPEC §3b purges the content: a replay or a retry after the takedown must
+    not hand the article's title and summary out again."""
+    run = Cli(deployment, capsys)
+    secret = generate_secret()
+    _two_endpoints(deployment, receiver, secret)
+    deployment.write_jsonl("a.jsonl", [make_record("leak", updated_at=at(-60))])
+    assert run("once").returncode == 0
+    receiver.wait_for(2)
+    deployment.write_jsonl("b.jsonl", [tombstone("leak", -10)])
+    assert run("once").returncode == 0
+    receiver.wait_for(3)
+    store = open_store(deployment.settings())
+    try:
+        stored = json.dumps([e["payload"] for e in store.outbox.events("leak")])
+    finally:
+        store.close()
+    assert "Summary of leak" not in stored and "Title of leak" not in stored
+
+    before = len(receiver.requests)
+    done = run("deliveries", "replay", "--endpoint", "all", "--since", "2000-01-01T00:00:00Z")
+    assert done.returncode == 0, done.stdout
+    again = receiver.wait_for(before + 1)[before:]
+    assert [r.verify(secret)["type"] for r in again] == ["article.deleted"]
+
+    listed = json.loads(run("deliveries", "list", "--json").stdout)
+    created = [d["id"] for d in listed if d["type"] == "article.created"]
+    done = run("deliveries", "retry", *map(str, created))
+    assert done.returncode == 1
+    assert "not sent again" in done.stdout and "unknown" not in done.stdout
+    assert all(b"Summary of leak" not in r.body for r in receiver.requests[before:])

@@ -19,9 +19,11 @@ from syndicator.store.outbox.queue import (
     add_announcements,
     add_events,
     hold_deliveries,
+    is_purged,
     new_delivery,
     new_event_id,
     new_event_ids,
+    purge_events,
     withdraw_held,
 )
 
@@ -34,6 +36,8 @@ __all__ = [
     "add_announcements",
     "add_events",
     "hold_deliveries",
+    "is_purged",
+    "purge_events",
     "withdraw_held",
     "new_delivery",
     "new_event_id",

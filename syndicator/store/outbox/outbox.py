@@ -254,10 +254,20 @@ class Outbox:
             )
 
     def requeue(self, ids: Sequence[int], now: datetime) -> list[int]:
-        """Make deliveries due now again (same webhook-id); return the ids found."""
+        """Make deliveries due now again (same webhook-id); return the ids found.
+        Those of a deleted article's earlier events (`purged`) are not found:
+        their content is gone and must not be sent again."""
         d = t.deliveries
         with self.db.write() as conn:
-            found = list(conn.execute(select(d.c.id).where(d.c.id.in_(list(ids)))).scalars())
+            found = [
+                delivery
+                for delivery, payload in conn.execute(
+                    select(d.c.id, t.events.c.payload)
+                    .join(t.events, t.events.c.event_id == d.c.event_id)
+                    .where(d.c.id.in_(list(ids)))
+                )
+                if not queue.is_purged(payload)
+            ]
             if found:
                 conn.execute(
                     update(d)
@@ -271,11 +281,25 @@ class Outbox:
                 )
         return sorted(found)
 
+    def purged(self, ids: Sequence[int]) -> list[int]:
+        """Those of these deliveries whose event's content was purged (its
+        article deleted): never sent again."""
+        d, e = t.deliveries, t.events
+        with self.db.read() as conn:
+            rows = conn.execute(
+                select(d.c.id, e.c.payload)
+                .join(e, e.c.event_id == d.c.event_id)
+                .where(d.c.id.in_(list(ids)))
+            )
+            return sorted(delivery for delivery, payload in rows if queue.is_purged(payload))
+
     def replay(self, route: Route, since: datetime, now: datetime) -> list[int]:
         """Re-send every event since `since` that the endpoint wants; return delivery ids.
 
         Existing deliveries are re-queued with their webhook-id; matching events
         that never had a delivery for this endpoint (it was added later) get one.
+        Events of deleted articles from before their deletion keep no content
+        (SPEC §3b) and are not sent again.
         """
         d, e = t.deliveries, t.events
         stamp = db_time(now)
@@ -286,6 +310,7 @@ class Outbox:
                 .where(e.c.created_at >= db_time(since))
                 .order_by(e.c.id)
             ).all()
+            rows = [r for r in rows if not queue.is_purged(r.payload)]
             existing = [r.id for r in rows if r.id is not None]
             missing = [r for r in rows if r.id is None]
             data = [orjson.loads(r.payload).get("data", {}) for r in missing]

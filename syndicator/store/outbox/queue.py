@@ -36,10 +36,10 @@ from syndicator.core.routing import Route, Subject, entity_keys, event_entities
 from syndicator.core.signing import new_message_id
 from syndicator.core.times import db_time
 from syndicator.core.urls import split_feed_name
-from syndicator.models import DELIVERY_STATUSES
+from syndicator.models import DELIVERY_STATUSES, ChangeKind
 from syndicator.store import schema as t
 from syndicator.store.articles import Change
-from syndicator.store.db import Bulk
+from syndicator.store.db import Bulk, chunked
 from syndicator.store.facets import known_entities
 from syndicator.store.outbox.endpoints import apply_outcomes
 
@@ -53,9 +53,12 @@ __all__ = [
     "add_events",
     "claim",
     "hold_deliveries",
+    "is_purged",
+    "purge_events",
     "withdraw_held",
     "new_delivery",
     "new_event_id",
+    "never_sent",
     "new_event_ids",
     "record",
 ]
@@ -278,6 +281,74 @@ def withdraw_held(conn: Connection, slugs: Sequence[str], now: datetime) -> None
     if slugs:
         stamp = db_time(now)
         conn.execute(_WITHDRAW, [{"b_slug": slug, "b_now": stamp} for slug in sorted(set(slugs))])
+
+
+#: Why the open deliveries of a deleted article's earlier events are never sent.
+PURGED_ERROR = "withdrawn: the article was deleted and its content purged"
+
+
+def purge_events(conn: Connection, slugs: Sequence[str]) -> None:
+    """Purge the content of these deleted articles' earlier events (SPEC §3b:
+    summary, body and rendered HTML are purged): each payload keeps its type,
+    time and the slug alone, and deliveries not yet made are withdrawn, so no
+    retry or replay can send the content again. A later restore announces the
+    article afresh; these events stay as they are."""
+    e, d = t.events, t.deliveries
+    found: list[tuple[str, str, str, str]] = []
+    for chunk in chunked(sorted(set(slugs))):
+        rows = conn.execute(
+            select(e.c.event_id, e.c.type, e.c.slug, e.c.timestamp).where(
+                e.c.slug.in_(chunk), e.c.type != str(ChangeKind.DELETED)
+            )
+        )
+        found += [(row[0], row[1], row[2], row[3]) for row in rows]
+    if not found:
+        return
+    conn.execute(
+        update(e)
+        .where(e.c.event_id == bindparam("b_event"))
+        .values(payload=bindparam("b_payload")),
+        [
+            {"b_event": event, "b_payload": purged_payload(kind, slug, stamp)}
+            for event, kind, slug, stamp in found
+        ],
+    )
+    for events in chunked([row[0] for row in found]):
+        conn.execute(
+            update(d)
+            .where(d.c.event_id.in_(events), d.c.status.in_(OPEN))
+            .values(status="dead", last_error=PURGED_ERROR)
+        )
+
+
+def never_sent(conn: Connection, slugs: Sequence[str]) -> set[str]:
+    """Those of `slugs` no delivery of any event was ever attempted for (an
+    embargoed article's announcements wait, unattempted, for its release)."""
+    e, d = t.events, t.deliveries
+    sent: set[str] = set()
+    for chunk in chunked(sorted(set(slugs))):
+        sent.update(
+            conn.execute(
+                select(e.c.slug)
+                .join(d, d.c.event_id == e.c.event_id)
+                .where(e.c.slug.in_(chunk), d.c.attempts > 0)
+                .distinct()
+            ).scalars()
+        )
+    return set(slugs) - sent
+
+
+def purged_payload(kind: str, slug: str, timestamp: str) -> str:
+    """The stored payload of an event whose article's content was purged."""
+    data = orjson.dumps({"slug": slug, "purged": True}).decode()
+    # The column holds the fixed-width store text; the payload, its seconds.
+    return event_json(kind, f"{timestamp[:19]}Z", data)
+
+
+def is_purged(payload: str) -> bool:
+    """Whether a stored payload is one `purge_events` left (never to be sent)."""
+    data = orjson.loads(payload).get("data")
+    return isinstance(data, dict) and data.get("purged") is True
 
 
 # Built once, so SQLAlchemy compiles each once; executed with one parameter set per
