@@ -70,11 +70,19 @@ def _remove(
             # Checked before anything is written: the transaction commits nothing.
             err(f"no article with slug {', '.join(repr(s) for s in unknown)}; nothing removed")
             return EXIT_FAILURE
-        items = [Deletion(_kind(states[s]), _tombstone(s, states[s], now, reason)) for s in slugs]
+        # One already deleted is left as it is: a new tombstone would only move
+        # its version on, raising the bar a restoring record must clear.
+        live = [s for s in slugs if not states[s].deleted]
+        items = [Deletion(ChangeKind.DELETED, _tombstone(s, states[s], now, reason)) for s in live]
         touched = tx.delete(items, _routes(settings), settings.site.base_url)
-    for item in items:
-        done = "removed" if item.kind is ChangeKind.DELETED else "already deleted"
-        out(f"{item.tombstone.slug}: {done} at {format_time(item.tombstone.deleted_at)}")
+    removed = {item.tombstone.slug: item.tombstone.deleted_at for item in items}
+    for slug in slugs:
+        if slug in removed:
+            out(f"{slug}: removed at {format_time(removed[slug])}")
+        else:
+            known = store.articles.describe(slug) or {}
+            when = known.get("deleted_at") or states[slug].updated_at
+            out(f"{slug}: already deleted at {format_time(when)}")
     if touched and _built_by_daemon(store, touched, err):
         sent = deliver_pending(settings, store, utc_now)
         out(
@@ -118,10 +126,6 @@ def _built_by_daemon(store: Store, feeds: set[str], err: Out) -> bool:
         time.sleep(0.1)
     err(f"the running daemon did not build within {HANDOFF_SECONDS:g} s; building here")
     return False
-
-
-def _kind(state: StoredState) -> ChangeKind:
-    return ChangeKind.BURIED if state.deleted else ChangeKind.DELETED
 
 
 def _tombstone(slug: str, state: StoredState, now: datetime, reason: str | None) -> Tombstone:

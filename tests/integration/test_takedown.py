@@ -131,10 +131,14 @@ def test_articles_remove_and_show(
 
     assert run("articles", "show", "nope").returncode == 1
     # Removing it again announces nothing more.
+    first = json.loads(run("articles", "show", "one", "--json").stdout)
     done = run("articles", "remove", "one")
-    assert done.returncode == 0 and "already deleted" in done.stdout
+    # ...and changes nothing: it reports the first removal's time.
+    assert done.returncode == 0
+    assert f"one: already deleted at {first['deleted_at']}" in done.stdout
     shown = json.loads(run("articles", "show", "one", "--json").stdout)
     assert len(shown["events"]) == 2
+    assert shown == first
 
     # A newer source record still restores a command-line takedown (SPEC §3b)...
     deployment.write_jsonl("b.jsonl", [make_record("one", title="Corrected", updated_at=at(30))])
