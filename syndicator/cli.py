@@ -23,6 +23,8 @@ from syndicator.models import DELIVERY_STATUSES
 
 if TYPE_CHECKING:
     from syndicator.config import Settings
+    from syndicator.store import Store
+    from syndicator.store.polls import PollRecord
 
 # Each command imports what it uses when it runs: `--version`, `--help` and a
 # usage error answer without loading pydantic, SQLAlchemy, httpx or feedgen.
@@ -239,7 +241,7 @@ def _once(settings: Settings) -> int:
 
 def _poll_now(settings: Settings, wait: float) -> int:
     """Ask the daemons through the store (so it reaches every process), then
-    wait for a poll that started after the request."""
+    wait for a poll that started after the request, and for its build."""
     from syndicator.wiring import open_store, utc_now
 
     store = open_store(settings)
@@ -249,6 +251,8 @@ def _poll_now(settings: Settings, wait: float) -> int:
         deadline = time.monotonic() + max(wait, 0.0)
         while time.monotonic() < deadline:
             done = [p for p in store.polls.recent_polls(3) if p.started_at >= asked]
+            if done and not _served(store, done[-1]):
+                done = []  # polled; readers see it once its build is served
             if done:
                 poll = done[-1]
                 if poll.outcome != "ok":
@@ -272,6 +276,18 @@ def _poll_now(settings: Settings, wait: float) -> int:
         "is `syndicator run` running on this database? The request stays for its next start."
     )
     return EXIT_FAILURE
+
+
+def _served(store: Store, poll: PollRecord) -> bool:
+    """Whether what `poll` changed is served (a failed or empty poll: at once)."""
+    from syndicator.core.times import db_time
+    from syndicator.store.polls import SERVED_KEY
+
+    counts = poll.counts
+    if poll.outcome != "ok" or not any(counts.get(k) for k in ("created", "updated", "deleted")):
+        return True
+    served = store.polls.get_meta(SERVED_KEY)
+    return served is not None and served >= db_time(poll.finished_at)
 
 
 def _status(settings: Settings, as_json: bool) -> int:

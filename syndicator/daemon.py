@@ -45,7 +45,7 @@ from syndicator.config import console_token as configured_console_token
 from syndicator.coordination import Coordination, Hooks, for_store
 from syndicator.coordination.base import process_identity
 from syndicator.coordination.presence import Heartbeat
-from syndicator.core.times import format_time
+from syndicator.core.times import db_time, format_time
 from syndicator.delivery.worker import DeliveryWorker
 from syndicator.errors import SourceUnavailable, StoreError, SyndicatorError
 from syndicator.ingest import Poller
@@ -56,6 +56,7 @@ from syndicator.progress import terminal_progress
 from syndicator.push import REQUESTS_SECONDS, Push
 from syndicator.render.feeds import INDEX_PATH
 from syndicator.retention import Pruner
+from syndicator.store.polls import SERVED_KEY
 from syndicator.store.store import Store
 from syndicator.web.app import create_app
 from syndicator.web.documents import (
@@ -342,6 +343,8 @@ class Daemon:
             self._serve_documents(result.documents)
             self.metrics.feeds_rendered.inc(len(result.documents))
             self.coordination.share(result.documents)
+            with contextlib.suppress(StoreError):
+                self.store.polls.set_meta(SERVED_KEY, db_time(self.clock()), self.clock())
         if result.facets or result.full:
             self._facets_changed(result.facets, result.full)
         with contextlib.suppress(StoreError):

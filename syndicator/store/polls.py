@@ -28,6 +28,11 @@ _POLL_HISTORY = 1000  # polls kept for status and health
 _POLL_REQUEST = "poll_requested_at"
 
 
+#: `meta` key: when a daemon last served a build's documents (`db_time`), so
+#: `syndicator poll --wait` returns once readers can see what the poll changed.
+SERVED_KEY = "served_at"
+
+
 @dataclass(frozen=True, slots=True)
 class PollRecord:
     """The outcome of one poll, as recorded."""
