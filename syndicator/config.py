@@ -123,7 +123,8 @@ class SourceSettings(_Section):
         min_length=1,
         description=(
             "Field that marks a record as a deletion (SPEC §3b): a record whose value here is "
-            "truthy (anything but false, null, 0, an empty string, list or object) takes its "
+            "truthy (anything but false, null, 0, an empty string, list or object, or a string "
+            'spelling false: "false", "0", "no", "off") takes its '
             "`slug` down when its `updated_at` is newer than the stored version"
         ),
     )
