@@ -186,10 +186,33 @@ def _check_config(settings: Settings, path: str) -> int:
         sys.stderr.write(f"warning: {warning}\n")
     _print(f"{path}: ok")
     _print(f"  source: {settings.source.kind} {settings.source.url or settings.source.path}")
-    _print(f"  database: {settings.database.url.split('@')[-1]}")
+    missing = _missing_database(settings)
+    created = f" (does not exist yet: {missing} is created by the first run)" if missing else ""
+    _print(f"  database: {settings.database.url.split('@')[-1]}{created}")
     _print(f"  feeds: {settings.feeds.output_dir} (max {settings.feeds.max_entries} entries)")
     _print(f"  webhooks: {', '.join(h.name for h in settings.webhooks) or 'none'}")
     return EXIT_OK
+
+
+#: Commands that read or act on what is stored: on an SQLite file that does
+#: not exist they would create an empty database (a mistyped `database.url`)
+#: and report on nothing.
+_NEEDS_DATABASE = frozenset(("status", "deliveries", "articles", "websub"))
+
+
+def _missing_database(settings: Settings) -> str | None:
+    """The SQLite file of `database.url` when it does not exist, else None.
+
+    Read as SQLAlchemy reads the URL (``sqlite:///relative``,
+    ``sqlite:////absolute``, a query after ``?``), without importing it:
+    `check-config` opens no database and loads no SQLAlchemy."""
+    url = settings.database.url
+    if not url.startswith("sqlite") or "://" not in url:
+        return None
+    path = url.split("://", 1)[1].removeprefix("/").split("?", 1)[0]
+    if not path or path == ":memory:":
+        return None
+    return path if not Path(path).exists() else None
 
 
 def _once(settings: Settings) -> int:
@@ -382,6 +405,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         _error(str(exc))
         return EXIT_USAGE
     configure_logging(settings.log.level, settings.log.format)
+    if args.command in _NEEDS_DATABASE:
+        missing = _missing_database(settings)
+        if missing is not None:
+            _error(
+                f"database.url: {missing} does not exist; `syndicator run` or `once` "
+                "creates it (is the path right?)"
+            )
+            return EXIT_FAILURE
     try:
         if args.command == "check-config":
             return _check_config(settings, str(resolve_config_path(args.config, os.environ)))

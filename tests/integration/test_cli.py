@@ -134,6 +134,32 @@ def test_check_config_ok(deployment: Deployment) -> None:
     assert done.returncode == 0 and "ok" in done.stdout
 
 
+def test_a_mistyped_database_path_is_reported_not_created(tmp_path: Path) -> None:
+    """Commands that report on what is stored must not make an empty database
+    of a mistyped `database.url` and report on nothing; `check-config` says
+    the file does not exist yet."""
+    (tmp_path / "src").mkdir()
+    missing = tmp_path / "typo" / "state.db"
+    config = tmp_path / "syndicator.toml"
+    config.write_text(
+        f'[site]\ntitle = "T"\nbase_url = "http://127.0.0.1:8080"\n'
+        f'[source]\nkind = "dir"\npath = "{tmp_path / "src"}"\n'
+        f'[feeds]\noutput_dir = "{tmp_path / "out"}"\n'
+        f'[database]\nurl = "sqlite:///{missing}"\n',
+        encoding="utf-8",
+    )
+    for command in (["status"], ["deliveries", "list"], ["articles", "show", "x"]):
+        done = syndicator("--config", str(config), *command, cwd=tmp_path)
+        assert done.returncode == 1, command
+        assert f"database.url: {missing} does not exist" in done.stderr
+    assert not missing.parent.exists()
+    checked = syndicator("--config", str(config), "check-config", cwd=tmp_path)
+    assert checked.returncode == 0 and "does not exist yet" in checked.stdout
+    assert syndicator("--config", str(config), "once", cwd=tmp_path).returncode == 0
+    assert missing.is_file()  # the first run makes it
+    assert syndicator("--config", str(config), "status", cwd=tmp_path).returncode == 0
+
+
 def test_usage_errors_exit_2(tmp_path: Path) -> None:
     assert syndicator("frobnicate", cwd=tmp_path).returncode == 2
     assert syndicator(cwd=tmp_path).returncode == 2
