@@ -36,9 +36,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from syndicator.analytics import Recorder, SubscriberCollector
 from syndicator.build import Builder
-from syndicator.build.directory import DirectoryDocuments
-from syndicator.build.export import exported, write_changed
-from syndicator.build.ondemand import FacetDocuments
+from syndicator.build.export import exported, facet_loaders, write_changed
 from syndicator.build.reuse import sha256
 from syndicator.config import Settings, ping_secrets
 from syndicator.config import console_token as configured_console_token
@@ -194,24 +192,9 @@ class Daemon:
         self.worker = DeliveryWorker(
             settings, store.outbox, owner=self.identity, clock=clock, metrics=self.metrics
         )
-        #: Entity, language and custom feeds: rendered on request, kept in a bounded cache.
-        self.facets = FacetDocuments(
-            settings,
-            store,
-            clock,
-            fingerprint=builder.fingerprint(),
-            hub_urls=builder.hub_urls(),
-            ttl_minutes=builder.ttl_minutes(),
-        )
-        #: The entity directory and its OPML file: rendered on request too.
-        self.directory = DirectoryDocuments(
-            settings,
-            store,
-            clock,
-            self.facets.cache,
-            builder.templates,
-            fingerprint=builder.fingerprint(),
-        )
+        #: Entity, language and custom feeds, and the entity directory with its
+        #: OPML file: rendered on request, kept in a bounded cache.
+        self.facets, self.directory = facet_loaders(settings, store, builder, clock)
         self.websub = WebSub(
             settings,
             store,

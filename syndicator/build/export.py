@@ -27,44 +27,53 @@ if TYPE_CHECKING:
     from syndicator.ports import Clock
     from syndicator.store import Store
 
-__all__ = ["export_facets", "exported", "refresh_export", "write_changed"]
+__all__ = ["export_facets", "exported", "facet_loaders", "refresh_export", "write_changed"]
+
+
+def facet_loaders(
+    settings: Settings, store: Store, builder: Builder, clock: Clock
+) -> tuple[FacetDocuments, DirectoryDocuments]:
+    """The facet feed and entity directory renderers of `builder`'s site,
+    sharing one bounded cache (the daemon serves with them; commands export)."""
+    from syndicator.build.directory import DirectoryDocuments
+    from syndicator.build.ondemand import FacetDocuments
+
+    fingerprint = builder.fingerprint()
+    documents = FacetDocuments(
+        settings,
+        store,
+        clock,
+        fingerprint=fingerprint,
+        hub_urls=builder.hub_urls(),
+        ttl_minutes=builder.ttl_minutes(),
+    )
+    directory = DirectoryDocuments(
+        settings, store, clock, documents.cache, builder.templates, fingerprint=fingerprint
+    )
+    return documents, directory
 
 
 @contextmanager
 def _loaders(
     settings: Settings, store: Store, builder: Builder, clock: Clock
 ) -> Iterator[tuple[FacetDocuments, DirectoryDocuments]]:
-    """The facet feed and entity directory renderers, as the daemon makes them."""
-    from syndicator.build.directory import DirectoryDocuments
-    from syndicator.build.ondemand import FacetDocuments
-
-    documents = FacetDocuments(
-        settings,
-        store,
-        clock,
-        fingerprint=builder.fingerprint(),
-        hub_urls=builder.hub_urls(),
-        ttl_minutes=builder.ttl_minutes(),
-    )
-    directory = DirectoryDocuments(
-        settings,
-        store,
-        clock,
-        documents.cache,
-        builder.templates,
-        fingerprint=builder.fingerprint(),
-    )
+    """`facet_loaders` for one command, their writer stopped after."""
+    documents, directory = facet_loaders(settings, store, builder, clock)
     try:
         yield documents, directory
     finally:
         documents.close()
 
 
+def _export_all(documents: FacetDocuments, directory: DirectoryDocuments, builder: Builder) -> int:
+    return documents.export(builder.output) + directory.export(builder.output)
+
+
 def export_facets(settings: Settings, store: Store, builder: Builder, clock: Clock) -> int:
     """Write every facet feed and the entity directory into the output folder;
     return how many files were written."""
-    with _loaders(settings, store, builder, clock) as (documents, directory):
-        return documents.export(builder.output) + directory.export(builder.output)
+    with _loaders(settings, store, builder, clock) as loaders:
+        return _export_all(*loaders, builder)
 
 
 def exported(builder: Builder) -> bool:
@@ -84,7 +93,7 @@ def write_changed(
     exported entity directory when an entity changed; after a `full` build
     (new settings shape every feed) the whole export. Return files written."""
     if full:
-        return documents.export(builder.output) + directory.export(builder.output)
+        return _export_all(documents, directory, builder)
     written = documents.export_changed(builder.output, names)
     if any(split_feed_name(name)[0] == ENTITY_KIND for name in names):
         written += directory.export_changed(builder.output)

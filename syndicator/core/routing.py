@@ -123,7 +123,7 @@ class Subject:
         if slugs is None:
             keys = frozenset(name for entity in entities for name in _names(entity))
         else:
-            merged = {_cached_key(entity) for entity in entities}
+            merged = entity_keys(entities)
             keys = frozenset(merged | {slugs[key] for key in merged if key in slugs})
         return cls(tuple(topics), keys, lang)
 

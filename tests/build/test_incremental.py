@@ -76,6 +76,17 @@ def build_fresh(run_pipeline: Run, **kwargs: Any) -> tuple[Cycle, BuildResult]:
     return pipeline, pipeline.build(**kwargs)
 
 
+def edit_a06_and_build(
+    deployment: Deployment, run_pipeline: Run, make_record: Make
+) -> tuple[Cycle, BuildResult]:
+    """Edit a06's body (energy; it moves to the top of energy and all), then
+    poll and build as a new process."""
+    deployment.write_jsonl(
+        "b.jsonl", [make_record("a06", topics=["energy"], body_md="Edited.", updated_at=stamp(13))]
+    )
+    return build_fresh(run_pipeline)
+
+
 def stamp(hour: int) -> str:
     return f"2026-06-01T{hour:02d}:00:00Z"
 
@@ -168,10 +179,7 @@ def test_file_changed_behind_the_manifest_is_not_reused(
     data = path.read_bytes()
     assert data.count(b"Title of a03") == 1
     path.write_bytes(data.replace(b"Title of a03", b"Title of X03"))
-    deployment.write_jsonl(
-        "b.jsonl", [make_record("a06", topics=["energy"], body_md="Edited.", updated_at=stamp(13))]
-    )
-    pipeline, result = build_fresh(run_pipeline)
+    pipeline, result = edit_a06_and_build(deployment, run_pipeline, make_record)
     assert_feeds_match_store(deployment, pipeline)
     # The other two formats of energy, and `all`, still reuse theirs.
     assert result.reused_entries == 3 * (len(FORMATS) - 1) + 3 * len(FORMATS)
@@ -192,10 +200,7 @@ def test_a_file_as_written_is_reused_without_hashing(
         raise AssertionError("hashed a file its stamp vouches for")
 
     monkeypatch.setattr(reuse_module, "sha256", no_hash)
-    deployment.write_jsonl(
-        "b.jsonl", [make_record("a06", topics=["energy"], body_md="Edited.", updated_at=stamp(13))]
-    )
-    pipeline, result = build_fresh(run_pipeline)
+    pipeline, result = edit_a06_and_build(deployment, run_pipeline, make_record)
     assert result.reused_entries == 6 * len(FORMATS)
     assert_feeds_match_store(deployment, pipeline)
 
@@ -211,10 +216,7 @@ def test_a_file_replaced_by_another_writer_is_checked_by_its_digest(
     other.write_bytes(path.read_bytes().replace(b"Title of a03", b"Title of X03"))
     os.utime(other, ns=(before.st_atime_ns, before.st_mtime_ns))
     os.replace(other, path)
-    deployment.write_jsonl(
-        "b.jsonl", [make_record("a06", topics=["energy"], body_md="Edited.", updated_at=stamp(13))]
-    )
-    pipeline, result = build_fresh(run_pipeline)
+    pipeline, result = edit_a06_and_build(deployment, run_pipeline, make_record)
     assert_feeds_match_store(deployment, pipeline)
     assert result.reused_entries == 3 * (len(FORMATS) - 1) + 3 * len(FORMATS)
 
@@ -239,10 +241,7 @@ def test_manifest_of_another_renderer_is_ignored(
     m = schema.feed_manifests
     with seeded.store.transaction(datetime.now(UTC)) as tx:
         tx.conn.execute(update(m).values(render_fingerprint="an older renderer"))
-    deployment.write_jsonl(
-        "b.jsonl", [make_record("a06", topics=["energy"], body_md="Edited.", updated_at=stamp(13))]
-    )
-    pipeline, result = build_fresh(run_pipeline)
+    pipeline, result = edit_a06_and_build(deployment, run_pipeline, make_record)
     assert result.reused_entries == 0
     assert_feeds_match_store(deployment, pipeline)
 
@@ -342,10 +341,7 @@ def test_other_output_folder_renders_whole(
     deployment.config.write_text(
         deployment.config.read_text().replace(str(deployment.output), str(elsewhere))
     )
-    deployment.write_jsonl(
-        "b.jsonl", [make_record("a06", topics=["energy"], body_md="Edited.", updated_at=stamp(13))]
-    )
-    pipeline, result = build_fresh(run_pipeline)
+    pipeline, result = edit_a06_and_build(deployment, run_pipeline, make_record)
     assert len(result.topics) == 4 and result.reused_entries == 0
     deployment.output = elsewhere
     assert_feeds_match_store(deployment, pipeline)
