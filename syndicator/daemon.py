@@ -343,7 +343,11 @@ class Daemon:
                 write_changed(self.facets, self.directory, self.builder, names, full)
             except (SyndicatorError, StoreError, OSError) as exc:
                 log.error("cannot write the exported facet feeds again: %s", exc)
-        paths = {self.websub.topics.url(path): path for path in self.facets.paths_of(names)}
+        self._push_followed(self.facets.paths_of(names))
+
+    def _push_followed(self, changed: Sequence[str]) -> None:
+        """Render the changed facet feeds (URL paths) WebSub subscribers follow, and push them."""
+        paths = {self.websub.topics.url(path): path for path in changed}
         followed = self.websub.subscribed(list(paths))
         if followed:
             try:
@@ -355,10 +359,14 @@ class Daemon:
             self.metrics.feeds_rendered.inc(len(docs))
 
     def refresh_facets(self) -> None:
-        """Drop facet documents whose data changed (another process's build); never raises."""
+        """Drop facet documents whose data changed (another process's build), and
+        push those WebSub subscribers follow when this process builds; never raises."""
         try:
-            self.facets.refresh()
+            stale = self.facets.refresh()
             self.directory.refresh()
+            # While this process builds, its build pushes what it changed.
+            if stale and self.coordination.is_builder and not self._job_lock.locked():
+                self._push_followed(stale)
         except StoreError as exc:
             log.warning("cannot check facet feeds for changes: %s", exc)
         except Exception:
@@ -384,6 +392,12 @@ class Daemon:
                 id=RELEASE_JOB_ID,
                 replace_existing=True,
             )
+
+    def _adopt_documents(self, published: Sequence[Published]) -> None:
+        """Feeds another command built beside this daemon: push them to WebSub
+        subscribers as this daemon's own builds are, then serve them."""
+        self.websub.published(published)  # first: it must see the old bytes
+        self._serve_documents(published)
 
     def _serve_documents(self, published: Sequence[Published]) -> None:
         docs = to_documents(published, max_age=self.settings.cache_max_age())
@@ -486,6 +500,7 @@ class Daemon:
                 elected=self._run_now,
                 served=self._served,
                 busy=self._job_lock.locked,
+                adopt=self._adopt_documents,
             )
         )
         self.heartbeat.start()

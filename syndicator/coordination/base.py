@@ -43,6 +43,10 @@ class Hooks:
     served: Callable[[str], datetime | None] = lambda _path: None
     #: Whether this process is polling and building right now.
     busy: Callable[[], bool] = lambda: False
+    #: Documents another process built (`syndicator once`, a takedown) that
+    #: this builder did not: announce them as its own builds are (WebSub), then
+    #: serve them. None: serve them alone.
+    adopt: Callable[[Sequence[Published]], None] | None = None
 
 
 class Coordination(Protocol):

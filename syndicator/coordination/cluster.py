@@ -145,7 +145,11 @@ class Cluster:
                 log.warning("cannot load published documents: %s", exc)
                 return
             if rows and self._hooks is not None:
-                self._hooks.serve([Published(*row) for row in rows])
+                # The builder announces builds made beside it (a `once`); its
+                # own come back here already served, so nothing is sent twice.
+                hooks = self._hooks
+                serve = hooks.adopt if self._builder and hooks.adopt else hooks.serve
+                serve([Published(*row) for row in rows])
             self._documents_version = version
 
     def _wake_delivery(self) -> None:

@@ -132,7 +132,7 @@ class Solo:
                 # record a newer version. Look again until it does.
                 behind = state.version if behind is None else min(behind, state.version)
         if docs:
-            self._hooks.serve(docs)
+            (self._hooks.adopt or self._hooks.serve)(docs)
         self._version = newest if behind is None else behind - 1
         return len(docs)
 

@@ -8,6 +8,7 @@ does not go.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -115,9 +116,10 @@ base_url = "http://127.0.0.1:{port}"
 [source]
 kind = "dir"
 path = "{source}"
+watch = {watch}
 
 [poll]
-interval_seconds = 0.25
+interval_seconds = {interval}
 
 [feeds]
 output_dir = "{root}/public"
@@ -163,17 +165,50 @@ def subscriber() -> Iterator[Subscriber]:
         yield running
 
 
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory, subscriber: Subscriber) -> Iterator[Live]:
-    """The real daemon with the hub on, seeded with one article in "energy" and one in "ai"."""
-    root = tmp_path_factory.mktemp("websub")
+def subscribe(live: Live, topic: str, callback: str, **extra: str) -> httpx.Response:
+    """POST a subscription request to the daemon's hub."""
+    form = {"hub.mode": "subscribe", "hub.topic": topic, "hub.callback": callback, **extra}
+    return httpx.post(f"{live.base_url}{live.hub_path}", data=form, timeout=5)
+
+
+def subscribed(live: Live, subscriber: Subscriber, topic: str, path: str, **extra: str) -> None:
+    """Subscribe ``path`` and wait until the daemon has verified and stored it."""
+    assert subscribe(live, topic, subscriber.url(path), **extra).status_code == 202
+    subscriber.wait_verification(path)
+    wait_stored(live, subscriber.url(path), present=True)
+
+
+def wait_stored(live: Live, callback: str, *, present: bool) -> None:
+    """Wait until the daemon stored (or removed) the subscription of ``callback``."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if any(s["callback"] == callback for s in live.subscriptions()) == present:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"{callback} {'never stored' if present else 'still stored'}")
+
+
+@contextlib.contextmanager
+def running_daemon(
+    root: Path, subscriber: Subscriber, *, interval: float = 0.25, watch: bool = True
+) -> Iterator[Live]:
+    """The real daemon with the hub on, seeded with one article in "energy" and one
+    in "ai"; stopped with SIGTERM (killed if it does not go) on the way out."""
     source = root / "articles"
     source.mkdir()
     port = _free_port()
     config = root / "syndicator.toml"
     standin = subscriber.url("/standin-hub")
     config.write_text(
-        CONFIG.format(port=port, source=source, root=root, standin=standin), encoding="utf-8"
+        CONFIG.format(
+            port=port,
+            source=source,
+            root=root,
+            standin=standin,
+            interval=interval,
+            watch=str(watch).lower(),
+        ),
+        encoding="utf-8",
     )
     (source / "seed.jsonl").write_text(
         json.dumps(article("first", "energy")) + "\n" + json.dumps(article("robots", "ai")) + "\n",
@@ -198,6 +233,13 @@ def live(tmp_path_factory: pytest.TempPathFactory, subscriber: Subscriber) -> It
         except subprocess.TimeoutExpired:
             process.kill()
             process.communicate()
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory, subscriber: Subscriber) -> Iterator[Live]:
+    """The real daemon with the hub on, polling four times a second."""
+    with running_daemon(tmp_path_factory.mktemp("websub"), subscriber) as running:
+        yield running
 
 
 # -- in-process hub ---------------------------------------------------------------------

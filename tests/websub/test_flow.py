@@ -22,7 +22,7 @@ from syndicator.config import load_settings
 from syndicator.status import collect_status, format_status
 from syndicator.websub.commands import websub_command
 from syndicator.wiring import open_store
-from tests.websub.conftest import Live, article
+from tests.websub.conftest import Live, article, subscribe, subscribed, wait_stored
 from tests.websub.subscriber import Subscriber
 
 pytestmark = pytest.mark.slow
@@ -51,29 +51,6 @@ def discover_from_feed(body: bytes) -> tuple[list[str], str]:
         elif link.get("rel") == "self" and not self_url:
             self_url = link.get("href")
     return hubs, self_url
-
-
-def subscribe(live: Live, topic: str, callback: str, **extra: str) -> httpx.Response:
-    """POST a subscription request to the daemon's hub."""
-    form = {"hub.mode": "subscribe", "hub.topic": topic, "hub.callback": callback, **extra}
-    return httpx.post(f"{live.base_url}{live.hub_path}", data=form, timeout=5)
-
-
-def subscribed(live: Live, subscriber: Subscriber, topic: str, path: str, **extra: str) -> None:
-    """Subscribe ``path`` and wait until the daemon has verified and stored it."""
-    assert subscribe(live, topic, subscriber.url(path), **extra).status_code == 202
-    subscriber.wait_verification(path)
-    wait_stored(live, subscriber.url(path), present=True)
-
-
-def wait_stored(live: Live, callback: str, *, present: bool) -> None:
-    """Wait until the daemon stored (or removed) the subscription of ``callback``."""
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if any(s["callback"] == callback for s in live.subscriptions()) == present:
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"{callback} {'never stored' if present else 'still stored'}")
 
 
 def test_discovery_from_feeds_and_link_header(live: Live) -> None:
