@@ -42,6 +42,10 @@ _WINDOWS_AHEAD = 2  # windows of _PREFETCH topics read ahead of rendering
 # memory. A build that reuses the files' entries does not trim until its end,
 # since each trim costs the next batch page faults on fresh memory.
 _TRIM_AFTER_ENTRIES = 1000
+# Bodies kept rendered across write batches: an edited article is in several
+# feeds, and those written after its first batch read it before its HTML was
+# stored. About 6 KB each; enough for the edits of a typical poll.
+_RECENT_HTML = 1024
 
 #: A stored article row: the article, its cached HTML body, its content hash.
 _Row = tuple[Article, str | None, str]
@@ -104,6 +108,7 @@ class FeedRun:
         self.manifests = manifests
         self.result = BuildResult()
         self._html: dict[tuple[str, str], str] = {}  # bodies rendered since the last flush
+        self._recent_html: dict[tuple[str, str], str] = {}  # the last bodies rendered, oldest first
         self._keys: dict[str, list[FeedKey]] = {}  # the current window's entry keys, by topic
         self._articles: dict[str, _Row] = {}  # what the next topics' files lack, by slug
         self._entity_feeds: dict[str, str] = {}  # entity merge key → its feed's name
@@ -306,9 +311,11 @@ class FeedRun:
             return summary_entry(article, digest, pairs)
         if html is None and article.body_md:
             key = (article.slug, digest)
-            html = self._html.get(key)
+            html = self._recent_html.get(key)
             if html is None:
-                html = self._html[key] = render_markdown(article.body_md)
+                html = self._html[key] = self._recent_html[key] = render_markdown(article.body_md)
+                if len(self._recent_html) > _RECENT_HTML:
+                    del self._recent_html[next(iter(self._recent_html))]
         return RenderedArticle(article, html, digest, pairs)
 
     def _know_entities(self, articles: Iterable[Article]) -> None:

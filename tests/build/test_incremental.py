@@ -378,3 +378,30 @@ def test_batches_bounded_by_bytes_write_the_same_feeds(
     assert_feeds_match_store(deployment, pipeline)
     manifests = pipeline.store.feeds.manifests(["all", *TOPICS])
     assert sorted(manifests) == sorted((t, f) for t in ("all", *TOPICS) for f in FORMATS)
+
+
+def test_an_edited_body_is_rendered_once_for_all_its_feeds(
+    deployment: Deployment,
+    run_pipeline: Run,
+    make_record: Make,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # In 30 topics: its feeds span more than one write batch.
+    topics = [f"t{i:02d}" for i in range(30)]
+    assert len(topics) * len(FORMATS) > run_module._WRITE_BATCH
+    deployment.write_jsonl("a.jsonl", [make_record("wide", topics=topics, updated_at=stamp(1))])
+    build_fresh(run_pipeline)
+    rendered: list[str] = []
+
+    def counting(body_md: str) -> str:
+        rendered.append(body_md)
+        return render_markdown(body_md)
+
+    monkeypatch.setattr(run_module, "render_markdown", counting)
+    deployment.write_jsonl(
+        "b.jsonl", [make_record("wide", topics=topics, body_md="Edited.", updated_at=stamp(2))]
+    )
+    pipeline, result = build_fresh(run_pipeline)
+    assert len(result.topics) == len(topics) + 1
+    assert rendered == ["Edited."]
+    assert_feeds_match_store(deployment, pipeline)
