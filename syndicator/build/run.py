@@ -9,10 +9,12 @@ written on a flush thread, while the next topics render.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from syndicator.build.ondemand import entity_pairs, summary_entry
 from syndicator.build.output import OutputDir
@@ -49,6 +51,15 @@ _RECENT_HTML = 1024
 
 #: A stored article row: the article, its cached HTML body, its content hash.
 _Row = tuple[Article, str | None, str]
+
+
+class _Window(NamedTuple):
+    """A window of topics read ahead: their entry keys, the articles their
+    files lack (by slug), and those articles' bodies rendered then."""
+
+    keys: dict[str, list[FeedKey]]
+    articles: dict[str, _Row]
+    bodies: dict[tuple[str, str], str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +120,7 @@ class FeedRun:
         self.result = BuildResult()
         self._html: dict[tuple[str, str], str] = {}  # bodies rendered since the last flush
         self._recent_html: dict[tuple[str, str], str] = {}  # the last bodies rendered, oldest first
+        self._html_lock = threading.Lock()  # windows are read and rendered on the pool
         self._keys: dict[str, list[FeedKey]] = {}  # the current window's entry keys, by topic
         self._articles: dict[str, _Row] = {}  # what the next topics' files lack, by slug
         self._entity_feeds: dict[str, str] = {}  # entity merge key → its feed's name
@@ -116,7 +128,7 @@ class FeedRun:
         self._deleted: dict[str, list[tuple[str, datetime]]] = {}
         self._ahead: dict[int, Future[Reusable]] = {}
         #: Windows of topics' keys and missing articles being read, by index.
-        self._windows: dict[int, Future[tuple[dict[str, list[FeedKey]], dict[str, _Row]]]] = {}
+        self._windows: dict[int, Future[_Window]] = {}
         self._flushing: Future[None] | None = None
         self._rendered_entries = 0  # since memory was last handed back
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="build")
@@ -183,14 +195,29 @@ class FeedRun:
     def _next_window(self, windows: list[list[str]], index: int) -> None:
         future = self._windows.pop(index, None)
         if future is not None:
-            self._keys, self._articles = future.result()
+            read = future.result()
+            self._keys, self._articles = read.keys, read.articles
+            for key, html in read.bodies.items():
+                self._html[key] = html  # to store with the next batch
         self._read_window(windows, index + _WINDOWS_AHEAD)
 
-    def _window(self, window: list[str]) -> tuple[dict[str, list[FeedKey]], dict[str, _Row]]:
+    def _window(self, window: list[str]) -> _Window:
         assert self.manifests is not None
         keys = self.store.articles.feed_keys_many(window, self.config.max_entries)
         slugs = missing_slugs(window, keys, self.manifests, self.config.entry_fingerprint)
-        return keys, self.store.articles.articles_by_slug(slugs)
+        articles = self.store.articles.articles_by_slug(slugs)
+        # Rendered here, ahead: a render releases the GIL, and on the thread
+        # that composes feeds it then waits for the writer's and readers' turns.
+        bodies: dict[tuple[str, str], str] = {}
+        for article, html, digest in articles.values():
+            key = (article.slug, digest)
+            if html is None and article.body_md and not self.config.summary_only:
+                with self._html_lock:
+                    known = key in self._recent_html
+                if not known:
+                    bodies[key] = render_markdown(article.body_md)
+                    self._keep_html(key, bodies[key], store=False)
+        return _Window(keys, articles, bodies)
 
     # -- writing --------------------------------------------------------------
 
@@ -311,12 +338,22 @@ class FeedRun:
             return summary_entry(article, digest, pairs)
         if html is None and article.body_md:
             key = (article.slug, digest)
-            html = self._recent_html.get(key)
+            with self._html_lock:
+                html = self._recent_html.get(key)
             if html is None:
-                html = self._html[key] = self._recent_html[key] = render_markdown(article.body_md)
-                if len(self._recent_html) > _RECENT_HTML:
-                    del self._recent_html[next(iter(self._recent_html))]
+                html = render_markdown(article.body_md)
+                self._keep_html(key, html)
         return RenderedArticle(article, html, digest, pairs)
+
+    def _keep_html(self, key: tuple[str, str], html: str, *, store: bool = True) -> None:
+        """Hold a body rendered in this build for its other feeds, and (with
+        `store`, on the composing thread) to store with the next batch."""
+        with self._html_lock:
+            self._recent_html[key] = html
+            if len(self._recent_html) > _RECENT_HTML:
+                del self._recent_html[next(iter(self._recent_html))]
+        if store:
+            self._html[key] = html
 
     def _know_entities(self, articles: Iterable[Article]) -> None:
         """Read the feed names of the articles' entities not looked up yet, at once."""
