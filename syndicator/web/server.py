@@ -29,10 +29,30 @@ __all__ = ["ServerThread", "bound_port", "make_server", "request_shutdown", "run
 T = TypeVar("T")
 
 # Defaults sized for a feed server: many small, cacheable GETs from readers.
-LIMIT_CONCURRENCY = 1000  # past this, uvicorn answers 503 instead of queueing
+#: Open connections; one more is answered 503 (with Retry-After) and closed, so
+#: those already open keep being served. Fewer when the file limit is lower.
+MAX_CONNECTIONS = 4096
+#: Requests in flight past which uvicorn answers 503 instead of queueing. Above
+#: MAX_CONNECTIONS: uvicorn also counts open connections against it, and an
+#: idle one must never turn away a reader's request.
+LIMIT_CONCURRENCY = 2 * MAX_CONNECTIONS
+#: Seconds a client has to send a request's line and headers, from the
+#: connection's start or the request's first byte (slow or silent clients).
+HEADER_TIMEOUT = 20.0
 TIMEOUT_KEEP_ALIVE = 5  # seconds an idle keep-alive connection is held
 MAX_HEADER_BYTES = 16 * 1024  # request line + headers, see make_server
 TIMEOUT_GRACEFUL_SHUTDOWN = 5  # keeps SIGTERM-to-exit well inside 10 s
+RETRY_AFTER_SECONDS = 5  # on the 503 of a connection over MAX_CONNECTIONS
+_FILES_SPARE = 256  # descriptors kept for the database, feed files and clients
+
+_BUSY = (
+    b"HTTP/1.1 503 Service Unavailable\r\n"
+    b"Retry-After: " + str(RETRY_AFTER_SECONDS).encode() + b"\r\n"
+    b"Content-Type: text/plain; charset=utf-8\r\n"
+    b"Content-Length: 19\r\n"
+    b"Connection: close\r\n\r\n"
+    b"Service Unavailable"
+)
 
 
 class _NoSignalServer(uvicorn.Server):
@@ -47,13 +67,40 @@ class _HeaderTooLarge(Exception):
     """Raised inside a parser callback; httptools reports it as a parse error."""
 
 
-def _http_protocol(http: str) -> type[asyncio.Protocol] | str:
-    """The HTTP protocol for uvicorn, with a header-size limit on httptools too.
+def connection_cap() -> int:
+    """MAX_CONNECTIONS, or fewer when the process may not open that many files.
 
-    uvicorn enforces ``h11_max_incomplete_event_size`` on h11 only; its
-    httptools protocol accumulates the request line and headers without bound.
-    This subclass counts them and fails the parse past MAX_HEADER_BYTES, which
-    uvicorn answers with 400 and a closed connection.
+    Raises the soft limit on open files towards the hard one first (often
+    1,024 soft under a higher hard limit), as servers do.
+    """
+    try:
+        import resource
+    except ImportError:  # not on POSIX: no limit to read
+        return MAX_CONNECTIONS
+    wanted = MAX_CONNECTIONS + _FILES_SPARE
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        raised = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (raised, hard))
+            soft = raised
+    if soft == resource.RLIM_INFINITY:
+        return MAX_CONNECTIONS
+    return max(1, min(MAX_CONNECTIONS, soft - _FILES_SPARE))
+
+
+def _http_protocol(http: str) -> type[asyncio.Protocol] | str:
+    """The HTTP protocol for uvicorn, hardened on httptools (the default).
+
+    - A header-size limit: uvicorn enforces ``h11_max_incomplete_event_size``
+      on h11 only; its httptools protocol accumulates the request line and
+      headers without bound. This subclass counts them and fails the parse
+      past MAX_HEADER_BYTES, which uvicorn answers with 400 and a closed
+      connection.
+    - A header deadline: uvicorn times out idle keep-alive connections but
+      not one that never sends (or trickles) a request; this one is closed
+      after HEADER_TIMEOUT.
+    - A connection cap: past it, the new connection alone is turned away.
     """
     if http not in ("auto", "httptools"):
         return http
@@ -64,12 +111,46 @@ def _http_protocol(http: str) -> type[asyncio.Protocol] | str:
             raise
         return "h11"
 
+    cap = connection_cap()
+
     class BoundedHttpToolsProtocol(HttpToolsProtocol):
         header_bytes = 0
+        header_deadline: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            if len(self.connections) > cap:
+                transport.write(_BUSY)
+                transport.close()
+                return
+            self._arm()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
 
         def on_message_begin(self) -> None:
             self.header_bytes = 0
+            self._arm()
             super().on_message_begin()
+
+        def on_headers_complete(self) -> None:
+            self._disarm()
+            super().on_headers_complete()
+
+        def _arm(self) -> None:
+            self._disarm()
+            self.header_deadline = self.loop.call_later(HEADER_TIMEOUT, self._headers_too_slow)
+
+        def _disarm(self) -> None:
+            if self.header_deadline is not None:
+                self.header_deadline.cancel()
+                self.header_deadline = None
+
+        def _headers_too_slow(self) -> None:
+            self.header_deadline = None
+            if not self.transport.is_closing():
+                self.transport.close()
 
         def on_url(self, url: bytes) -> None:
             self._count(len(url))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import time
 from collections.abc import AsyncIterator
 
@@ -13,6 +14,7 @@ import uvicorn
 from starlette.types import Receive, Scope, Send
 
 from syndicator.web import DocumentSet, ServerThread, create_app, make_server, request_shutdown
+from syndicator.web import server as server_module
 from syndicator.web.server import run_loop
 
 
@@ -83,3 +85,67 @@ def test_run_loop_runs_on_uvloop() -> None:
         return type(asyncio.get_running_loop()).__module__
 
     assert run_loop(loop_module()).startswith("uvloop")
+
+
+def _read_all(sock: socket.socket, limit: float = 5.0) -> bytes:
+    """Everything the server sends until it closes the connection."""
+    sock.settimeout(limit)
+    chunks = []
+    with contextlib.suppress(ConnectionResetError):
+        while chunk := sock.recv(4096):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def test_a_connection_that_sends_no_request_is_closed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(server_module, "HEADER_TIMEOUT", 0.5)
+    app = create_app(DocumentSet(), health=_health)
+    with ServerThread(make_server(app, "127.0.0.1", 0)) as thread:
+        with (
+            socket.create_connection(("127.0.0.1", thread.port)) as silent,
+            socket.create_connection(("127.0.0.1", thread.port)) as trickling,
+        ):
+            trickling.sendall(b"GET /healthz HTTP/1.1\r\n")
+            started = time.monotonic()
+            assert _read_all(silent) == b""
+            assert _read_all(trickling) == b""
+            assert time.monotonic() - started < 3
+        # A request sent in time is answered, and its keep-alive connection
+        # is held by the keep-alive timeout alone.
+        with httpx.Client(base_url=f"http://127.0.0.1:{thread.port}") as client:
+            assert client.get("/healthz").status_code == 200
+            time.sleep(1.0)
+            assert client.get("/healthz").status_code == 200
+
+
+def test_connections_past_the_cap_are_turned_away_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(server_module, "MAX_CONNECTIONS", 20)
+    app = create_app(DocumentSet(), health=_health)
+    with ServerThread(make_server(app, "127.0.0.1", 0)) as thread:
+        with httpx.Client(base_url=f"http://127.0.0.1:{thread.port}") as client:
+            assert client.get("/healthz").status_code == 200  # one connection, kept alive
+            idle = [socket.create_connection(("127.0.0.1", thread.port)) for _ in range(19)]
+            try:
+                time.sleep(0.2)
+                with socket.create_connection(("127.0.0.1", thread.port)) as extra:
+                    answer = _read_all(extra)
+                assert answer.startswith(b"HTTP/1.1 503 ")
+                assert b"\r\nRetry-After: 5\r\n" in answer
+                # The reader already connected is still served.
+                assert client.get("/healthz").status_code == 200
+            finally:
+                for sock in idle:
+                    sock.close()
+            time.sleep(0.2)
+            assert httpx.get(f"http://127.0.0.1:{thread.port}/healthz").status_code == 200
+
+
+def test_the_cap_follows_the_open_files_limit() -> None:
+    resource = pytest.importorskip("resource")
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    cap = server_module.connection_cap()
+    after, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    assert after >= soft
+    assert 1 <= cap <= server_module.MAX_CONNECTIONS
+    if after != resource.RLIM_INFINITY:
+        assert cap <= after - server_module._FILES_SPARE or cap == 1
