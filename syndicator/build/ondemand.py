@@ -25,7 +25,7 @@ from syndicator.build.output import OutputDir
 from syndicator.build.reuse import sha256
 from syndicator.config import Settings
 from syndicator.core.entities import entity_key
-from syndicator.core.times import EPOCH
+from syndicator.core.times import EPOCH, next_modified
 from syndicator.core.urls import FACET_KINDS, FEED_FORMATS, split_feed_name
 from syndicator.errors import StoreError
 from syndicator.models import Article, Published, RenderedArticle
@@ -136,14 +136,16 @@ class FacetDocuments:
         # again; never the other way round.
         body = self.render(name, fmt, facet.label, facet.changed_at or EPOCH)
         digest = sha256(body)
-        first = facet.changed_at or self.clock()
+        now = self.clock()
         stored = self.store.facets.document(path)
         if stored is not None and stored.sha256 == digest:
             modified = stored.last_modified  # the same bytes as recorded: the same date
         elif stored is None:
-            modified = first
+            # Dated by the data, so processes rendering it at once agree; never
+            # later than now (an article may be dated ahead of the clock).
+            modified = min(facet.changed_at or now, now)
         else:
-            modified = max(self.clock(), stored.last_modified)
+            modified = next_modified(stored.last_modified, now)
         # Recorded off the reader's path: a poll holding the write lock must not
         # hold up the answer. A record lost in a crash only costs a render.
         self._record(StoredDocument(path, digest, modified, facet.version, self.fingerprint))

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import functools
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-__all__ = ["db_time", "format_time"]
+__all__ = ["EPOCH", "db_time", "format_time", "next_modified"]
 
 
 # An article's two times are formatted several times each while it is stored
@@ -31,3 +31,15 @@ def db_time(value: datetime) -> str:
 def _utc(value: datetime) -> datetime:
     # A naive value is taken as local time, as `astimezone` does.
     return value if value.tzinfo is UTC else value.astimezone(UTC)
+
+
+_SECOND = timedelta(seconds=1)
+
+
+def next_modified(previous: datetime | None, now: datetime) -> datetime:
+    """The Last-Modified of a document whose bytes change `now`: the whole
+    second, and at least a second past the `previous` one. HTTP dates have
+    whole seconds: two versions within one must not share a date, or
+    If-Modified-Since would answer 304 for bytes the reader has not seen."""
+    second = now.astimezone(UTC).replace(microsecond=0)
+    return second if previous is None else max(second, previous + _SECOND)

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 import orjson
 from sqlalchemy import Connection, bindparam, delete, func, insert, select
 
-from syndicator.core.times import db_time
+from syndicator.core.times import db_time, next_modified
 from syndicator.models import Article
 from syndicator.store import schema as t
 from syndicator.store.db import Database, chunked
@@ -27,7 +27,6 @@ __all__ = [
 
 #: Serialises builds' `published` versions on PostgreSQL (SQLite writers are serial anyway).
 _PUBLISH_LOCK_KEY = 7_210_003
-_SECOND = timedelta(seconds=1)
 
 #: What an entry's bytes in a feed depend on, besides the renderer: slug,
 #: content hash (every field but `updated_at`; the HTML body is a function of
@@ -285,7 +284,6 @@ def _record_published(
         query = select(p.c.path, p.c.sha256, p.c.last_modified).where(p.c.path.in_(chunk))
         for path, digest, stamp in conn.execute(query):
             known[path] = (digest, datetime.fromisoformat(stamp))
-    second = now.astimezone(UTC).replace(microsecond=0)
     result: dict[str, datetime] = {}
     changed: list[WrittenDocument] = []
     for path, doc in latest.items():
@@ -293,7 +291,7 @@ def _record_published(
         if previous is not None and previous[0] == doc.sha256:
             result[path] = previous[1]
             continue
-        result[path] = second if previous is None else max(second, previous[1] + _SECOND)
+        result[path] = next_modified(None if previous is None else previous[1], now)
         changed.append(doc)
     if not changed:
         return result

@@ -4,6 +4,7 @@ and dropped when a build reports their feeds changed."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from syndicator.build.ondemand import FacetDocuments
@@ -38,3 +39,39 @@ def test_a_loaded_document_is_cached_and_a_build_drops_it(
         assert docs.refresh() == ["/feeds/entities/arm.atom"]
     finally:
         docs.close()
+
+
+def test_last_modified_is_never_ahead_of_the_clock_and_moves_with_the_bytes(
+    deployment: Deployment, run_pipeline: Callable[[], Cycle], make_record: Callable[..., Any]
+) -> None:
+    now = datetime(2026, 6, 30, 12, 0, 0, 250_000, tzinfo=UTC)
+    # Dated three hours ahead: within the source's tolerance for clock skew.
+    deployment.write_jsonl(
+        "a.jsonl",
+        [make_record("soon", entities=["Arm"], updated_at="2026-06-30T15:00:00+00:00")],
+    )
+    pipeline = run_pipeline()
+    pipeline.poll()
+    path = "/feeds/entities/arm.atom"
+
+    def load() -> datetime:
+        docs = FacetDocuments(pipeline.settings, pipeline.store, lambda: now, fingerprint="f")
+        try:
+            doc = docs.load(path)
+            assert doc is not None
+            return doc.last_modified
+        finally:
+            docs.close()  # the validators are recorded
+
+    first = load()
+    assert first <= now
+    assert load() == first  # the same bytes: the same date
+    # New bytes within the same second: a later date, or If-Modified-Since
+    # would call the reader's copy current.
+    deployment.write_jsonl(
+        "b.jsonl",
+        [make_record("two", entities=["Arm"], updated_at="2026-06-30T11:00:00+00:00")],
+    )
+    pipeline.poll()
+    second = load()
+    assert second - first >= timedelta(seconds=1)
