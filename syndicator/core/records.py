@@ -168,6 +168,17 @@ class _Record(BaseModel):
     entities: list[str] = Field(default_factory=list)
     alternates: dict[str, str] = Field(default_factory=dict)
 
+    @field_validator("topics", "entities", mode="before")
+    @classmethod
+    def _no_list(cls, value: Any) -> Any:
+        # A CMS that writes every field writes null for none, as for `summary`.
+        return [] if value is None else value
+
+    @field_validator("alternates", mode="before")
+    @classmethod
+    def _no_map(cls, value: Any) -> Any:
+        return {} if value is None else value
+
     @field_validator("published_at", "updated_at", mode="before")
     @classmethod
     def _timestamp(cls, value: Any) -> datetime:

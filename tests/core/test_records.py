@@ -127,6 +127,13 @@ def test_optional_fields_may_be_absent_or_null(make_record: Make) -> None:
     assert article.summary is None and article.body_md is None and article.entities == ()
 
 
+def test_null_lists_and_maps_are_absent(make_record: Make) -> None:
+    """A CMS that writes every field writes null for none: not a bad record."""
+    record = make_record(topics=None, entities=None, alternates=None, canonical_source=None)
+    article = parse_record(record)
+    assert article.topics == () and article.entities == () and article.alternates == {}
+
+
 def test_xml_illegal_characters_are_removed(make_record: Make) -> None:
     article = parse_record(
         make_record(title="Bad\x00 ti\x0btle\ufffe", summary="s\x1f", body_md="b\ud800ody")
