@@ -22,6 +22,7 @@ from syndicator.errors import ConfigError, SourceUnavailable, SyndicatorError
 from syndicator.models import DELIVERY_STATUSES
 
 if TYPE_CHECKING:
+    from syndicator.build.result import BuildResult
     from syndicator.config import Settings
     from syndicator.store import Store
     from syndicator.store.polls import PollRecord
@@ -234,29 +235,47 @@ def _once(settings: Settings) -> int:
             store, process_identity(), clock=utc_now, load_published=builder.load_published
         )
         keep = coordination.shares_documents
+
+        def build() -> BuildResult | None:
+            """Build and publish; None (said on stderr) when the build failed.
+            The dirty feeds stay queued for the next build."""
+            try:
+                result = builder.build(keep_documents=keep)
+            except (SyndicatorError, OSError) as exc:
+                _error(f"build failed: {exc}")
+                return None
+            coordination.share(result.documents)
+            return result
+
         try:
             changes = poller.poll()
         except SourceUnavailable as exc:
             _error(f"poll failed: {exc}")
-            coordination.share(builder.build(keep_documents=keep).documents)  # still publish
+            build()  # still publish
             deliver_pending(settings, store, utc_now)  # and send what was already queued
             return EXIT_FAILURE
         finally:
             poller.close()
-        result = builder.build(keep_documents=keep)
-        coordination.share(result.documents)
-        refresh_export(settings, store, builder, utc_now, result)
+        # The events are committed with the poll: they go out whatever the build does.
+        result = build()
+        if result is not None:
+            refresh_export(settings, store, builder, utc_now, result)
         sent = deliver_pending(settings, store, utc_now)
         # An embargo that ended while delivering was announced: publish it too.
-        coordination.share(builder.build(keep_documents=keep).documents)
+        if result is not None and build() is None:
+            result = None
+        built = (
+            "build failed"
+            if result is None
+            else f"build: {len(result.topics)} topics rendered, {result.written} files written "
+            f"to {settings.feeds.output_dir}"
+        )
         _print(
             f"poll: {changes.created} created, {changes.updated} updated, "
             f"{changes.deleted} deleted, {changes.ignored} ignored, "
-            f"{changes.quarantined} quarantined; "
-            f"build: {len(result.topics)} topics rendered, {result.written} files written "
-            f"to {settings.feeds.output_dir}; {sent} deliveries attempted"
+            f"{changes.quarantined} quarantined; {built}; {sent} deliveries attempted"
         )
-        return EXIT_OK
+        return EXIT_OK if result is not None else EXIT_FAILURE
     finally:
         workers.close()
         store.close()

@@ -204,3 +204,25 @@ def test_secrets_never_printed(
         assert secret not in done.stdout and secret not in done.stderr
         assert secret.removeprefix("whsec_") not in done.stdout + done.stderr
     _ = Path  # keep import for type hints in helpers
+
+
+def test_once_delivers_when_its_build_fails(
+    deployment: Deployment, receiver: Receiver, make_record: Make
+) -> None:
+    """The events are committed with the poll: a build that cannot write the
+    feeds (the output folder is a file) fails alone, in one line."""
+    secret = generate_secret()
+    add_webhook(deployment, receiver.url_for("/in"), secret)
+    blocked = deployment.root / "not-a-folder"
+    blocked.write_text("x", encoding="utf-8")
+    deployment.config.write_text(
+        deployment.config.read_text().replace(str(deployment.output), blocked.as_posix()),
+        encoding="utf-8",
+    )
+    deployment.write_jsonl("a.jsonl", [make_record("one"), make_record("two")])
+    done = cli(deployment, "once")
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert "syndicator: build failed: " in done.stderr
+    assert "build failed; 2 deliveries attempted" in done.stdout
+    assert sorted(r.verify(secret)["data"]["slug"] for r in receiver.wait_for(2)) == ["one", "two"]
