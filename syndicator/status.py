@@ -9,7 +9,6 @@ import orjson
 from syndicator.analytics.report import feeds_report, format_readers
 from syndicator.config import Settings
 from syndicator.coordination.presence import is_running
-from syndicator.core.entities import ENTITY_DROPPED
 from syndicator.core.times import format_time
 from syndicator.store.store import Store
 from syndicator.websub.commands import websub_status
@@ -142,8 +141,8 @@ def format_status(report: dict[str, Any]) -> str:
     # Dropped entities share the quarantine list, but their articles are
     # published: they are counted apart, so "quarantined" counts records.
     quarantine = report["quarantine"]
-    notes = [item for item in quarantine if item["reason"].startswith(ENTITY_DROPPED)]
-    records = [item for item in quarantine if not item["reason"].startswith(ENTITY_DROPPED)]
+    notes = [item for item in quarantine if item["kind"] == "entity"]
+    records = [item for item in quarantine if item["kind"] == "record"]
     lines.append(f"quarantined: {len(records)}")
     lines.extend(_quarantine_line(item) for item in records)
     if notes:

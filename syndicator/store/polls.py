@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, delete, func, insert, select, update
 
+from syndicator.core.entities import ENTITY_DROPPED
 from syndicator.core.times import db_time
 from syndicator.models import Quarantined
 from syndicator.store import schema as t
@@ -156,7 +157,9 @@ class Polls:
         ]
 
     def quarantined(self, limit: int = 1000) -> list[dict[str, Any]]:
-        """Quarantined records: {source, slug, reason, seen_at}."""
+        """Quarantined records: {source, slug, reason, seen_at, kind}; `kind` is
+        "record" (not published) or "entity" (an entity dropped from a record
+        whose article is published)."""
         q = t.quarantine
         with self.db.read() as conn:
             rows = conn.execute(
@@ -168,6 +171,7 @@ class Polls:
                 "slug": r.slug,
                 "reason": r.reason,
                 "seen_at": r.seen_at,
+                "kind": "entity" if r.reason.startswith(ENTITY_DROPPED) else "record",
             }
             for r in rows
         ]

@@ -409,3 +409,11 @@ def test_status_counts_dropped_entities_apart_from_quarantined_records(
     assert "entities dropped (their articles published): 2" in lines
     start = lines.index("entities dropped (their articles published): 2")
     assert all("[one]: entity dropped: " in line for line in lines[start + 1 : start + 3])
+    # status --json tells them apart too: a monitor counting quarantined
+    # records counts the record alone.
+    listed = collect_status(deployment.settings(), pipeline.store)["quarantine"]
+    assert sorted((item["slug"], item["kind"]) for item in listed) == [
+        ("broken", "record"),
+        ("one", "entity"),
+        ("one", "entity"),
+    ]
