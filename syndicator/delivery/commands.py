@@ -140,14 +140,27 @@ def deliveries_command(settings: Settings, args: argparse.Namespace, out: Out) -
         if args.action == "list":
             return _list(settings, outbox, args, out)
         if args.action == "retry":
-            found = outbox.requeue(args.ids, clock())
-            purged = outbox.purged(args.ids)
+            configured = {hook.name for hook in settings.webhooks}
+            gone = {
+                r["id"]: r["endpoint"]
+                for r in outbox.listing(ids=args.ids)
+                if r["endpoint"] not in configured
+            }
+            if gone:
+                names = ", ".join(sorted(set(gone.values())))
+                out(
+                    f"not sent again: {', '.join(map(str, sorted(gone)))} (endpoint no longer "
+                    f"configured: {names}; add it back under [[webhooks]] to send them)"
+                )
+            wanted = [i for i in args.ids if i not in gone]
+            found = outbox.requeue(wanted, clock()) if wanted else []
+            purged = outbox.purged(wanted) if wanted else []
             if purged:
                 out(
                     f"not sent again: {', '.join(map(str, purged))} (the article was deleted "
                     "and the content of its earlier events purged)"
                 )
-            missing = sorted(set(args.ids) - set(found) - set(purged))
+            missing = sorted(set(wanted) - set(found) - set(purged))
             if missing:
                 out(f"unknown delivery ids: {', '.join(map(str, missing))}")
             if not found:

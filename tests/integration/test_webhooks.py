@@ -226,3 +226,23 @@ def test_once_delivers_when_its_build_fails(
     assert "syndicator: build failed: " in done.stderr
     assert "build failed; 2 deliveries attempted" in done.stdout
     assert sorted(r.verify(secret)["data"]["slug"] for r in receiver.wait_for(2)) == ["one", "two"]
+
+
+def test_retry_of_a_delivery_whose_endpoint_left_the_config_says_so(
+    deployment: Deployment, receiver: Receiver, make_record: Make
+) -> None:
+    secret = generate_secret()
+    add_webhook(deployment, receiver.url, secret)
+    receiver.respond_with(Reply(410))
+    deployment.write_jsonl("a.jsonl", [make_record("one")])
+    assert cli(deployment, "once").returncode == 0
+    row = deliveries(deployment)[0]
+    assert row["status"] == "dead"
+    text = deployment.config.read_text()
+    deployment.config.write_text(text[: text.index("[[webhooks]]")])
+    again = cli(deployment, "deliveries", "retry", str(row["id"]))
+    assert again.returncode == 1
+    assert f"not sent again: {row['id']} (endpoint no longer configured: hook;" in again.stdout
+    # Left as it was, not queued for a send that can never happen.
+    assert deliveries(deployment)[0]["status"] == "dead"
+    assert len(receiver.requests) == 1
