@@ -25,9 +25,10 @@ import os
 import signal
 import socket
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
@@ -48,7 +49,7 @@ from syndicator.delivery.worker import DeliveryWorker
 from syndicator.errors import SourceUnavailable, StoreError, SyndicatorError
 from syndicator.ingest import Poller
 from syndicator.metrics import Metrics
-from syndicator.models import Published
+from syndicator.models import ALL_TOPIC, Published
 from syndicator.processes import collect_idle
 from syndicator.progress import terminal_progress
 from syndicator.push import REQUESTS_SECONDS, Push
@@ -61,6 +62,7 @@ from syndicator.web.documents import (
     DEFAULT_CACHE_CONTROL,
     Document,
     DocumentSet,
+    DocumentUnavailable,
     cache_control,
     stand_in,
     without_body,
@@ -219,6 +221,7 @@ class Daemon:
             clock=clock,
         )
         self._job_lock = threading.Lock()
+        self._repairs: dict[str, float] = {}  # output file → when its repair was last logged
         #: Every "poll now" (file change, source ping, `syndicator poll`, SIGHUP)
         #: and the scheduled safety-net poll go through its trigger.
         self.push = Push(settings, store, self.poll_and_build, ping_secrets)
@@ -424,9 +427,11 @@ class Daemon:
             if shared is not None:
                 body, content_type, modified = shared
         if body is None:
-            return None
+            self._repair(relative, "missing")
         digest = sha256(body)
         if f'"{digest[:32]}"' != known.etag:
+            if not self._recorded(relative, digest):
+                self._repair(relative, "altered")
             # Another build replaced the file since: its own bytes, dated now.
             modified = self.builder.output.modified(relative) or self.clock()
         return Document.build(
@@ -437,6 +442,30 @@ class Daemon:
             compresslevel=6,
             digest=digest,
         )
+
+    def _recorded(self, relative: str, digest: str) -> bool:
+        """Whether a build recorded these bytes for the file. A build records
+        them just after writing it: a file this new is given a moment."""
+        for wait in (0.0, 0.25):
+            time.sleep(wait)
+            if self.store.feeds.recorded_digest(relative) == digest:
+                return True
+        return False
+
+    def _repair(self, relative: str, how: str) -> NoReturn:
+        """A served file is gone or holds bytes no build wrote (something else
+        in the output folder changed it): have the builder write it again, and
+        ask the reader to come back."""
+        name = relative.removeprefix("feeds/").rsplit(".", 1)[0]
+        topic = name if relative.startswith("feeds/") and "/" not in name else ALL_TOPIC
+        now = time.monotonic()
+        if now - self._repairs.get(relative, -60.0) >= 60.0:  # one line a minute per file
+            self._repairs[relative] = now
+            log.warning("%s is %s in the output folder: writing it again", relative, how)
+        with contextlib.suppress(StoreError):
+            self.store.feeds.mark_dirty([topic], self.clock())
+        self.push.trigger.request()
+        raise DocumentUnavailable(relative)
 
     def _served(self, path: str) -> datetime | None:
         doc = self.documents.get(url_path(path))

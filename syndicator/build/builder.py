@@ -199,7 +199,7 @@ class Builder:
             dirty |= set(rows)
         if not self._checked_output:
             self.output.prepare()
-            dirty |= {name for name in rows if not self._complete(name)}
+            dirty |= self._altered(list(rows))
             if not all(self.output.exists(p) for p in (INDEX_PATH, OPML_PATH, FEED_XSL_PATH)):
                 dirty.add(ALL_TOPIC)
         # A changed template renders the pages again; the feeds keep their bytes.
@@ -362,8 +362,29 @@ class Builder:
                 self.workers.close()
             self.caches.resize(self.settings.feeds.render_cache_mb * 1024 * 1024)
 
-    def _complete(self, topic: str) -> bool:
-        return all(self.output.exists(feed_path(topic, fmt)) for fmt in FEED_FORMATS)
+    def _altered(self, topics: list[str]) -> set[str]:
+        """Topics whose feed files are missing, or hold other bytes than the
+        build that wrote them recorded (a file replaced, truncated or edited in
+        the output folder): the first build of a process writes them again.
+        A file with the stamp it was written with is trusted without reading."""
+        written = self.store.feeds.written_files()
+        altered: set[str] = set()
+        for topic in topics:
+            for fmt in FEED_FORMATS:
+                path = feed_path(topic, fmt)
+                recorded = written.get((topic, fmt))
+                if recorded is None:
+                    if not self.output.exists(path):
+                        altered.add(topic)
+                    continue  # written before manifests were kept: trusted
+                size, digest, stamp = recorded
+                if stamp is not None and self.output.stamp(path) == stamp:
+                    continue
+                data = self.output.read(path)
+                if data is None or len(data) != size or hashlib.sha256(data).hexdigest() != digest:
+                    altered.add(topic)
+                    log.warning("%s is missing or altered: writing it again", path)
+        return altered
 
     def _render_listings(self, rows: list[TopicRow]) -> list[Published]:
         # Imported with the rest of the rendering (see `render`).

@@ -136,6 +136,16 @@ class Feeds:
                     )
         return found
 
+    def written_files(self) -> dict[tuple[str, str], tuple[int, str, str | None]]:
+        """Every feed file as its build recorded it, by (topic, format): size,
+        SHA-256 and stamp (what `manifests` holds, without the entries)."""
+        m = t.feed_manifests
+        with self.db.read() as conn:
+            rows = conn.execute(
+                select(m.c.topic, m.c.format, m.c.file_size, m.c.file_sha256, m.c.file_stamp)
+            )
+            return {(r[0], r[1]): (int(r[2]), r[3], r[4]) for r in rows}
+
     def save_manifests(self, manifests: Sequence[FeedManifest], now: datetime) -> None:
         """Replace the manifests of these feed files."""
         if manifests:
@@ -183,6 +193,13 @@ class Feeds:
             )
             for r in rows
         ]
+
+    def recorded_digest(self, path: str) -> str | None:
+        """The SHA-256 of the bytes the last build recorded for `path`, if any."""
+        p = t.published
+        with self.db.read() as conn:
+            found = conn.execute(select(p.c.sha256).where(p.c.path == path)).scalar()
+        return None if found is None else str(found)
 
     def save_documents(
         self, docs: Sequence[tuple[str, bytes, str, datetime]], now: datetime

@@ -21,7 +21,7 @@ import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager
-from email.utils import formatdate, mktime_tz, parsedate_tz
+from email.utils import mktime_tz, parsedate_tz
 from typing import Any, Protocol
 from urllib.parse import quote
 
@@ -31,6 +31,7 @@ from syndicator.web.documents import (
     Document,
     DocumentCache,
     DocumentSet,
+    DocumentUnavailable,
     RawHeaders,
     for_browser,
     is_page_navigation,
@@ -123,6 +124,7 @@ def _plain(status: int, text: str, *extra: tuple[bytes, bytes]) -> Response:
 _NOT_FOUND = _plain(404, "Not Found\n")
 _NOT_ALLOWED = _plain(405, "Method Not Allowed\n", _ALLOW)
 _SERVER_ERROR = _plain(500, "Internal Server Error\n")
+_UNAVAILABLE = _plain(503, "Service Unavailable\n", (b"retry-after", b"2"))
 
 
 def accepts_gzip(value: bytes) -> bool:
@@ -181,29 +183,19 @@ def _match_etag(value: str, doc: Document, gz: bool) -> RawHeaders | None:
     return None
 
 
-def _not_modified_since(value: str, doc: Document, now: float) -> bool:
+def _not_modified_since(value: str, doc: Document) -> bool:
     """Whether If-Modified-Since shows ``doc`` unchanged; an invalid date never
-    does, nor one later than `now` (a client's clock ahead of ours)."""
+    does, nor one later than the clock (a client whose clock runs ahead)."""
     if value == doc.last_modified_http:
-        return True
+        return True  # the date this server sent, even one it dated ahead
     try:
         parsed = parsedate_tz(value)
         if parsed is None:
             return False
         since = mktime_tz(parsed)
-        return doc.last_modified_epoch <= since <= now
+        return doc.last_modified_epoch <= since <= time.time() + 1
     except (ValueError, OverflowError, TypeError, IndexError):
         return False
-
-
-def _dated_now(fields: RawHeaders, now: float) -> RawHeaders:
-    """`fields` with Last-Modified set to `now`: a document's date may run
-    ahead of the clock (each change takes a second past the last, and a
-    burst of changes outruns it), but a server must not send a date later
-    than the answer's own (RFC 9110 §8.8.2.1). The document keeps its later
-    date for If-Modified-Since, so no reader is told its copy is current."""
-    stamp = formatdate(now, usegmt=True).encode("latin-1")
-    return tuple((n, stamp) if n == b"last-modified" else (n, v) for n, v in fields)
 
 
 def _feed_response(method: str, headers: Iterable[tuple[bytes, bytes]], doc: Document) -> Response:
@@ -225,19 +217,14 @@ def _feed_response(method: str, headers: Iterable[tuple[bytes, bytes]], doc: Doc
         elif name == b"accept":
             accept = value if accept is None else accept + b", " + value
     gz = ae is not None and accepts_gzip(ae)
-    now = time.time()
-    ahead = doc.last_modified_epoch > now
     if inm is not None:
         # If-Modified-Since is ignored whenever If-None-Match is present.
         matched = _match_etag(inm.decode("latin-1"), doc, gz)
         if matched is not None:
-            return 304, _dated_now(matched, now) if ahead else matched, b""
-    elif ims is not None and _not_modified_since(ims.decode("latin-1").strip(), doc, now):
-        fields = doc.headers_304_gzip if gz else doc.headers_304_identity
-        return 304, _dated_now(fields, now) if ahead else fields, b""
+            return 304, matched, b""
+    elif ims is not None and _not_modified_since(ims.decode("latin-1").strip(), doc):
+        return 304, doc.headers_304_gzip if gz else doc.headers_304_identity, b""
     fields = doc.headers_gzip if gz else doc.headers_identity
-    if ahead:
-        fields = _dated_now(fields, now)
     if accept is not None and is_page_navigation(accept):
         fields = for_browser(fields)
     if gz:
@@ -358,6 +345,8 @@ class _App:
         else:
             try:
                 response = await self._load(loader, scope, path, known)
+            except DocumentUnavailable:
+                response = _UNAVAILABLE
             except Exception:
                 logger.exception("error rendering %s", path)
                 response = _SERVER_ERROR

@@ -26,6 +26,7 @@ __all__ = [
     "stand_in",
     "without_body",
     "STYLED_TYPES",
+    "DocumentUnavailable",
     "for_browser",
     "is_page_navigation",
     "RawHeaders",
@@ -165,6 +166,11 @@ def stand_in(
 def without_body(doc: Document) -> Document:
     """`doc`'s validators alone (its bytes go to a bounded cache)."""
     return replace(doc, body=b"", gzip_body=b"", lazy=True)
+
+
+class DocumentUnavailable(Exception):
+    """A known document whose bytes cannot be served right now (its file is
+    being written again): the reader is asked to come back shortly."""
 
 
 class DocumentSet:
