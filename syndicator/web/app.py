@@ -232,6 +232,23 @@ def _feed_response(method: str, headers: Iterable[tuple[bytes, bytes]], doc: Doc
     return 200, fields, b"" if method == "HEAD" else doc.body
 
 
+async def _sent(
+    send: Send, status: int, headers: Iterable[tuple[bytes, bytes]], body: bytes
+) -> bool:
+    """Send a whole answer; False when the client went away meanwhile. A
+    transport that closed before uvicorn heard of it (a client hanging up on
+    pipelined requests) refuses the write: nothing to log, nobody to answer."""
+    try:
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+    except (RuntimeError, OSError):
+        # One turn of the loop: uvicorn then hears of the closed connection,
+        # and does not report this answer as unfinished.
+        await asyncio.sleep(0)
+        return False
+    return True
+
+
 class _App:
     """The callable returned by :func:`create_app`."""
 
@@ -306,9 +323,7 @@ class _App:
                 await self._other(scope, receive, send)
                 return
             status, headers, body = self._respond(scope, path, doc)
-            await send({"type": "http.response.start", "status": status, "headers": headers})
-            await send({"type": "http.response.body", "body": body})
-            if self._observer is not None:
+            if await _sent(send, status, headers, body) and self._observer is not None:
                 _observe(self._observer, scope, path, status)
         elif kind == "lifespan":
             await self._run_lifespan(scope, receive, send)
@@ -351,8 +366,8 @@ class _App:
                 logger.exception("error rendering %s", path)
                 response = _SERVER_ERROR
         status, headers, body = response
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        if not await _sent(send, status, headers, body):
+            return
         if self._observer is not None and status != 404:
             _observe(self._observer, scope, path, status)
 
