@@ -124,7 +124,7 @@ class SourceSettings(_Section):
         description=(
             "Field that marks a record as a deletion (SPEC §3b): a record whose value here is "
             "truthy (anything but false, null, 0, an empty string, list or object, or a string "
-            'spelling false: "false", "0", "no", "off") takes its '
+            'spelling false or zero: "false", "f", "no", "n", "off", "0", "0.0") takes its '
             "`slug` down when its `updated_at` is newer than the stored version"
         ),
     )

@@ -326,18 +326,28 @@ def parse_record(data: Any, limits: RecordLimits | None = None, *, clean: bool =
 def is_tombstone(data: Any, deleted_field: str) -> bool:
     """True when a decoded record is a deletion: its `deleted_field` is truthy
     in the JSON sense (anything but false, null, 0, "", [] and {}), a string
-    spelling false ("false", "0", "no", "off", "null", any case) aside: some
+    spelling false ("false", "f", "0", "0.0", "no", "n", "off", "null", any
+    case) aside: some
     CMS exports write every boolean as text, and "false" must not unpublish."""
     if not isinstance(data, Mapping):
         return False
     flag = data.get(deleted_field)
     if isinstance(flag, str):
-        return flag.strip().lower() not in _FALSE_TEXT
+        text = flag.strip().lower()
+        return text not in _FALSE_TEXT and not _is_zero(text)
     return bool(flag)
 
 
-#: Text a `deleted_field` may hold that means "not deleted".
-_FALSE_TEXT = frozenset(("", "false", "0", "no", "off", "null", "none"))
+#: Text a `deleted_field` may hold that means "not deleted" (with any number
+#: spelling zero, "0.0" as CSV exports write it).
+_FALSE_TEXT = frozenset(("", "false", "f", "0", "no", "n", "off", "null", "none"))
+
+
+def _is_zero(text: str) -> bool:
+    try:
+        return float(text) == 0.0
+    except ValueError:
+        return False
 
 
 def parse_tombstone(data: Mapping[str, Any]) -> Tombstone:

@@ -126,9 +126,12 @@ def test_tombstone_records(make_record: Make) -> None:
     stone = {"slug": "a", "deleted": True, "updated_at": "2026-06-01 10:00:00+02:00"}
     assert is_tombstone(stone, "deleted")
     assert parse_tombstone(stone).deleted_at.isoformat() == "2026-06-01T08:00:00+00:00"
-    for falsy in (False, None, 0, "", [], {}, "false", " FALSE ", "0", "no", "off", "null"):
+    for falsy in (
+        *(False, None, 0, "", [], {}, "false", " FALSE ", "0", "no", "off", "null"),
+        *("n", "F", "0.0", "-0", "0e0"),  # CSV exports: Y/N, T/F, numbers as text
+    ):
         assert not is_tombstone({**stone, "deleted": falsy}, "deleted")
-    for truthy in ("true", "yes", "1", "2026-06-01T10:00:00Z", 1, [1]):
+    for truthy in ("true", "yes", "y", "1", "0.5", "nan", "2026-06-01T10:00:00Z", 1, [1]):
         assert is_tombstone({**stone, "deleted": truthy}, "deleted")
     assert is_tombstone({"slug": "a", "gone": "yes"}, "gone")
     assert not is_tombstone(stone, "gone") and not is_tombstone(["deleted"], "deleted")
