@@ -165,8 +165,8 @@ def _console_warnings(settings: Settings) -> list[str]:
 
 
 def _check_config(settings: Settings, path: str) -> int:
-    """Validate what loading cannot: the source folder exists, the page templates
-    compile; warn of refused endpoints."""
+    """Validate what loading cannot: the source folder exists, the output folder
+    can, the page templates compile; warn of refused endpoints."""
     from syndicator.delivery.preflight import private_network_warnings
     from syndicator.render.index import SiteTemplates
 
@@ -175,6 +175,13 @@ def _check_config(settings: Settings, path: str) -> int:
         what = "is not a folder" if folder.exists() else "does not exist"
         relative = "" if folder.is_absolute() else f" (relative to {Path.cwd()})"
         _error(f"{path}: source.path: the folder {folder} {what}{relative}")
+        return EXIT_USAGE
+    blocked = _not_a_folder(settings.feeds.output_dir)
+    if blocked is not None:
+        _error(
+            f"{path}: feeds.output_dir: {blocked} is not a folder, so "
+            f"{settings.feeds.output_dir} cannot hold the feeds"
+        )
         return EXIT_USAGE
     try:
         SiteTemplates(settings.site.template_dir)
@@ -193,6 +200,15 @@ def _check_config(settings: Settings, path: str) -> int:
     _print(f"  feeds: {settings.feeds.output_dir} (max {settings.feeds.max_entries} entries)")
     _print(f"  webhooks: {', '.join(h.name for h in settings.webhooks) or 'none'}")
     return EXIT_OK
+
+
+def _not_a_folder(folder: Path) -> Path | None:
+    """The path at or above `folder` that exists but is not a folder (so the
+    folder cannot be made there), else None."""
+    for candidate in (folder, *folder.absolute().parents):
+        if candidate.exists():
+            return None if candidate.is_dir() else candidate
+    return None
 
 
 #: Commands that read or act on what is stored: on an SQLite file that does

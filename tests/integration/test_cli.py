@@ -134,6 +134,20 @@ def test_check_config_ok(deployment: Deployment) -> None:
     assert done.returncode == 0 and "ok" in done.stdout
 
 
+def test_check_config_refuses_an_output_folder_that_cannot_be(deployment: Deployment) -> None:
+    blocked = deployment.root / "a-file"
+    blocked.write_text("x", encoding="utf-8")
+    deployment.config.write_text(
+        deployment.config.read_text().replace(
+            str(deployment.output), (blocked / "public").as_posix()
+        ),
+        encoding="utf-8",
+    )
+    done = syndicator("--config", str(deployment.config), "check-config", cwd=deployment.root)
+    assert done.returncode == 2
+    assert f"feeds.output_dir: {blocked} is not a folder" in done.stderr
+
+
 def test_a_mistyped_database_path_is_reported_not_created(tmp_path: Path) -> None:
     """Commands that report on what is stored must not make an empty database
     of a mistyped `database.url` and report on nothing; `check-config` says
