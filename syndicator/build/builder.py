@@ -9,6 +9,7 @@ only then clears the marks, so a crash in between just renders them again.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import importlib.metadata
@@ -32,6 +33,7 @@ from syndicator.core.urls import (
     feed_path,
     split_feed_name,
 )
+from syndicator.errors import StoreError
 from syndicator.models import ALL_TOPIC, Published
 from syndicator.ports import Clock
 from syndicator.processes import Workers
@@ -369,6 +371,7 @@ class Builder:
         A file with the stamp it was written with is trusted without reading."""
         written = self.store.feeds.written_files()
         altered: set[str] = set()
+        restamped: list[tuple[str, str, str, str]] = []
         for topic in topics:
             for fmt in FEED_FORMATS:
                 path = feed_path(topic, fmt)
@@ -380,10 +383,15 @@ class Builder:
                 size, digest, stamp = recorded
                 if stamp is not None and self.output.stamp(path) == stamp:
                     continue
-                data = self.output.read(path)
-                if data is None or len(data) != size or hashlib.sha256(data).hexdigest() != digest:
-                    altered.add(topic)
-                    log.warning("%s is missing or altered: writing it again", path)
+                found = self.output.read_stamped(path)
+                if found is not None and len(found[0]) == size:
+                    if hashlib.sha256(found[0]).hexdigest() == digest:
+                        restamped.append((topic, fmt, digest, found[1]))
+                        continue
+                altered.add(topic)
+                log.warning("%s is missing or altered: writing it again", path)
+        with contextlib.suppress(StoreError):
+            self.store.feeds.restamp(restamped)
         return altered
 
     def _render_listings(self, rows: list[TopicRow]) -> list[Published]:

@@ -51,6 +51,15 @@ class OutputDir:
         except OSError:
             return None
 
+    def read_stamped(self, relpath: str) -> tuple[bytes, str] | None:
+        """The file's bytes and the stamp of that very file; None when it
+        cannot be read."""
+        try:
+            with (self.root / relpath).open("rb") as handle:
+                return handle.read(), _stamp(os.fstat(handle.fileno()))
+        except OSError:
+            return None
+
     def modified(self, relpath: str) -> datetime | None:
         """When the file was last replaced; None when it is missing."""
         try:

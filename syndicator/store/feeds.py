@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import orjson
-from sqlalchemy import Connection, bindparam, delete, func, insert, select
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
 from syndicator.core.times import db_time, next_modified
 from syndicator.models import Article
@@ -145,6 +145,28 @@ class Feeds:
                 select(m.c.topic, m.c.format, m.c.file_size, m.c.file_sha256, m.c.file_stamp)
             )
             return {(r[0], r[1]): (int(r[2]), r[3], r[4]) for r in rows}
+
+    def restamp(self, files: Sequence[tuple[str, str, str, str]]) -> None:
+        """Record the stamps of files found to hold the bytes their manifests
+        name ((topic, format, SHA-256, stamp): a copied or restored folder),
+        so the next process trusts them without reading them."""
+        if not files:
+            return
+        m = t.feed_manifests
+        with self.db.write() as conn:
+            conn.execute(
+                update(m)
+                .where(
+                    m.c.topic == bindparam("b_topic"),
+                    m.c.format == bindparam("b_format"),
+                    m.c.file_sha256 == bindparam("b_sha256"),
+                )
+                .values(file_stamp=bindparam("b_stamp")),
+                [
+                    {"b_topic": topic, "b_format": fmt, "b_sha256": digest, "b_stamp": stamp}
+                    for topic, fmt, digest, stamp in files
+                ],
+            )
 
     def save_manifests(self, manifests: Sequence[FeedManifest], now: datetime) -> None:
         """Replace the manifests of these feed files."""

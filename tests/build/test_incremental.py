@@ -405,3 +405,27 @@ def test_an_edited_body_is_rendered_once_for_all_its_feeds(
     assert len(result.topics) == len(topics) + 1
     assert rendered == ["Edited."]
     assert_feeds_match_store(deployment, pipeline)
+
+
+def test_a_first_build_writes_again_only_the_files_changed_behind_it(
+    deployment: Deployment, seeded: Cycle, run_pipeline: Run
+) -> None:
+    feeds = deployment.output / "feeds"
+    # Every file copied in place (a restored backup): new stamps, same bytes.
+    for path in sorted(feeds.glob("*.*")):
+        copy = path.with_name(path.name + ".copy")
+        copy.write_bytes(path.read_bytes())
+        os.replace(copy, path)
+    pipeline, result = build_fresh(run_pipeline)
+    assert result.topics == [] and result.written == 0
+    manifests = pipeline.store.feeds.manifests(["all", *TOPICS])
+    output = pipeline.builder.output
+    # Their stamps are recorded again: the next process does not read them.
+    assert all(m.stamp == output.stamp(feed_path(t, f)) for (t, f), m in manifests.items())
+    # A file edited (same size) or deleted is written again, its topic alone.
+    energy = feeds / "energy.atom"
+    energy.write_bytes(energy.read_bytes().replace(b"Title of a03", b"Title of X03"))
+    (feeds / "space.rss").unlink()
+    pipeline, result = build_fresh(run_pipeline)
+    assert sorted(result.topics) == ["energy", "space"]
+    assert_feeds_match_store(deployment, pipeline)
