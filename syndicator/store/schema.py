@@ -611,4 +611,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # hashed 600 MB for it).
         "ALTER TABLE feed_manifests ADD COLUMN file_stamp TEXT",
     ),
+    (
+        # Every process's first build checks each feed file against what its
+        # build recorded: answered from this index, without reading through
+        # the entries of every manifest (9 MB at 500 topics).
+        """CREATE INDEX feed_manifests_files
+            ON feed_manifests (topic, format, file_size, file_sha256, file_stamp)""",
+    ),
 )
