@@ -141,17 +141,24 @@ class _Loader:
         return self.facets.wants(path) or self.directory.wants(path)
 
     def validators(self, path: str) -> Document | None:
-        if self.directory.wants(path):
-            return self.directory.validators(path)
-        return self.facets.validators(path)
+        try:
+            if self.directory.wants(path):
+                return self.directory.validators(path)
+            return self.facets.validators(path)
+        except StoreError as exc:
+            raise DocumentUnavailable(path) from exc  # the database is unreachable
 
     def load(self, path: str) -> Document | None:
-        if self.facets.wants(path):
-            return self.facets.load(path)  # cached by it, with its data version
-        if self.directory.wants(path):
-            doc = self.directory.load(path)
-        else:
-            doc = self.daemon.read_body(path)
+        try:
+            if self.facets.wants(path):
+                return self.facets.load(path)  # cached by it, with its data version
+            if self.directory.wants(path):
+                doc = self.directory.load(path)
+            else:
+                doc = self.daemon.read_body(path)
+        except StoreError as exc:
+            log.warning("cannot serve %s now: %s", path, exc)
+            raise DocumentUnavailable(path) from exc  # a 503: come back shortly
         if doc is not None:
             self.cache.put(path, doc)
         return doc

@@ -35,6 +35,7 @@ _IDLE_WAIT = 1.0  # seconds between queue checks when nothing wakes the worker
 _FLUSH_EVERY = 0.02  # seconds: the longest wait with attempts in flight; also the
 # shortest wait for a retry, so that a row leased by another process cannot spin us
 _DEPTH_EVERY = 1.0  # seconds between queue-depth refreshes
+_STORE_RETRY = 2.0  # seconds between tries while the database cannot be reached
 
 
 def endpoint_target(hook: WebhookSettings, defaults: DeliverySettings) -> EndpointTarget:
@@ -117,13 +118,30 @@ class DeliveryWorker:
         if not self.targets:
             await self._wake.wait()
             return
+        failing = False
         try:
             while not self._stopping:
                 # Cleared before the cycle, not after: a wake arriving while the
                 # cycle is in its thread must start the next cycle, not be lost.
                 self._wake.clear()
-                if await self._cycle() == 0:
-                    await self._sleep()
+                try:
+                    if await self._cycle() == 0:
+                        await self._sleep()
+                except StoreError as exc:
+                    # A database outage (a restart, a failover) must not end
+                    # deliveries for the life of the process: try again.
+                    if not failing:
+                        log.error("deliveries wait for the database: %s", exc)
+                    failing = True
+                    await self._wait(_STORE_RETRY)
+                    continue
+                except Exception:
+                    log.exception("delivery loop failed; trying again")
+                    await self._wait(_STORE_RETRY)
+                    continue
+                if failing:
+                    log.info("deliveries resume: the database answers again")
+                    failing = False
         finally:
             await self._finish()
 
@@ -136,7 +154,11 @@ class DeliveryWorker:
         try:
             while time.monotonic() < deadline:
                 self._wake.clear()
-                started = await self._cycle()
+                try:
+                    started = await self._cycle()
+                except StoreError as exc:
+                    log.error("deliveries stop: the database cannot be reached: %s", exc)
+                    break
                 sent += started
                 if started:
                     continue
@@ -146,7 +168,11 @@ class DeliveryWorker:
                     await self._wait(min(_FLUSH_EVERY, deadline - time.monotonic()))
                     continue
                 # Wait for a retry that falls due before the deadline, else stop.
-                due = await asyncio.to_thread(self.outbox.next_due, list(self.targets))
+                try:
+                    due = await asyncio.to_thread(self.outbox.next_due, list(self.targets))
+                except StoreError as exc:
+                    log.error("deliveries stop: the database cannot be reached: %s", exc)
+                    break
                 if due is None:
                     break
                 wait = (due - self.clock()).total_seconds()
@@ -175,7 +201,11 @@ class DeliveryWorker:
         if not outcomes and limit == 0:
             return 0
         now = self.clock()
-        paused, claimed = await asyncio.to_thread(self._store_step, outcomes, room, limit, now)
+        try:
+            paused, claimed = await asyncio.to_thread(self._store_step, outcomes, room, limit, now)
+        except StoreError:
+            self._outcomes = outcomes + self._outcomes  # recorded at the next try
+            raise
         for name in paused:
             log.warning(
                 "endpoint %s paused after %d consecutive failures; "
@@ -211,7 +241,9 @@ class DeliveryWorker:
     def _store_step(
         self, outcomes: list[Outcome], room: dict[str, int], limit: int, now: datetime
     ) -> tuple[list[str], list[Claimed]]:
-        """In a worker thread: record `outcomes`, then claim up to `limit` within `room`."""
+        """In a worker thread: record `outcomes`, then claim up to `limit` within
+        `room`. A `StoreError` reaches the loop, which tries again; attempts
+        it could not record are sent again after their lease: at least once."""
         try:
             return self.outbox.record_and_claim(
                 outcomes,
@@ -222,10 +254,10 @@ class DeliveryWorker:
                 limit,
                 self.lease,
             )
-        except StoreError as exc:
-            # Unrecorded attempts are sent again after the lease: at least once.
-            log.error("cannot record %d delivery outcomes or claim more: %s", len(outcomes), exc)
-            return [], []
+        except StoreError:
+            if outcomes:
+                log.error("cannot record %d delivery outcomes", len(outcomes))
+            raise
 
     async def _attempt(self, item: Claimed) -> None:
         target = self.targets[item.endpoint]
@@ -311,4 +343,8 @@ class DeliveryWorker:
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         self._last_depth = 0.0
-        await self._cycle(claim=False)  # record what is left
+        try:
+            await self._cycle(claim=False)  # record what is left
+        except StoreError as exc:
+            # Sent again after their lease, by this process or another.
+            log.error("cannot record the last delivery outcomes: %s", exc)

@@ -409,9 +409,13 @@ class _App:
         loader = self._loader
         if not found and loader is not None and loader.wants(lower):
             # Loaded here, it is cached for the request the redirect brings.
-            found = loader.cache.get(lower) is not None or (
-                await self._loaded(loader, lower) is not None
-            )
+            try:
+                found = loader.cache.get(lower) is not None or (
+                    await self._loaded(loader, lower) is not None
+                )
+            except DocumentUnavailable:
+                await _sent(send, *_UNAVAILABLE)
+                return True
         if not found:
             return False
         query: bytes = scope.get("query_string", b"")

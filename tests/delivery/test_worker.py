@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from syndicator.config import Settings, load_settings
 from syndicator.delivery.worker import DeliveryWorker
+from syndicator.errors import StoreError
 from syndicator.store import Outbox, Store
 from syndicator.wiring import utc_now
 from tests.delivery.receiver import Receiver, Reply
@@ -114,4 +119,42 @@ def test_run_delivers_what_is_committed_and_records_it_on_stop(
         "a": 0,
         "b": 0,
     }
+    outbox.db.close()
+
+
+def test_run_survives_a_database_outage(
+    tmp_path: Path, receiver: Receiver, secret: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While the database cannot be reached (a restart, a failover), every
+    store call fails; once it answers again, what was committed goes out."""
+    settings, outbox = setup(tmp_path, receiver, secret)
+    worker = DeliveryWorker(settings, outbox, owner="test", clock=utc_now)
+    down = True
+
+    def unreachable(real: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if down:
+                raise StoreError("database write failed: connection refused")
+            return real(*args, **kwargs)
+
+        return call
+
+    for name in ("record_and_claim", "next_due", "queue_depth"):
+        monkeypatch.setattr(outbox, name, unreachable(getattr(outbox, name)))
+
+    async def go() -> None:
+        nonlocal down
+        running = asyncio.create_task(worker.run())
+        await asyncio.sleep(0.5)  # several failed cycles
+        assert not running.done()
+        down = False
+        await asyncio.to_thread(add_deliveries, outbox, ["a", "b"], 3, utc_now())
+        worker.wake()
+        await asyncio.to_thread(receiver.wait_for, 6, 10.0)
+        worker.stop()
+        await asyncio.wait_for(running, 10)
+        await worker.aclose()
+
+    asyncio.run(go())
+    assert outbox.counts()["delivered"] == 6
     outbox.db.close()

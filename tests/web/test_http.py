@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from syndicator.web import Document
+from syndicator.web.documents import DocumentCache, DocumentUnavailable
 from tests.web.conftest import (
     CONTENT_TYPES,
     LAST_MODIFIED,
@@ -392,3 +393,30 @@ def test_header_limit_is_exact_on_httptools() -> None:
     with serve(http="httptools") as served:
         assert raw_request(served.port, b"/feeds/ai.rss", extra=b"X-Pad: " + b"a" * 8000)[0] == 200
         assert raw_request(served.port, b"/feeds/ai.rss", extra=b"X-Pad: " + b"a" * 20000)[0] == 400
+
+
+class _UnreachableLoader:
+    """A loader whose store cannot be reached: every facet path is unavailable."""
+
+    def __init__(self) -> None:
+        self.cache = DocumentCache(1 << 20)
+
+    def wants(self, path: str) -> bool:
+        return path.startswith("/feeds/entities/")
+
+    def validators(self, path: str) -> Document | None:
+        raise DocumentUnavailable(path)
+
+    def load(self, path: str) -> Document | None:
+        raise DocumentUnavailable(path)
+
+
+def test_a_document_that_cannot_be_loaded_now_is_a_503_to_retry() -> None:
+    with serve(loader=_UnreachableLoader()) as running:
+        for headers in ({}, {"If-None-Match": '"abc"'}):
+            answer = httpx.get(f"{running.base_url}/feeds/entities/nvidia.atom", headers=headers)
+            assert answer.status_code == 503
+            assert answer.headers["retry-after"] == "2"
+        # The letter-case redirect looks the feed up first: the same answer.
+        answer = httpx.get(f"{running.base_url}/feeds/entities/NVIDIA.atom")
+        assert answer.status_code == 503
