@@ -87,9 +87,10 @@ DESCRIPTIONS: dict[str, str] = {
     "delivery.allow_private_network": "Allow webhook destinations in private, loopback or "
     "link-local ranges (checked on the address actually connected to).",
     "delivery.timeout_seconds": "Timeout of one delivery attempt, connection to last byte read.",
-    "delivery.max_concurrency": "Attempts in flight at once, over all endpoints.",
+    "delivery.max_concurrency": "Attempts in flight at once, over all endpoints, per process.",
     "delivery.per_endpoint_concurrency": "Attempts in flight at once to one endpoint "
-    "(overridden per endpoint by `webhooks.max_concurrency`).",
+    "(overridden per endpoint by `webhooks.max_concurrency`), per process: several "
+    "processes on one PostgreSQL database each send up to this many.",
     "delivery.retry_schedule": "Delays in seconds before retry 1, 2, ... after a failed attempt, "
     "each with ±20 % jitter; a longer `Retry-After` wins. When exhausted the delivery is dead.",
     "delivery.once_wait_seconds": "How long `syndicator once`, `deliveries retry` and "

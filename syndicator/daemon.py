@@ -229,6 +229,7 @@ class Daemon:
         )
         self._job_lock = threading.Lock()
         self._repairs: dict[str, float] = {}  # output file → when its repair was last logged
+        self._counted_renders = 0  # on-demand renders already in syndicator_feeds_rendered
         #: Every "poll now" (file change, source ping, `syndicator poll`, SIGHUP)
         #: and the scheduled safety-net poll go through its trigger.
         self.push = Push(settings, store, self.poll_and_build, ping_secrets)
@@ -265,9 +266,28 @@ class Daemon:
 
     # -- the job --------------------------------------------------------------
 
+    def hang_up(self) -> None:
+        """SIGHUP: poll now. A process that does not build asks the one that
+        does, through the store, as `syndicator poll` does."""
+        if self.coordination.is_builder:
+            self.push.trigger.request()
+            return
+
+        def ask() -> None:
+            try:
+                self.store.polls.request_poll(self.clock())
+            except StoreError as exc:
+                log.error("SIGHUP: cannot ask the builder to poll: %s", exc)
+                return
+            log.info("SIGHUP: asked the builder to poll")
+
+        # Off the event loop, which runs signal handlers: the write may wait.
+        threading.Thread(target=ask, name="sighup", daemon=True).start()
+
     def poll_and_build(self) -> None:
         """One scheduled run; never raises (a failing poll must not stop the schedule)."""
         if not self.coordination.take_turn():
+            self._count_articles()  # the builder counts after each build
             return
         with self._job_lock:
             started = self.clock()
@@ -340,6 +360,9 @@ class Daemon:
                 self.store.polls.set_meta(SERVED_KEY, db_time(self.clock()), self.clock())
         if result.facets or result.full:
             self._facets_changed(result.facets, result.full)
+        self._count_articles()
+
+    def _count_articles(self) -> None:
         with contextlib.suppress(StoreError):
             self.metrics.articles.set(self.store.articles.counts()["articles"])
 
@@ -365,8 +388,7 @@ class Daemon:
             except (SyndicatorError, StoreError) as exc:
                 log.error("cannot render followed facet feeds: %s", exc)
                 return
-            self.websub.published(docs)
-            self.metrics.feeds_rendered.inc(len(docs))
+            self.websub.published(docs)  # counted as rendered at the next scrape
 
     def refresh_facets(self) -> None:
         """Drop facet documents whose data changed (another process's build), and
@@ -402,6 +424,13 @@ class Daemon:
                 id=RELEASE_JOB_ID,
                 replace_existing=True,
             )
+
+    def _serve_shared(self, published: Sequence[Published]) -> None:
+        """Serve what coordination hands over (at start, or another process's
+        build); a process that does not build counts the articles then."""
+        self._serve_documents(published)
+        if not self.coordination.is_builder:
+            self._count_articles()
 
     def _adopt_documents(self, published: Sequence[Published]) -> None:
         """Feeds another command built beside this daemon: push them to WebSub
@@ -531,7 +560,7 @@ class Daemon:
         """Serve what is already published, then start the schedule (first run now)."""
         self.coordination.start(
             Hooks(
-                serve=self._serve_documents,
+                serve=self._serve_shared,
                 wake_delivery=self.worker.wake,
                 elected=self._run_now,
                 served=self._served,
@@ -616,6 +645,13 @@ class Daemon:
             if self.stopped is Shutdown.POLL_ABANDONED:
                 log.warning("poll still running at shutdown; its uncommitted work is discarded")
 
+    def _export_metrics(self) -> tuple[bytes, str]:
+        """The metrics, counting the feeds rendered on demand since the last scrape."""
+        rendered = self.facets.rendered + self.directory.rendered
+        self.metrics.feeds_rendered.inc(max(0, rendered - self._counted_renders))
+        self._counted_renders = rendered
+        return self.metrics.export()
+
     def app(self) -> Any:
         """The ASGI application of this daemon."""
         routes = dict(self.websub.routes())
@@ -623,7 +659,7 @@ class Daemon:
         return create_app(
             self.documents,
             health=self.health,
-            metrics=self.metrics.export,
+            metrics=self._export_metrics,
             extra_routes=routes,
             link_headers=self.websub.link_header,
             lifespan=self.lifespan,
@@ -666,7 +702,7 @@ async def _serve(daemon: Daemon, sock: socket.socket) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, request_shutdown, server)
-    loop.add_signal_handler(signal.SIGHUP, daemon.push.trigger.request)
+    loop.add_signal_handler(signal.SIGHUP, daemon.hang_up)
     host, port = sock.getsockname()[:2]
     log.info(
         "serving feeds on http://%s:%d/ (for example /feeds/all.atom); public base URL %s",

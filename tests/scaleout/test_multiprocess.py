@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from syndicator.core.signing import generate_secret
-from tests.daemon.conftest import DaemonProcess, child_env, nodes, record, wait_for
+from tests.daemon.conftest import DaemonProcess, child_env, make_site, nodes, record, wait_for
 from tests.delivery.receiver import Receiver
 from tests.postgres import Cluster
 
@@ -121,3 +121,41 @@ def test_three_daemons_one_database(
     assert body.count(b"<item>") == 30
     for slug, ids in delivered_slugs(receiver, secret).items():
         assert len(ids) == 1, f"{slug} announced with {len(ids)} webhook-ids"
+
+
+@pytest.mark.timeout(120)
+def test_sighup_to_a_standby_asks_the_builder(tmp_path: Path, postgres: Cluster) -> None:
+    """SIGHUP asks the process it is sent to for a poll; a standby cannot poll,
+    so it asks the builder, as `syndicator poll` does. The daemons here poll
+    only at start and do not watch the folder."""
+    source = tmp_path / "articles"
+    source.mkdir()
+    env = {"SYNDICATOR_DATABASE__URL": postgres.database(), "SYNDICATOR_SOURCE__WATCH": "false"}
+    procs = [
+        DaemonProcess(make_site(tmp_path / f"node{i}", source=source, interval=3600), env)
+        for i in range(2)
+    ]
+    try:
+        for proc in procs:
+            proc.start()
+        for proc in procs:
+            proc.wait_ready(timeout=30)
+        leader = builder_pid(procs[0])
+        standby = next(proc for proc in procs if proc.pid != leader)
+        procs[0].site.write_records("a.jsonl", [record("hup-standby")])
+        standby.proc.send_signal(signal.SIGHUP)  # type: ignore[union-attr]
+        wait_for(
+            lambda: True if b"hup-standby" in standby.get("/feeds/all.rss").content else None,
+            20,
+            "the entry polled by the builder after SIGHUP to the standby",
+        )
+        assert "SIGHUP: asked the builder to poll" in standby.stderr()
+        # The standby's gauge follows the builder's builds too.
+        wait_for(
+            lambda: True if standby.metric("syndicator_articles") == 1 else None,
+            10,
+            "the standby's article count",
+        )
+    finally:
+        for proc in procs:
+            proc.kill()
