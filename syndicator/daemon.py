@@ -431,6 +431,17 @@ class Daemon:
         self._serve_documents(published)
         if not self.coordination.is_builder:
             self._count_articles()
+            if self.coordination.shares_documents:
+                self._write_shared(published)
+
+    def _write_shared(self, published: Sequence[Published]) -> None:
+        """Keep this process's `feeds.output_dir` a copy of what is served:
+        the builder writes its own folder only (each process may have one)."""
+        files = [(doc.path, doc.body) for doc in published if doc.body]
+        try:
+            self.builder.output.write_many(files)
+        except OSError as exc:
+            log.error("cannot write the shared feeds to %s: %s", self.builder.output.root, exc)
 
     def _adopt_documents(self, published: Sequence[Published]) -> None:
         """Feeds another command built beside this daemon: push them to WebSub

@@ -372,6 +372,7 @@ class Builder:
         written = self.store.feeds.written_files()
         altered: set[str] = set()
         restamped: list[tuple[str, str, str, str]] = []
+        missing = 0
         for topic in topics:
             for fmt in FEED_FORMATS:
                 path = feed_path(topic, fmt)
@@ -384,12 +385,17 @@ class Builder:
                 if stamp is not None and self.output.stamp(path) == stamp:
                     continue
                 found = self.output.read_stamped(path)
-                if found is not None and len(found[0]) == size:
-                    if hashlib.sha256(found[0]).hexdigest() == digest:
-                        restamped.append((topic, fmt, digest, found[1]))
-                        continue
+                if found is None:
+                    missing += 1
+                elif len(found[0]) == size and hashlib.sha256(found[0]).hexdigest() == digest:
+                    restamped.append((topic, fmt, digest, found[1]))
+                    continue
+                else:
+                    log.warning("%s holds bytes no build wrote: writing it again", path)
                 altered.add(topic)
-                log.warning("%s is missing or altered: writing it again", path)
+        if missing:
+            # An empty folder (a first export, a new volume) is no surprise.
+            log.info("%d feed files missing from the output folder: writing them", missing)
         with contextlib.suppress(StoreError):
             self.store.feeds.restamp(restamped)
         return altered

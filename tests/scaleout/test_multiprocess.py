@@ -124,7 +124,9 @@ def test_three_daemons_one_database(
 
 
 @pytest.mark.timeout(120)
-def test_sighup_to_a_standby_asks_the_builder(tmp_path: Path, postgres: Cluster) -> None:
+def test_a_standby_asks_the_builder_on_sighup_and_follows_its_builds(
+    tmp_path: Path, postgres: Cluster
+) -> None:
     """SIGHUP asks the process it is sent to for a poll; a standby cannot poll,
     so it asks the builder, as `syndicator poll` does. The daemons here poll
     only at start and do not watch the folder."""
@@ -150,6 +152,16 @@ def test_sighup_to_a_standby_asks_the_builder(tmp_path: Path, postgres: Cluster)
             "the entry polled by the builder after SIGHUP to the standby",
         )
         assert "SIGHUP: asked the builder to poll" in standby.stderr()
+        # Its own output folder follows the builder's builds (each process may have one).
+        wait_for(
+            lambda: (
+                True
+                if b"hup-standby" in (standby.site.output / "feeds" / "all.rss").read_bytes()
+                else None
+            ),
+            10,
+            "the standby's static copy",
+        )
         # The standby's gauge follows the builder's builds too.
         wait_for(
             lambda: True if standby.metric("syndicator_articles") == 1 else None,
