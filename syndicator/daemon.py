@@ -360,6 +360,12 @@ class Daemon:
                 self.store.polls.set_meta(SERVED_KEY, db_time(self.clock()), self.clock())
         if result.facets or result.full:
             self._facets_changed(result.facets, result.full)
+        elif exported(self.builder):
+            # Facets another process's builds changed, which this folder missed.
+            try:
+                write_changed(self.facets, self.directory, self.builder, [])
+            except (SyndicatorError, StoreError, OSError) as exc:
+                log.error("cannot bring the exported facet feeds up to date: %s", exc)
         self._count_articles()
 
     def _count_articles(self) -> None:

@@ -94,6 +94,8 @@ def write_changed(
     (new settings shape every feed) the whole export. Return files written."""
     if full:
         return _export_all(documents, directory, builder)
+    # With those another builder changed meanwhile, which this folder missed.
+    names = sorted({*names, *documents.export_behind(builder.output)})
     written = documents.export_changed(builder.output, names)
     if any(split_feed_name(name)[0] == ENTITY_KIND for name in names):
         written += directory.export_changed(builder.output)
@@ -103,9 +105,10 @@ def write_changed(
 def refresh_export(
     settings: Settings, store: Store, builder: Builder, clock: Clock, result: BuildResult
 ) -> int:
-    """After a build: keep an exported copy of the facet feeds it changed
-    current (nothing when none was exported); return files written."""
-    if not (result.facets or result.full) or not exported(builder):
+    """After a build: keep an exported copy of the facet feeds current, those
+    it changed and those other builders did (nothing when none was
+    exported); return files written."""
+    if not exported(builder):
         return 0
     with _loaders(settings, store, builder, clock) as (documents, directory):
         return write_changed(documents, directory, builder, result.facets, result.full)

@@ -21,6 +21,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+import orjson
+
 from syndicator.build.output import OutputDir
 from syndicator.build.reuse import sha256
 from syndicator.config import Settings
@@ -254,6 +256,7 @@ class FacetDocuments:
     def export(self, output: OutputDir, *, batch: int = 300) -> int:
         """Write every facet feed (empty ones too: they are served) into `output`,
         for a static copy of the whole site; return how many files were written."""
+        versions = self.store.facets.all_versions()  # before rendering: never newer
         written = 0
         pending: list[tuple[str, bytes]] = []
         for kind in FACET_KINDS:
@@ -266,7 +269,21 @@ class FacetDocuments:
                 if len(pending) >= batch:
                     written += output.write_many(pending)
                     pending = []
-        return written + output.write_many(pending)
+        written += output.write_many(pending)
+        _save_exported(output, versions)
+        return written
+
+    def export_behind(self, output: OutputDir) -> list[str]:
+        """The facets whose exported files hold older data than the store: a
+        build that did not write this folder changed them (another process
+        built meanwhile, on PostgreSQL). An export made before versions were
+        recorded is taken as current from now on."""
+        current = self.store.facets.all_versions()
+        recorded = _exported_versions(output)
+        if recorded is None:
+            _save_exported(output, current)
+            return []
+        return sorted(name for name, version in current.items() if recorded.get(name) != version)
 
     def export_changed(self, output: OutputDir, names: Iterable[str]) -> int:
         """Write these changed facet feeds into `output` when it holds an
@@ -276,6 +293,8 @@ class FacetDocuments:
         written: disk grows with facets only by choice."""
         pending: list[tuple[str, bytes]] = []
         folders: dict[str, bool] = {}
+        names = sorted(set(names))
+        versions = self.store.facets.versions(names)  # before rendering: never newer
         for name in names:
             kind = split_feed_name(name)[0]
             if kind is None or not self._configured(name):
@@ -291,7 +310,11 @@ class FacetDocuments:
             for fmt, path in zip(FEED_FORMATS, paths, strict=True):
                 body = self.render(facet.name, fmt, facet.label, facet.changed_at or EPOCH)
                 pending.append((path, body))
-        return output.write_many(pending) if pending else 0
+        written = output.write_many(pending) if pending else 0
+        if any(folders.values()):
+            recorded = _exported_versions(output) or {}
+            _save_exported(output, {**recorded, **versions})
+        return written
 
     def paths_of(self, names: Sequence[str]) -> list[str]:
         """Every URL path of the named facet feeds."""
@@ -341,3 +364,23 @@ def _parse(path: str) -> tuple[str, str] | None:
     if kind not in FACET_KINDS or not slug or "/" in slug:
         return None
     return name, fmt
+
+
+#: The data version of each facet feed the export in an output folder was
+#: last written from, so a builder that did not write it can catch up.
+EXPORT_VERSIONS = "feeds/.export-versions.json"
+
+
+def _exported_versions(output: OutputDir) -> dict[str, int] | None:
+    raw = output.read(EXPORT_VERSIONS)
+    if raw is None:
+        return None
+    try:
+        found = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None  # taken as an export from before versions were kept
+    return found if isinstance(found, dict) else None
+
+
+def _save_exported(output: OutputDir, versions: dict[str, int]) -> None:
+    output.write(EXPORT_VERSIONS, orjson.dumps(versions, option=orjson.OPT_SORT_KEYS))

@@ -291,6 +291,13 @@ class Facets:
         with self.db.read() as conn:
             return {str(c): int(n) for c, n in conn.execute(query)}
 
+    def all_versions(self) -> dict[str, int]:
+        """The current version of every facet feed, by name."""
+        tp = t.topics
+        with self.db.read() as conn:
+            rows = conn.execute(select(tp.c.name, tp.c.version).where(tp.c.name.like("%/%")))
+            return {str(r[0]): int(r[1]) for r in rows}
+
     def versions(self, names: Sequence[str]) -> dict[str, int]:
         """The current version of each named feed (topics or facets) that exists."""
         tp = t.topics

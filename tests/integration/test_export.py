@@ -4,6 +4,7 @@ facet feeds included on request, byte for byte what the daemon serves."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -127,3 +128,41 @@ def test_an_export_of_facet_feeds_is_kept_current_by_later_builds(
     )
     assert main([*config, "once"]) == 0
     assert not (feeds / "entities").exists() and not (feeds / "lang").exists()
+
+
+def test_an_export_catches_up_with_builds_that_did_not_write_it(
+    deployment: Deployment, make_record: Make, tmp_path: Path
+) -> None:
+    """Several processes on one database each have their own output folder:
+    facets changed while another process was the builder reach this export
+    at its folder's next build, even one that changes nothing itself."""
+    config = ["--config", str(deployment.config)]
+    deployment.write_jsonl("a.jsonl", [make_record("one", entities=["Arm"], lang="de")])
+    assert main([*config, "once"]) == 0
+    assert main([*config, "export", "--facets"]) == 0
+    feeds = deployment.output / "feeds"
+    # Another builder, writing another folder, sees an edit and new facets.
+    other = tmp_path / "other.toml"
+    other.write_text(
+        deployment.config.read_text(encoding="utf-8").replace(
+            str(deployment.output), (tmp_path / "elsewhere").as_posix()
+        ),
+        encoding="utf-8",
+    )
+    deployment.write_jsonl(
+        "b.jsonl",
+        [
+            make_record(
+                "two", entities=["Arm", "Bosch"], lang="fr", updated_at="2026-06-03T10:00:00Z"
+            )
+        ],
+    )
+    assert main(["--config", str(other), "once"]) == 0
+    assert b"news.example.org/two" not in (feeds / "entities" / "arm.atom").read_bytes()
+    assert not (feeds / "entities" / "bosch.atom").exists()
+    # This folder's next build has nothing of its own to do, and catches up.
+    assert main([*config, "once"]) == 0
+    assert b"news.example.org/two" in (feeds / "entities" / "arm.atom").read_bytes()
+    assert b"news.example.org/two" in (feeds / "entities" / "bosch.atom").read_bytes()
+    assert b"two" in (feeds / "lang" / "fr.json").read_bytes()
+    assert b"Bosch" in (deployment.output / "entities" / "b.html").read_bytes()
