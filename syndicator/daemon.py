@@ -359,30 +359,30 @@ class Daemon:
             with contextlib.suppress(StoreError):
                 self.store.polls.set_meta(SERVED_KEY, db_time(self.clock()), self.clock())
         if result.facets or result.full:
-            self._facets_changed(result.facets, result.full)
-        elif exported(self.builder):
-            # Facets another process's builds changed, which this folder missed.
-            try:
-                write_changed(self.facets, self.directory, self.builder, [])
-            except (SyndicatorError, StoreError, OSError) as exc:
-                log.error("cannot bring the exported facet feeds up to date: %s", exc)
+            self._facets_changed(result.facets)
+        self._keep_export(result.facets, result.full)
         self._count_articles()
 
     def _count_articles(self) -> None:
         with contextlib.suppress(StoreError):
             self.metrics.articles.set(self.store.articles.counts()["articles"])
 
-    def _facets_changed(self, names: Sequence[str], full: bool = False) -> None:
+    def _facets_changed(self, names: Sequence[str]) -> None:
         """Drop the cached documents of changed facet feeds; render now the ones
-        WebSub subscribers follow, and push them; keep an export current."""
+        WebSub subscribers follow, and push them."""
         self.facets.refresh(names)
         self.directory.refresh()
-        if exported(self.builder):
-            try:
-                write_changed(self.facets, self.directory, self.builder, names, full)
-            except (SyndicatorError, StoreError, OSError) as exc:
-                log.error("cannot write the exported facet feeds again: %s", exc)
         self._push_followed(self.facets.paths_of(names))
+
+    def _keep_export(self, names: Sequence[str], full: bool) -> None:
+        """Keep an exported copy of the facet feeds current after a build: the
+        ones it changed, and those other processes' builds changed meanwhile."""
+        if not exported(self.builder):
+            return
+        try:
+            write_changed(self.facets, self.directory, self.builder, names, full)
+        except (SyndicatorError, StoreError, OSError) as exc:
+            log.error("cannot write the exported facet feeds again: %s", exc)
 
     def _push_followed(self, changed: Sequence[str]) -> None:
         """Render the changed facet feeds (URL paths) WebSub subscribers follow, and push them."""

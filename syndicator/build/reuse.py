@@ -44,13 +44,12 @@ def reusable(output: OutputDir, topic: str, manifests: Manifests, fingerprint: s
         manifest = manifests.get((topic, fmt))
         if manifest is None or manifest.fingerprint != fingerprint:
             continue
-        path = feed_path(topic, fmt)
-        # The same file as written (its stamp) needs no hashing to be trusted.
-        known = manifest.stamp is not None and output.stamp(path) == manifest.stamp
-        data = output.read(path)
-        if data is None or len(data) != manifest.size:
+        held = output.read_stamped(feed_path(topic, fmt))
+        if held is None or len(held[0]) != manifest.size:
             continue
-        if not known and sha256(data) != manifest.sha256:
+        data, stamp = held
+        # The same file as written (its stamp) needs no hashing to be trusted.
+        if stamp != manifest.stamp and sha256(data) != manifest.sha256:
             continue
         parts = split_feed(fmt, data)
         if parts is not None and len(parts) == len(manifest.entries):

@@ -154,11 +154,7 @@ class DeliveryWorker:
         try:
             while time.monotonic() < deadline:
                 self._wake.clear()
-                try:
-                    started = await self._cycle()
-                except StoreError as exc:
-                    log.error("deliveries stop: the database cannot be reached: %s", exc)
-                    break
+                started = await self._cycle()
                 sent += started
                 if started:
                     continue
@@ -168,11 +164,7 @@ class DeliveryWorker:
                     await self._wait(min(_FLUSH_EVERY, deadline - time.monotonic()))
                     continue
                 # Wait for a retry that falls due before the deadline, else stop.
-                try:
-                    due = await asyncio.to_thread(self.outbox.next_due, list(self.targets))
-                except StoreError as exc:
-                    log.error("deliveries stop: the database cannot be reached: %s", exc)
-                    break
+                due = await asyncio.to_thread(self.outbox.next_due, list(self.targets))
                 if due is None:
                     break
                 wait = (due - self.clock()).total_seconds()
@@ -180,6 +172,8 @@ class DeliveryWorker:
                     break
                 # At least a little: a due row leased by another process stays "due".
                 await asyncio.sleep(max(wait, _FLUSH_EVERY))
+        except StoreError as exc:
+            log.error("deliveries stop: the database cannot be reached: %s", exc)
         finally:
             await self._finish()
         return sent
@@ -244,20 +238,15 @@ class DeliveryWorker:
         """In a worker thread: record `outcomes`, then claim up to `limit` within
         `room`. A `StoreError` reaches the loop, which tries again; attempts
         it could not record are sent again after their lease: at least once."""
-        try:
-            return self.outbox.record_and_claim(
-                outcomes,
-                self.settings.pause_after_failures,
-                self.owner,
-                now,
-                room,
-                limit,
-                self.lease,
-            )
-        except StoreError:
-            if outcomes:
-                log.error("cannot record %d delivery outcomes", len(outcomes))
-            raise
+        return self.outbox.record_and_claim(
+            outcomes,
+            self.settings.pause_after_failures,
+            self.owner,
+            now,
+            room,
+            limit,
+            self.lease,
+        )
 
     async def _attempt(self, item: Claimed) -> None:
         target = self.targets[item.endpoint]

@@ -242,9 +242,6 @@ async def _sent(
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
     except (RuntimeError, OSError):
-        # One turn of the loop: uvicorn then hears of the closed connection,
-        # and does not report this answer as unfinished.
-        await asyncio.sleep(0)
         return False
     return True
 

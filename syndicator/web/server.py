@@ -127,19 +127,7 @@ def _http_protocol(http: str) -> type[asyncio.Protocol] | str:
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm()
-            # uvicorn marks only the current request disconnected; pipelined
-            # ones queued behind it would write to the closed transport (an
-            # ERROR with a traceback each, on uvloop) once they start.
-            for cycle, _app in self.pipeline:
-                cycle.disconnected = True
             super().connection_lost(exc)
-
-        def _start_asgi_task(self, cycle: Any, app: Any) -> None:
-            # The transport may close before uvicorn hears of it: a pipelined
-            # request started then has no one to answer.
-            if self.transport.is_closing():
-                cycle.disconnected = True
-            super()._start_asgi_task(cycle, app)
 
         def on_message_begin(self) -> None:
             self.header_bytes = 0

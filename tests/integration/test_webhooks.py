@@ -118,16 +118,22 @@ def test_retry_keeps_the_webhook_id(
     assert row["status"] == "delivered" and row["attempts"] == 3
 
 
-def test_gone_is_dead_at_once_then_retry_and_replay_resend(
+def one_gone_delivery(
     deployment: Deployment, receiver: Receiver, make_record: Make
-) -> None:
-    secret = generate_secret()
-    add_webhook(deployment, receiver.url, secret)
+) -> dict[str, Any]:
+    """One new article announced to an endpoint that answers `410`: its delivery."""
+    add_webhook(deployment, receiver.url, generate_secret())
     receiver.respond_with(Reply(410))
     deployment.write_jsonl("a.jsonl", [make_record("one")])
     assert cli(deployment, "once").returncode == 0
+    return deliveries(deployment)[0]
+
+
+def test_gone_is_dead_at_once_then_retry_and_replay_resend(
+    deployment: Deployment, receiver: Receiver, make_record: Make
+) -> None:
+    row = one_gone_delivery(deployment, receiver, make_record)
     assert len(receiver.wait_for(1)) == 1
-    row = deliveries(deployment)[0]
     assert (row["status"], row["attempts"], row["last_status_code"]) == ("dead", 1, 410)
     dead = cli(deployment, "deliveries", "list", "--status", "dead", "--json")
     assert [r["id"] for r in json.loads(dead.stdout)] == [row["id"]]
@@ -231,12 +237,7 @@ def test_once_delivers_when_its_build_fails(
 def test_retry_of_a_delivery_whose_endpoint_left_the_config_says_so(
     deployment: Deployment, receiver: Receiver, make_record: Make
 ) -> None:
-    secret = generate_secret()
-    add_webhook(deployment, receiver.url, secret)
-    receiver.respond_with(Reply(410))
-    deployment.write_jsonl("a.jsonl", [make_record("one")])
-    assert cli(deployment, "once").returncode == 0
-    row = deliveries(deployment)[0]
+    row = one_gone_delivery(deployment, receiver, make_record)
     assert row["status"] == "dead"
     text = deployment.config.read_text()
     deployment.config.write_text(text[: text.index("[[webhooks]]")])
